@@ -1,0 +1,867 @@
+//! The config file: TOML text → a validated [`Config`].
+//!
+//! Boundary: reads text and an environment lookup, returns values or one
+//! error that names the file, line and key. It never touches the process
+//! table, the clock or the file system (except `load_file`, which only reads).
+
+pub mod units;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::plan::{self, Plan};
+pub use units::{format_duration, signal_name};
+
+/// When a dependency counts as satisfied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// The dependency has been started (spawned successfully).
+    Started,
+    /// The dependency is ready (started, and its probe passed if it has one).
+    Ready,
+    /// The dependency (a oneshot) exited with one of its success codes.
+    Completed,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Started => "started",
+            Condition::Ready => "ready",
+            Condition::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dep {
+    /// Index of the dependency in [`Config::procs`].
+    pub on: usize,
+    pub cond: Condition,
+}
+
+/// One process's effective settings, defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcSpec {
+    pub name: String,
+    /// argv, `${NAME}` already expanded.
+    pub argv: Vec<String>,
+    pub main: bool,
+    pub oneshot: bool,
+    pub deps: Vec<Dep>,
+    pub stop_signal: i32,
+    pub stop_timeout: Duration,
+    /// Variables added to podinit's environment, in file order, expanded.
+    pub env: Vec<(String, String)>,
+    pub success_codes: Vec<i32>,
+    /// Signals podinit forwards to this process.
+    pub forward_signals: Vec<i32>,
+    /// The `-- COMMAND` process: it keeps podinit's stdin.
+    pub from_command_line: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    pub shutdown_timeout: Duration,
+}
+
+/// A validated pod: processes in file order, and their start/stop plan.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the config came from, for messages (`None`: command line only).
+    pub source: Option<String>,
+    pub global: Global,
+    pub procs: Vec<ProcSpec>,
+    pub plan: Plan,
+}
+
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The name of the process that `podinit -- COMMAND` adds.
+pub const COMMAND_NAME: &str = "main";
+
+/// Signals podinit handles itself and never forwards: shutdown and reload
+/// requests, its own SIGCHLD, signals only the kernel sends on a fault of
+/// podinit itself, and those a process cannot catch.
+pub fn forwardable(sig: i32) -> bool {
+    !matches!(
+        sig,
+        libc::SIGTERM
+            | libc::SIGINT
+            | libc::SIGQUIT
+            | libc::SIGHUP
+            | libc::SIGCHLD
+            | libc::SIGKILL
+            | libc::SIGSTOP
+            | libc::SIGPIPE
+            | libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGABRT
+            | libc::SIGTRAP
+            | libc::SIGSYS
+            | libc::SIGTTIN
+            | libc::SIGTTOU
+    ) && (1..=units::SIG_MAX).contains(&sig)
+}
+
+/// Every signal that is forwarded by default.
+pub fn all_forwardable() -> Vec<i32> {
+    (1..=units::SIG_MAX).filter(|&s| forwardable(s)).collect()
+}
+
+/// A config error, already formatted as `FILE:LINE: KEY: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Keys of the SPEC that this version does not implement yet: rejected with
+/// a message that says so, rather than silently ignored.
+const NOT_YET: &[&str] = &[
+    "restart",
+    "restart_delay",
+    "restart_delay_max",
+    "max_restarts",
+    "critical",
+    "ready",
+    "health",
+    "env_file",
+    "user",
+    "group",
+    "working_dir",
+    "umask",
+    "stdout",
+    "stderr",
+    "log_format",
+    "log_timestamps",
+    "log_max_size",
+    "log_max_files",
+];
+
+const PROCESS_KEYS: &[&str] = &[
+    "command",
+    "main",
+    "oneshot",
+    "depends_on",
+    "stop_signal",
+    "stop_timeout",
+    "env",
+    "success_codes",
+    "forward_signals",
+];
+
+const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
+
+type Val<'i> = Spanned<DeValue<'i>>;
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, span: &Range<usize>, key: &str, msg: impl std::fmt::Display) -> ConfigError {
+        ConfigError(format!("{}:{}: {key}: {msg}", self.file, self.line(span)))
+    }
+}
+
+fn type_name(v: &DeValue) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn as_int(v: &Val) -> Option<i64> {
+    match v.get_ref() {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+/// A located value: where it is and under which dotted key.
+struct Item<'v, 'i> {
+    key: String,
+    val: &'v Val<'i>,
+}
+
+impl<'v, 'i> Item<'v, 'i> {
+    fn span(&self) -> Range<usize> {
+        self.val.span()
+    }
+
+    fn bad(&self, cx: &Ctx, msg: impl std::fmt::Display) -> ConfigError {
+        cx.err(&self.span(), &self.key, msg)
+    }
+
+    fn wrong_type(&self, cx: &Ctx, want: &str) -> ConfigError {
+        self.bad(
+            cx,
+            format!("expected {want}, found {}", type_name(self.val.get_ref())),
+        )
+    }
+
+    fn string(&self, cx: &Ctx) -> Result<&'v str, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::String(s) => Ok(s.as_ref()),
+            _ => Err(self.wrong_type(cx, "a string")),
+        }
+    }
+
+    fn boolean(&self, cx: &Ctx) -> Result<bool, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            _ => Err(self.wrong_type(cx, "true or false")),
+        }
+    }
+
+    fn duration(&self, cx: &Ctx) -> Result<Duration, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::String(s) => units::parse_duration(s).map_err(|e| self.bad(cx, e)),
+            DeValue::Integer(_) => match as_int(self.val) {
+                Some(n) if n >= 0 => Ok(Duration::from_secs(n as u64)),
+                _ => Err(self.bad(cx, "a duration cannot be negative")),
+            },
+            _ => Err(self.wrong_type(cx, "a duration such as \"10s\" or integer seconds")),
+        }
+    }
+
+    fn signal(&self, cx: &Ctx) -> Result<i32, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::String(s) => units::parse_signal(s).map_err(|e| self.bad(cx, e)),
+            DeValue::Integer(_) => {
+                let n = as_int(self.val).unwrap_or(0);
+                units::parse_signal(&n.to_string()).map_err(|e| self.bad(cx, e))
+            }
+            _ => Err(self.wrong_type(cx, "a signal name such as \"TERM\" or a number")),
+        }
+    }
+
+    fn array(&self, cx: &Ctx) -> Result<Vec<Item<'v, 'i>>, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::Array(a) => Ok(a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Item {
+                    key: format!("{}[{i}]", self.key),
+                    val: v,
+                })
+                .collect()),
+            _ => Err(self.wrong_type(cx, "an array")),
+        }
+    }
+
+    /// Entries of a table value, in file order.
+    fn table(&self, cx: &Ctx) -> Result<Vec<(&'v str, Range<usize>, Item<'v, 'i>)>, ConfigError> {
+        match self.val.get_ref() {
+            DeValue::Table(t) => Ok(entries(t, &self.key)),
+            _ => Err(self.wrong_type(cx, "a table")),
+        }
+    }
+}
+
+/// The entries of a table in the order they appear in the file.
+fn entries<'v, 'i>(t: &'v DeTable<'i>, prefix: &str) -> Vec<(&'v str, Range<usize>, Item<'v, 'i>)> {
+    let mut v: Vec<_> = t
+        .iter()
+        .map(|(k, val)| {
+            let name: &str = k.get_ref().as_ref();
+            let key = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            (name, k.span(), Item { key, val })
+        })
+        .collect();
+    v.sort_by_key(|(_, span, _)| span.start);
+    v
+}
+
+fn check_keys(
+    cx: &Ctx,
+    items: &[(&str, Range<usize>, Item)],
+    allowed: &[&str],
+) -> Result<(), ConfigError> {
+    for (name, span, item) in items {
+        if allowed.contains(name) {
+            continue;
+        }
+        if NOT_YET.contains(name) {
+            return Err(cx.err(
+                span,
+                &item.key,
+                "this key of the podinit config format is not supported by this version yet",
+            ));
+        }
+        let mut msg = format!("unknown key; expected one of: {}", allowed.join(", "));
+        if let Some(close) = allowed.iter().find(|a| similar(a, name)) {
+            msg = format!("unknown key; did you mean `{close}`?");
+        }
+        return Err(cx.err(span, &item.key, msg));
+    }
+    Ok(())
+}
+
+/// A cheap "did you mean": same letters but one edit, or a different case/separator.
+fn similar(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    if norm(a) == norm(b) {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    // Levenshtein distance ≤ 1.
+    let (mut i, mut j, mut edits) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        edits += 1;
+        if edits > 1 {
+            return false;
+        }
+        match a.len().cmp(&b.len()) {
+            std::cmp::Ordering::Greater => i += 1,
+            std::cmp::Ordering::Less => j += 1,
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    edits + (a.len() - i) + (b.len() - j) <= 1
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with('.')
+}
+
+/// How the environment of podinit is seen by the loader (injected for tests).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads and validates a config file.
+pub fn load_file(
+    path: &str,
+    command: Option<Vec<String>>,
+    env: EnvLookup,
+) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{path}: cannot read the config file: {e}")))?;
+    parse(&text, path, command, env)
+}
+
+/// The pod of `podinit -- COMMAND` without a config file.
+pub fn command_only(argv: Vec<String>) -> Config {
+    let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
+    let plan = plan::plan(&procs).expect("one process has no cycle");
+    Config {
+        source: None,
+        global: Global {
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        },
+        procs,
+        plan,
+    }
+}
+
+fn command_proc(argv: Vec<String>, deps: Vec<Dep>, stop_timeout: Duration) -> ProcSpec {
+    ProcSpec {
+        name: COMMAND_NAME.into(),
+        argv,
+        main: true,
+        oneshot: false,
+        deps,
+        stop_signal: libc::SIGTERM,
+        stop_timeout,
+        env: Vec::new(),
+        success_codes: vec![0],
+        forward_signals: all_forwardable(),
+        from_command_line: true,
+    }
+}
+
+/// Parses and validates config text. `file` names it in messages; `command`
+/// is the `-- COMMAND` of the command line, added as process `main`.
+pub fn parse(
+    text: &str,
+    file: &str,
+    command: Option<Vec<String>>,
+    env: EnvLookup,
+) -> Result<Config, ConfigError> {
+    let cx = Ctx { file, text };
+    let doc = DeTable::parse(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ConfigError(format!(
+            "{file}:{}: invalid TOML: {}",
+            cx.line(&span),
+            e.message().trim()
+        ))
+    })?;
+    let top = entries(doc.get_ref(), "");
+    check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
+    let get = |name: &str| top.iter().find(|(n, _, _)| *n == name).map(|(_, _, i)| i);
+
+    // [podinit]
+    let mut global = Global {
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+    };
+    if let Some(item) = get("podinit") {
+        let items = item.table(&cx)?;
+        check_keys(&cx, &items, GLOBAL_KEYS)?;
+        for (name, _, item) in &items {
+            match *name {
+                "shutdown_timeout" => global.shutdown_timeout = item.duration(&cx)?,
+                _ => {
+                    item.string(&cx)?;
+                }
+            }
+        }
+    }
+
+    // [defaults]
+    let defaults = match get("defaults") {
+        Some(item) => {
+            let items = item.table(&cx)?;
+            check_keys(&cx, &items, PROCESS_KEYS)?;
+            items
+        }
+        None => Vec::new(),
+    };
+
+    // [process.NAME]: names first, so that depends_on can refer forward.
+    let procs_items = match get("process") {
+        Some(item) => item.table(&cx)?,
+        None => Vec::new(),
+    };
+    let mut index = HashMap::new();
+    for (i, (name, span, item)) in procs_items.iter().enumerate() {
+        if !valid_name(name) {
+            return Err(cx.err(
+                span,
+                &item.key,
+                "a process name may use letters, digits, '_', '-' and '.' (up to 64, not starting with '.')",
+            ));
+        }
+        if command.is_some() && *name == COMMAND_NAME {
+            return Err(cx.err(
+                span,
+                &item.key,
+                "the name `main` is taken by the command given after `--`; rename this process",
+            ));
+        }
+        index.insert(name.to_string(), i);
+    }
+
+    let mut kinds = Vec::new(); // (oneshot) per process, needed for default conditions
+    let mut tables = Vec::new();
+    for (_, _, item) in &procs_items {
+        let items = item.table(&cx)?;
+        check_keys(&cx, &items, PROCESS_KEYS)?;
+        let oneshot = match lookup(&items, &defaults, "oneshot") {
+            Some(i) => i.boolean(&cx)?,
+            None => false,
+        };
+        kinds.push(oneshot);
+        tables.push(items);
+    }
+
+    let mut procs = Vec::new();
+    for (i, ((name, span, item), items)) in procs_items.iter().zip(&tables).enumerate() {
+        procs.push(process(
+            &cx, name, span, item, items, &defaults, &index, &kinds, i, env,
+        )?);
+    }
+
+    if let Some(argv) = command {
+        if argv.is_empty() {
+            return Err(ConfigError("the command after `--` is empty".into()));
+        }
+        let deps = (0..procs.len())
+            .map(|on| Dep {
+                on,
+                cond: if kinds[on] {
+                    Condition::Completed
+                } else {
+                    Condition::Ready
+                },
+            })
+            .collect();
+        let stop_timeout = match lookup(&[], &defaults, "stop_timeout") {
+            Some(i) => i.duration(&cx)?,
+            None => DEFAULT_STOP_TIMEOUT,
+        };
+        procs.push(command_proc(argv, deps, stop_timeout));
+    }
+
+    if procs.is_empty() {
+        return Err(ConfigError(format!(
+            "{file}: the config defines no process; add a [process.NAME] table or give a command after `--`"
+        )));
+    }
+
+    // Default forwarding: to the mains, or to everyone when there is no main.
+    let any_main = procs.iter().any(|p| p.main);
+    for (i, p) in procs.iter_mut().enumerate() {
+        let explicit = tables
+            .get(i)
+            .and_then(|items| lookup(items, &defaults, "forward_signals"))
+            .is_some();
+        if !explicit && (p.main || !any_main) {
+            p.forward_signals = all_forwardable();
+        }
+    }
+
+    let plan = plan::plan(&procs).map_err(|cycle| {
+        let first = cycle[0];
+        let (_, span, item) = &procs_items[first];
+        let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
+        cx.err(
+            span,
+            &format!("{}.depends_on", item.key),
+            format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
+        )
+    })?;
+
+    Ok(Config {
+        source: Some(file.to_string()),
+        global,
+        procs,
+        plan,
+    })
+}
+
+/// A key of a process table, else of `[defaults]`.
+fn lookup<'a, 'v, 'i>(
+    items: &'a [(&'v str, Range<usize>, Item<'v, 'i>)],
+    defaults: &'a [(&'v str, Range<usize>, Item<'v, 'i>)],
+    key: &str,
+) -> Option<&'a Item<'v, 'i>> {
+    items
+        .iter()
+        .chain(defaults.iter())
+        .find(|(n, _, _)| *n == key)
+        .map(|(_, _, i)| i)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process(
+    cx: &Ctx,
+    name: &str,
+    span: &Range<usize>,
+    table: &Item,
+    items: &[(&str, Range<usize>, Item)],
+    defaults: &[(&str, Range<usize>, Item)],
+    index: &HashMap<String, usize>,
+    oneshot: &[bool],
+    me: usize,
+    env: EnvLookup,
+) -> Result<ProcSpec, ConfigError> {
+    let get = |key: &str| lookup(items, defaults, key);
+
+    // env first: command expansion sees it.
+    let mut vars: Vec<(String, String)> = Vec::new();
+    if let Some(item) = get("env") {
+        for (k, kspan, v) in item.table(cx)? {
+            let valid = !k.is_empty()
+                && !k.contains('=')
+                && !k.contains('\0')
+                && !k.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(cx.err(&kspan, &v.key, "not a valid environment variable name"));
+            }
+            let raw = match v.val.get_ref() {
+                DeValue::String(s) => s.to_string(),
+                DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => {
+                    match v.val.get_ref() {
+                        DeValue::Boolean(b) => b.to_string(),
+                        DeValue::Integer(i) => {
+                            as_int(v.val).map_or_else(|| i.as_str().to_string(), |n| n.to_string())
+                        }
+                        DeValue::Float(f) => f.as_str().to_string(),
+                        _ => unreachable!(),
+                    }
+                }
+                _ => return Err(v.wrong_type(cx, "a string")),
+            };
+            let value = units::expand_vars(&raw, env).map_err(|e| v.bad(cx, e))?;
+            if value.contains('\0') {
+                return Err(v.bad(cx, "a value cannot contain a NUL byte"));
+            }
+            vars.retain(|(n, _)| n != k);
+            vars.push((k.to_string(), value));
+        }
+    }
+    let lookup_cmd = |n: &str| -> Option<String> {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env(n))
+    };
+
+    let argv = match items.iter().find(|(n, _, _)| *n == "command") {
+        None => {
+            return Err(cx.err(span, &table.key, "`command` is missing"));
+        }
+        Some((_, _, item)) => {
+            let words: Vec<(String, &Item)> = match item.val.get_ref() {
+                DeValue::String(s) => shlex::split(s)
+                    .ok_or_else(|| item.bad(cx, "unbalanced quotes or a trailing backslash"))?
+                    .into_iter()
+                    .map(|w| (w, item))
+                    .collect(),
+                DeValue::Array(_) => {
+                    let mut out = Vec::new();
+                    for el in item.array(cx)? {
+                        out.push((el.string(cx)?.to_string(), item));
+                    }
+                    out
+                }
+                _ => return Err(item.wrong_type(cx, "an argv array or a command string")),
+            };
+            if words.is_empty() || words[0].0.is_empty() {
+                return Err(item.bad(cx, "the command is empty"));
+            }
+            let mut argv = Vec::new();
+            for (w, it) in words {
+                let w = units::expand_vars(&w, &lookup_cmd).map_err(|e| it.bad(cx, e))?;
+                if w.contains('\0') {
+                    return Err(it.bad(cx, "an argument cannot contain a NUL byte"));
+                }
+                argv.push(w);
+            }
+            argv
+        }
+    };
+
+    let main = get("main")
+        .map(|i| i.boolean(cx))
+        .transpose()?
+        .unwrap_or(false);
+    let is_oneshot = oneshot[me];
+    let stop_signal = get("stop_signal")
+        .map(|i| i.signal(cx))
+        .transpose()?
+        .unwrap_or(libc::SIGTERM);
+    let stop_timeout = get("stop_timeout")
+        .map(|i| i.duration(cx))
+        .transpose()?
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+
+    let mut success_codes = vec![0];
+    if let Some(item) = get("success_codes") {
+        success_codes.clear();
+        for el in item.array(cx)? {
+            match as_int(el.val) {
+                Some(n) if (0..=255).contains(&n) => success_codes.push(n as i32),
+                Some(_) => return Err(el.bad(cx, "an exit status goes from 0 to 255")),
+                None => return Err(el.wrong_type(cx, "an integer exit status")),
+            }
+        }
+    }
+
+    let mut forward_signals = Vec::new();
+    if let Some(item) = get("forward_signals") {
+        for el in item.array(cx)? {
+            let sig = el.signal(cx)?;
+            if !forwardable(sig) {
+                return Err(el.bad(
+                    cx,
+                    format!(
+                        "SIG{} is handled by podinit itself and cannot be forwarded",
+                        signal_name(sig)
+                    ),
+                ));
+            }
+            forward_signals.push(sig);
+        }
+    }
+
+    let mut deps: Vec<Dep> = Vec::new();
+    if let Some(item) = get("depends_on") {
+        let mut add = |dep_name: &str, dspan: &Range<usize>, key: &str, cond: Option<Condition>| {
+            let Some(&on) = index.get(dep_name) else {
+                let known: Vec<&str> = {
+                    let mut k: Vec<&str> = index.keys().map(|s| s.as_str()).collect();
+                    k.sort();
+                    k
+                };
+                return Err(cx.err(
+                    dspan,
+                    key,
+                    format!(
+                        "unknown process {dep_name:?} (defined: {})",
+                        known.join(", ")
+                    ),
+                ));
+            };
+            if on == me {
+                return Err(cx.err(dspan, key, format!("dependency cycle: {name} -> {name}")));
+            }
+            let cond = cond.unwrap_or(if oneshot[on] {
+                Condition::Completed
+            } else {
+                Condition::Ready
+            });
+            if cond == Condition::Completed && !oneshot[on] {
+                return Err(cx.err(
+                    dspan,
+                    key,
+                    format!("{dep_name:?} is not a oneshot, so it never becomes `completed`; use \"started\" or \"ready\", or set oneshot = true on it"),
+                ));
+            }
+            if deps.iter().any(|d| d.on == on) {
+                return Err(cx.err(dspan, key, format!("{dep_name:?} is listed twice")));
+            }
+            deps.push(Dep { on, cond });
+            Ok(())
+        };
+        match item.val.get_ref() {
+            DeValue::Array(_) => {
+                for el in item.array(cx)? {
+                    let n = el.string(cx)?;
+                    add(n, &el.span(), &el.key, None)?;
+                }
+            }
+            DeValue::Table(_) => {
+                for (n, nspan, v) in item.table(cx)? {
+                    let cond = match v.string(cx)? {
+                        "started" => Condition::Started,
+                        "ready" => Condition::Ready,
+                        "completed" => Condition::Completed,
+                        other => {
+                            return Err(v.bad(
+                                cx,
+                                format!("unknown condition {other:?}; expected \"started\", \"ready\" or \"completed\""),
+                            ));
+                        }
+                    };
+                    add(n, &nspan, &v.key, Some(cond))?;
+                }
+            }
+            _ => {
+                return Err(item.wrong_type(cx, "an array of names or a table of name = condition"));
+            }
+        }
+    }
+
+    Ok(ProcSpec {
+        name: name.to_string(),
+        argv,
+        main,
+        oneshot: is_oneshot,
+        deps,
+        stop_signal,
+        stop_timeout,
+        env: vars,
+        success_codes,
+        forward_signals,
+        from_command_line: false,
+    })
+}
+
+/// `podinit check`: the plan and every process's effective settings.
+pub fn describe(cfg: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let names = |ids: &[usize]| -> String {
+        ids.iter()
+            .map(|&i| cfg.procs[i].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "config: {}",
+        cfg.source.as_deref().unwrap_or("(none: command line only)")
+    );
+    let _ = writeln!(
+        out,
+        "shutdown_timeout: {}",
+        format_duration(cfg.global.shutdown_timeout)
+    );
+    let _ = writeln!(
+        out,
+        "start order (each line starts once the lines above are up; a line starts in parallel):"
+    );
+    for (n, level) in cfg.plan.levels.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", n + 1, names(level));
+    }
+    let _ = writeln!(out, "stop order (the reverse):");
+    for (n, level) in cfg.plan.levels.iter().rev().enumerate() {
+        let _ = writeln!(out, "  {}. {}", n + 1, names(level));
+    }
+    for p in &cfg.procs {
+        let _ = writeln!(out, "\n[process.{}]", p.name);
+        let _ = writeln!(out, "  command = {:?}", p.argv);
+        let kind = if p.oneshot { "oneshot" } else { "long-running" };
+        let _ = writeln!(out, "  kind = {kind}{}", if p.main { ", main" } else { "" });
+        let deps: Vec<String> = p
+            .deps
+            .iter()
+            .map(|d| format!("{} ({})", cfg.procs[d.on].name, d.cond.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  depends_on = {}",
+            if deps.is_empty() {
+                "(none)".into()
+            } else {
+                deps.join(", ")
+            }
+        );
+        let _ = writeln!(out, "  stop_signal = SIG{}", signal_name(p.stop_signal));
+        let _ = writeln!(out, "  stop_timeout = {}", format_duration(p.stop_timeout));
+        let _ = writeln!(out, "  success_codes = {:?}", p.success_codes);
+        let fwd: Vec<String> = p.forward_signals.iter().map(|&s| signal_name(s)).collect();
+        let fwd = if p.forward_signals == all_forwardable() {
+            "(all forwardable signals)".to_string()
+        } else if fwd.is_empty() {
+            "(none)".to_string()
+        } else {
+            fwd.join(", ")
+        };
+        let _ = writeln!(out, "  forward_signals = {fwd}");
+        for (k, v) in &p.env {
+            let _ = writeln!(out, "  env.{k} = {v:?}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,247 @@
+//! podinit: a pod of processes under one PID 1.
+//!
+//! The command line: parse it, load the config, then either print the plan
+//! (`check`) or hand the pod to the runtime and exit with its status.
+
+mod config;
+mod plan;
+mod runtime;
+mod spawn;
+mod supervisor;
+
+use std::io::Write;
+
+const USAGE: &str = "\
+podinit — a pod of processes under one PID 1
+
+Usage:
+  podinit [-c FILE] [-- COMMAND [ARG...]]   run the pod (the default verb)
+  podinit check [-c FILE] [-- COMMAND...]   validate; print the start/stop plan and
+                                            every process's effective settings
+  podinit --help | --version
+
+Config lookup: -c FILE, else $PODINIT_CONFIG, else /etc/podinit.toml if it exists.
+`-- COMMAND` adds a main process named `main` that starts after every other
+process is ready (or completed); with no config at all, podinit is a drop-in
+for tini: one child, signals forwarded, zombies reaped, its status returned.
+
+Environment: PODINIT_LOG sets podinit's own log level (error, warn, info, debug).
+Exit status: the main process's status (128+N when killed by signal N), 0 after
+a requested shutdown without a main, 2 for a usage or config error.
+";
+
+/// Exit status for usage and config errors (SPEC §3).
+const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, PartialEq)]
+enum Verb {
+    Run,
+    Check,
+    Control(String),
+}
+
+#[derive(Debug, PartialEq)]
+struct Args {
+    verb: Verb,
+    config: Option<String>,
+    command: Option<Vec<String>>,
+    rest: Vec<String>,
+}
+
+enum Parsed {
+    Args(Args),
+    Help,
+    Version,
+}
+
+fn parse_args(argv: &[String]) -> Result<Parsed, String> {
+    let mut args = Args {
+        verb: Verb::Run,
+        config: None,
+        command: None,
+        rest: Vec::new(),
+    };
+    let mut i = 0;
+    if let Some(first) = argv.first() {
+        match first.as_str() {
+            "run" => i = 1,
+            "check" => {
+                args.verb = Verb::Check;
+                i = 1;
+            }
+            "status" | "start" | "stop" | "restart" | "signal" | "reload" => {
+                args.verb = Verb::Control(first.clone());
+                i = 1;
+            }
+            _ => {}
+        }
+    }
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        match a {
+            "--" => {
+                args.command = Some(argv[i + 1..].to_vec());
+                if argv.len() == i + 1 {
+                    return Err("`--` must be followed by a command".into());
+                }
+                break;
+            }
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-V" | "--version" => return Ok(Parsed::Version),
+            "-c" | "--config" => {
+                let f = argv.get(i + 1).ok_or(format!("{a} needs a file name"))?;
+                args.config = Some(f.clone());
+                i += 1;
+            }
+            _ if a.starts_with("--config=") => {
+                args.config = Some(a["--config=".len()..].to_string())
+            }
+            _ if a.starts_with("-c") && a.len() > 2 => args.config = Some(a[2..].to_string()),
+            _ if matches!(args.verb, Verb::Control(_)) => args.rest.push(a.to_string()),
+            _ if a.starts_with('-') => return Err(format!("unknown option {a:?}")),
+            _ => {
+                return Err(format!(
+                    "unexpected argument {a:?}; to run a command, put it after `--` (podinit -- {a} ...)"
+                ));
+            }
+        }
+        i += 1;
+    }
+    Ok(Parsed::Args(args))
+}
+
+fn init_logging() {
+    let env = env_logger::Env::new().filter_or("PODINIT_LOG", "info");
+    env_logger::Builder::from_env(env)
+        .format(|buf, record| {
+            let level = match record.level() {
+                log::Level::Error => "error: ",
+                log::Level::Warn => "warning: ",
+                log::Level::Info => "",
+                log::Level::Debug => "debug: ",
+                log::Level::Trace => "trace: ",
+            };
+            writeln!(buf, "podinit: {level}{}", record.args())
+        })
+        .init();
+}
+
+/// Which config file to read, if any.
+fn config_path(explicit: Option<String>) -> Result<Option<String>, String> {
+    if explicit.is_some() {
+        return Ok(explicit);
+    }
+    if let Some(p) = std::env::var_os("PODINIT_CONFIG").filter(|p| !p.is_empty()) {
+        return p
+            .into_string()
+            .map(Some)
+            .map_err(|_| "PODINIT_CONFIG is not valid UTF-8".to_string());
+    }
+    let default = "/etc/podinit.toml";
+    Ok(std::path::Path::new(default)
+        .exists()
+        .then(|| default.to_string()))
+}
+
+fn load(args: &mut Args) -> Result<config::Config, String> {
+    let path = config_path(args.config.take())?;
+    let command = args.command.take();
+    match (path, command) {
+        (None, None) => Err("no config file and no command: give -c FILE, set PODINIT_CONFIG, create /etc/podinit.toml, or run a command with `podinit -- COMMAND`".into()),
+        (None, Some(cmd)) => Ok(config::command_only(cmd)),
+        (Some(p), cmd) => config::load_file(&p, cmd, &|k| std::env::var(k).ok()).map_err(|e| e.0),
+    }
+}
+
+fn main() {
+    init_logging();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut args = match parse_args(&argv) {
+        Ok(Parsed::Args(a)) => a,
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            return;
+        }
+        Ok(Parsed::Version) => {
+            println!("podinit {}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Err(e) => {
+            eprintln!("podinit: {e}\n\n{USAGE}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    if let Verb::Control(verb) = &args.verb {
+        eprintln!(
+            "podinit: `{verb}` talks to a running podinit over its control socket, which this version does not have yet"
+        );
+        std::process::exit(EXIT_USAGE);
+    }
+    let cfg = match load(&mut args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("podinit: {e}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    if args.verb == Verb::Check {
+        print!("{}", config::describe(&cfg));
+        return;
+    }
+    let code = match runtime::Runtime::new(&cfg) {
+        Ok(rt) => rt.run(),
+        Err(e) => {
+            log::error!("cannot set up the event loop: {e}");
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Result<Parsed, String> {
+        parse_args(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    }
+
+    fn ok(s: &[&str]) -> Args {
+        match args(s) {
+            Ok(Parsed::Args(a)) => a,
+            _ => panic!("{s:?} should parse"),
+        }
+    }
+
+    #[test]
+    fn command_line() {
+        let a = ok(&["-c", "x.toml", "--", "sh", "-c", "exit 3"]);
+        assert_eq!(a.verb, Verb::Run);
+        assert_eq!(a.config.as_deref(), Some("x.toml"));
+        assert_eq!(
+            a.command,
+            Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
+        );
+        assert_eq!(ok(&["check", "--config=y"]).verb, Verb::Check);
+        assert_eq!(ok(&["check", "-cy"]).config.as_deref(), Some("y"));
+        // Options after `--` belong to the command.
+        assert_eq!(
+            ok(&["--", "ls", "--help"]).command,
+            Some(vec!["ls".into(), "--help".into()])
+        );
+        assert!(matches!(args(&["--help"]), Ok(Parsed::Help)));
+        assert!(matches!(args(&["-V"]), Ok(Parsed::Version)));
+        assert!(args(&["--"]).is_err());
+        assert!(args(&["-c"]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+        assert!(args(&["sh"]).unwrap_err().contains("after `--`"));
+        assert_eq!(
+            ok(&["signal", "app", "USR1"]).rest,
+            vec!["app".to_string(), "USR1".to_string()]
+        );
+    }
+}
