@@ -48,6 +48,7 @@ struct Args {
     rest: Vec<String>,
 }
 
+#[derive(Debug)]
 enum Parsed {
     Args(Args),
     Help,

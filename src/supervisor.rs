@@ -49,6 +49,7 @@ pub enum State {
     /// Spawn requested, pid not known yet.
     Starting,
     /// Started, not ready yet (a readiness probe is pending).
+    #[allow(dead_code)] // entered once readiness probes exist
     Running,
     /// Started and ready.
     Ready,
@@ -59,12 +60,14 @@ pub enum State {
     /// A oneshot that ended with a success code.
     Completed,
     /// Waiting to be restarted.
+    #[allow(dead_code)] // entered once restart policies exist
     Backoff,
     /// Gave up: will never run again.
     Failed,
 }
 
 impl State {
+    #[allow(dead_code)] // for `podinit status`
     pub fn name(self) -> &'static str {
         match self {
             State::Waiting => "waiting",
@@ -205,6 +208,7 @@ impl Supervisor {
         &self.specs
     }
 
+    #[allow(dead_code)] // for `podinit status`
     pub fn procs(&self) -> &[Proc] {
         &self.procs
     }
@@ -262,7 +266,8 @@ impl Supervisor {
         next
     }
 
-    /// The exit status once decided (the runtime exits after `Action::Exit`).
+    /// Whether the exit is decided (the runtime exits after `Action::Exit`).
+    #[allow(dead_code)]
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }
@@ -326,14 +331,14 @@ impl Supervisor {
                     self.request_signal = Some(sig);
                     self.begin_shutdown(now);
                 }
-                Phase::Stopping { .. } | Phase::Sweeping { .. } if sig != libc::SIGQUIT => {
-                    if !self.forced {
-                        log::warn!(
-                            "received SIG{} again; killing everything now",
-                            signal_name(sig)
-                        );
-                        self.force();
-                    }
+                Phase::Stopping { .. } | Phase::Sweeping { .. }
+                    if sig != libc::SIGQUIT && !self.forced =>
+                {
+                    log::warn!(
+                        "received SIG{} again; killing everything now",
+                        signal_name(sig)
+                    );
+                    self.force();
                 }
                 _ => {}
             },

@@ -163,6 +163,8 @@ const PROCESS_KEYS: &[&str] = &[
 const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
 
 type Val<'i> = Spanned<DeValue<'i>>;
+/// A table entry: key name, key span, value.
+type Entry<'v, 'i> = (&'v str, Range<usize>, Item<'v, 'i>);
 
 struct Ctx<'a> {
     file: &'a str,
@@ -276,7 +278,7 @@ impl<'v, 'i> Item<'v, 'i> {
     }
 
     /// Entries of a table value, in file order.
-    fn table(&self, cx: &Ctx) -> Result<Vec<(&'v str, Range<usize>, Item<'v, 'i>)>, ConfigError> {
+    fn table(&self, cx: &Ctx) -> Result<Vec<Entry<'v, 'i>>, ConfigError> {
         match self.val.get_ref() {
             DeValue::Table(t) => Ok(entries(t, &self.key)),
             _ => Err(self.wrong_type(cx, "a table")),
@@ -285,7 +287,7 @@ impl<'v, 'i> Item<'v, 'i> {
 }
 
 /// The entries of a table in the order they appear in the file.
-fn entries<'v, 'i>(t: &'v DeTable<'i>, prefix: &str) -> Vec<(&'v str, Range<usize>, Item<'v, 'i>)> {
+fn entries<'v, 'i>(t: &'v DeTable<'i>, prefix: &str) -> Vec<Entry<'v, 'i>> {
     let mut v: Vec<_> = t
         .iter()
         .map(|(k, val)| {
@@ -566,8 +568,8 @@ pub fn parse(
 
 /// A key of a process table, else of `[defaults]`.
 fn lookup<'a, 'v, 'i>(
-    items: &'a [(&'v str, Range<usize>, Item<'v, 'i>)],
-    defaults: &'a [(&'v str, Range<usize>, Item<'v, 'i>)],
+    items: &'a [Entry<'v, 'i>],
+    defaults: &'a [Entry<'v, 'i>],
     key: &str,
 ) -> Option<&'a Item<'v, 'i>> {
     items
@@ -583,8 +585,8 @@ fn process(
     name: &str,
     span: &Range<usize>,
     table: &Item,
-    items: &[(&str, Range<usize>, Item)],
-    defaults: &[(&str, Range<usize>, Item)],
+    items: &[Entry],
+    defaults: &[Entry],
     index: &HashMap<String, usize>,
     oneshot: &[bool],
     me: usize,

@@ -1,1 +1,296 @@
+use super::*;
 
+fn env(k: &str) -> Option<String> {
+    match k {
+        "DB_NAME" => Some("shop".into()),
+        "HOME" => Some("/root".into()),
+        _ => None,
+    }
+}
+
+fn ok(text: &str) -> Config {
+    parse(text, "pod.toml", None, &env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn err(text: &str) -> String {
+    parse(text, "pod.toml", None, &env).unwrap_err().0
+}
+
+#[test]
+fn the_spec_example_parses_as_far_as_this_version_goes() {
+    let c = ok(r#"
+[podinit]
+shutdown_timeout = "30s"
+
+[defaults]
+stop_timeout = "10s"
+
+[process.db]
+command = ["postgres", "-D", "/var/lib/postgresql/data"]
+stop_signal = "INT"
+
+[process.migrate]
+command = "app migrate --all"
+oneshot = true
+depends_on = ["db"]
+
+[process.app]
+command = ["app", "serve"]
+main = true
+depends_on = { migrate = "completed", db = "ready" }
+env = { PORT = "8080", DATABASE_URL = "postgres://localhost/${DB_NAME}" }
+"#);
+    let names: Vec<&str> = c.procs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["db", "migrate", "app"], "file order is kept");
+    assert_eq!(c.procs[0].stop_signal, libc::SIGINT);
+    assert_eq!(c.procs[1].argv, ["app", "migrate", "--all"]);
+    assert_eq!(
+        c.procs[1].deps,
+        vec![Dep {
+            on: 0,
+            cond: Condition::Ready
+        }]
+    );
+    assert_eq!(
+        c.procs[2].deps,
+        vec![
+            Dep {
+                on: 1,
+                cond: Condition::Completed
+            },
+            Dep {
+                on: 0,
+                cond: Condition::Ready
+            }
+        ]
+    );
+    assert_eq!(
+        c.procs[2].env[1],
+        ("DATABASE_URL".into(), "postgres://localhost/shop".into())
+    );
+    assert_eq!(c.plan.levels, vec![vec![0], vec![1], vec![2]]);
+    assert_eq!(c.global.shutdown_timeout, Duration::from_secs(30));
+    // Forwarding defaults: the main gets every forwardable signal, others none.
+    assert!(c.procs[0].forward_signals.is_empty());
+    assert!(c.procs[2].forward_signals.contains(&libc::SIGUSR1));
+    assert!(!c.procs[2].forward_signals.contains(&libc::SIGTERM));
+}
+
+#[test]
+fn defaults_apply_and_process_keys_win() {
+    let c = ok(r#"
+[defaults]
+stop_timeout = 3
+stop_signal = "QUIT"
+[process.a]
+command = "a"
+[process.b]
+command = "b"
+stop_timeout = "250ms"
+"#);
+    assert_eq!(c.procs[0].stop_timeout, Duration::from_secs(3));
+    assert_eq!(c.procs[0].stop_signal, libc::SIGQUIT);
+    assert_eq!(c.procs[1].stop_timeout, Duration::from_millis(250));
+}
+
+#[test]
+fn command_strings_split_shell_style_and_expand_after_splitting() {
+    let c = ok(r#"
+[process.a]
+command = "sh -c 'echo \"$$HOME is ${HOME}\"' ${GREETING}"
+env = { GREETING = "hello world" }
+"#);
+    assert_eq!(
+        c.procs[0].argv,
+        ["sh", "-c", "echo \"$HOME is /root\"", "hello world"]
+    );
+}
+
+#[test]
+fn no_main_means_everyone_gets_forwarded_signals() {
+    let c = ok("[process.a]\ncommand = \"a\"\n[process.b]\ncommand = \"b\"\n");
+    assert!(
+        c.procs
+            .iter()
+            .all(|p| p.forward_signals == all_forwardable())
+    );
+}
+
+#[test]
+fn the_command_line_adds_a_main_after_everything() {
+    let c = parse(
+        "[process.db]\ncommand = \"db\"\n[process.init]\ncommand = \"i\"\noneshot = true\n",
+        "pod.toml",
+        Some(vec!["app".into(), "--flag".into()]),
+        &env,
+    )
+    .unwrap();
+    let m = &c.procs[2];
+    assert_eq!(m.name, "main");
+    assert!(m.main && m.from_command_line);
+    assert_eq!(
+        m.deps,
+        vec![
+            Dep {
+                on: 0,
+                cond: Condition::Ready
+            },
+            Dep {
+                on: 1,
+                cond: Condition::Completed
+            }
+        ]
+    );
+    assert_eq!(c.plan.levels.last().unwrap(), &vec![2]);
+    let e = parse(
+        "[process.main]\ncommand = \"x\"\n",
+        "pod.toml",
+        Some(vec!["y".into()]),
+        &env,
+    )
+    .unwrap_err();
+    assert!(
+        e.0.contains("pod.toml:1: process.main: the name `main` is taken"),
+        "{e}"
+    );
+}
+
+/// Every error names the file, the line and the key.
+#[test]
+fn errors_name_file_line_and_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[process.a]\ncommand = \"a\"\nstop_timout = \"1s\"\n",
+            "pod.toml:3: process.a.stop_timout: unknown key; did you mean `stop_timeout`?",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nrestart = \"always\"\n",
+            "pod.toml:3: process.a.restart: this key of the podinit config format is not supported by this version yet",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nstop_timeout = \"ten\"\n",
+            "pod.toml:3: process.a.stop_timeout: bad duration \"ten\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nstop_signal = \"TERMINATE\"\n",
+            "pod.toml:3: process.a.stop_signal: unknown signal \"TERMINATE\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\ndepends_on = [\"b\"]\n",
+            "pod.toml:3: process.a.depends_on[0]: unknown process \"b\" (defined: a)",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\ndepends_on = [\"b\"]\n[process.b]\ncommand = \"b\"\ndepends_on = [\"a\"]\n",
+            "pod.toml:1: process.a.depends_on: dependency cycle: a -> b -> a",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\ndepends_on = [\"a\"]\n",
+            "pod.toml:3: process.a.depends_on[0]: dependency cycle: a -> a",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\n[process.b]\ncommand = \"b\"\ndepends_on = { a = \"done\" }\n",
+            "pod.toml:5: process.b.depends_on.a: unknown condition \"done\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\n[process.b]\ncommand = \"b\"\ndepends_on = { a = \"completed\" }\n",
+            "pod.toml:5: process.b.depends_on.a: \"a\" is not a oneshot",
+        ),
+        (
+            "[process.a]\nmain = true\n",
+            "pod.toml:1: process.a: `command` is missing",
+        ),
+        (
+            "[process.a]\ncommand = \"\"\n",
+            "pod.toml:2: process.a.command: the command is empty",
+        ),
+        (
+            "[process.a]\ncommand = \"sh -c 'oops\"\n",
+            "pod.toml:2: process.a.command: unbalanced quotes",
+        ),
+        (
+            "[process.a]\ncommand = 5\n",
+            "pod.toml:2: process.a.command: expected an argv array or a command string, found an integer",
+        ),
+        (
+            "[process.a]\ncommand = [\"a\", 1]\n",
+            "pod.toml:2: process.a.command[1]: expected a string, found an integer",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nmain = \"yes\"\n",
+            "pod.toml:3: process.a.main: expected true or false, found a string",
+        ),
+        (
+            "[process.a]\ncommand = \"a ${NOPE}\"\n",
+            "pod.toml:2: process.a.command: variable NOPE is not set",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nenv = { X = \"${NOPE}\" }\n",
+            "pod.toml:3: process.a.env.X: variable NOPE is not set",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nforward_signals = [\"TERM\"]\n",
+            "pod.toml:3: process.a.forward_signals[0]: SIGTERM is handled by podinit itself",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nsuccess_codes = [256]\n",
+            "pod.toml:3: process.a.success_codes[0]: an exit status goes from 0 to 255",
+        ),
+        (
+            "[process.\"a b\"]\ncommand = \"a\"\n",
+            "pod.toml:1: process.a b: a process name may use",
+        ),
+        (
+            "[podinit]\nshutdown_timeout = -1\n[process.a]\ncommand = \"a\"\n",
+            "pod.toml:2: podinit.shutdown_timeout: a duration cannot be negative",
+        ),
+        (
+            "[podinit]\nlog_level = 1\n",
+            "pod.toml:2: podinit.log_level: unknown key",
+        ),
+        (
+            "[proces.a]\ncommand = \"a\"\n",
+            "pod.toml:1: proces: unknown key; did you mean `process`?",
+        ),
+        (
+            "[defaults]\nstop_timeout = \"1x\"\n[process.a]\ncommand = \"a\"\n",
+            "pod.toml:2: defaults.stop_timeout: bad duration",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\n[process.a]\ncommand = \"b\"\n",
+            "pod.toml:3: invalid TOML:",
+        ),
+        ("[process.a\ncommand = \"a\"\n", "pod.toml:1: invalid TOML:"),
+        ("", "pod.toml: the config defines no process"),
+    ];
+    for (text, want) in cases {
+        let got = err(text);
+        assert!(
+            got.starts_with(want),
+            "for\n{text}\nwant: {want}\ngot:  {got}"
+        );
+    }
+}
+
+#[test]
+fn describe_shows_plan_and_settings() {
+    let c = ok(
+        "[process.a]\ncommand = \"a\"\n[process.b]\ncommand = [\"b\", \"x y\"]\ndepends_on = [\"a\"]\nstop_signal = 2\n",
+    );
+    let d = describe(&c);
+    assert!(d.contains("start order"), "{d}");
+    assert!(
+        d.contains("  1. a\n  2. b\nstop order (the reverse):\n  1. b\n  2. a\n"),
+        "{d}"
+    );
+    assert!(d.contains("command = [\"b\", \"x y\"]"), "{d}");
+    assert!(d.contains("depends_on = a (ready)"), "{d}");
+    assert!(d.contains("stop_signal = SIGINT"), "{d}");
+}
+
+#[test]
+fn similar_key_detection() {
+    assert!(similar("stop_timeout", "stop_timout"));
+    assert!(similar("depends_on", "depends-on"));
+    assert!(similar("main", "mainn"));
+    assert!(!similar("main", "command"));
+}
