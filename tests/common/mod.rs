@@ -1,0 +1,270 @@
+//! A tiny harness: a temp dir, a config, and the real podinit binary run as
+//! PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc`), or
+//! as a plain child when a test wants the subreaper path.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_podinit");
+
+/// Returns early from a test that needs root, saying why.
+#[macro_export]
+macro_rules! need_root {
+    () => {
+        if !$crate::common::is_root() {
+            eprintln!("SKIPPED: this test needs root (a PID namespace for podinit as PID 1)");
+            return;
+        }
+    };
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A private temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "podinit-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The path as a string, for use inside configs and shell scripts.
+    pub fn s(&self, name: &str) -> String {
+        self.join(name).to_string_lossy().into_owned()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.join(name);
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        fs::read_to_string(self.join(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running podinit.
+pub struct Pod {
+    pub dir: TempDir,
+    child: Child,
+    /// podinit's pid as seen from the test (host namespace).
+    pub pid: i32,
+    pub started: Instant,
+}
+
+pub struct Outcome {
+    /// The pod's directory, kept until the outcome is dropped.
+    pub dir: TempDir,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+}
+
+impl Pod {
+    /// podinit as PID 1 of a new PID namespace, with `args`.
+    pub fn start_pid1(dir: TempDir, args: &[&str]) -> Pod {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+        Self::launch(dir, cmd, args, true)
+    }
+
+    /// podinit as a plain child of the test (subreaper mode).
+    pub fn start_plain(dir: TempDir, args: &[&str]) -> Pod {
+        Self::launch(dir, Command::new(BIN), args, false)
+    }
+
+    fn launch(dir: TempDir, mut cmd: Command, args: &[&str], nested: bool) -> Pod {
+        let out = fs::File::create(dir.join("podinit.stdout")).unwrap();
+        let err = fs::File::create(dir.join("podinit.stderr")).unwrap();
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .env("PODINIT_LOG", "debug")
+            .env("TEST_DIR", dir.path());
+        let started = Instant::now();
+        let child = cmd.spawn().expect("spawn podinit");
+        let pid = if nested {
+            find_child(child.id() as i32)
+        } else {
+            child.id() as i32
+        };
+        Pod {
+            dir,
+            child,
+            pid,
+            started,
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill with integer arguments.
+        unsafe { libc::kill(self.pid, sig) };
+    }
+
+    /// Waits for podinit to exit (killing it after `limit`), and collects its output.
+    pub fn wait(mut self, limit: Duration) -> Outcome {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let st = self.child.wait().unwrap();
+                panic!(
+                    "podinit did not exit within {limit:?} ({st:?}); stderr:\n{}",
+                    self.dir.read("podinit.stderr")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let (stdout, stderr) = (
+            self.dir.read("podinit.stdout"),
+            self.dir.read("podinit.stderr"),
+        );
+        Outcome {
+            dir: std::mem::replace(&mut self.dir, TempDir(PathBuf::new())),
+            status,
+            elapsed: self.started.elapsed(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits until `name` exists in the pod's dir.
+    pub fn wait_file(&self, name: &str, limit: Duration) {
+        let p = self.dir.join(name);
+        let deadline = Instant::now() + limit;
+        while !p.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not appear within {limit:?}; podinit stderr:\n{}",
+                self.dir.read("podinit.stderr")
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first child of `parent` (podinit under unshare).
+fn find_child(parent: i32) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kids = fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        if let Some(p) = kids.split_whitespace().next() {
+            return p.parse().unwrap();
+        }
+        assert!(Instant::now() < deadline, "unshare did not start podinit");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Writes a config into a fresh dir and runs podinit on it as PID 1.
+pub fn pod_pid1(tag: &str, toml: &str, extra: &[&str]) -> Pod {
+    let dir = TempDir::new(tag);
+    let toml = toml.replace("$DIR", &dir.path().to_string_lossy());
+    let cfg = dir.write("pod.toml", &toml);
+    let cfg = cfg.to_string_lossy().into_owned();
+    let mut args = vec!["-c", cfg.as_str()];
+    args.extend_from_slice(extra);
+    Pod::start_pid1(dir, &args)
+}
+
+/// pids of processes in the same PID namespace as `pid` (itself included),
+/// with their state letter.
+pub fn processes_in_ns(pid: i32) -> Vec<(i32, char)> {
+    let Ok(ns) = fs::read_link(format!("/proc/{pid}/ns/pid")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if fs::read_link(format!("/proc/{p}/ns/pid")).ok().as_ref() != Some(&ns) {
+            continue;
+        }
+        let stat = fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        if let Some(i) = stat.rfind(')') {
+            let st = stat[i + 1..].trim_start().chars().next().unwrap_or('?');
+            out.push((p, st));
+        }
+    }
+    out
+}
+
+/// Whether a pid is alive and not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .is_some_and(|i| !stat[i + 1..].trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Serializes the tests that load the machine heavily (fork storms) with
+/// those that measure time, across threads and test processes alike.
+pub struct Exclusive(#[allow(dead_code)] fs::File);
+
+pub fn exclusive() -> Exclusive {
+    use std::os::fd::AsRawFd;
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("podinit-tests.lock"))
+        .unwrap();
+    // SAFETY: flock on an open fd; released when the file is closed.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    Exclusive(f)
+}
