@@ -272,6 +272,11 @@ impl Supervisor {
         self.phase == Phase::Done
     }
 
+    /// Whether `pid` is one of the pod's processes (not an orphan).
+    pub fn manages(&self, pid: Pid) -> bool {
+        self.procs.iter().any(|p| p.pid == Some(pid))
+    }
+
     fn alive(&self, idx: usize) -> bool {
         self.procs[idx].pid.is_some()
     }

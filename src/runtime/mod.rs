@@ -221,7 +221,11 @@ impl Runtime {
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid > 0 {
-                if let Some(st) = decode(status) {
+                // Orphans are most of what a storm reaps: they cost one
+                // waitpid each, and the supervisor only hears of its own.
+                if let Some(st) = decode(status)
+                    && self.sup.manages(pid)
+                {
                     let acts = self
                         .sup
                         .handle(Instant::now(), Input::Reaped { pid, status: st });

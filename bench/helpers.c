@@ -1,0 +1,99 @@
+/* Small, fast processes for bench/run, so that what is measured is the init
+ * and not a shell's start-up. Built by bench/run with the system cc.
+ *
+ *   helpers stamp FILE            write CLOCK_MONOTONIC ns to FILE, exit 0
+ *   helpers term-stamp READY OUT  on SIGTERM write the time to OUT and exit 0
+ *   helpers ignore-term READY     ignore SIGTERM, sleep forever
+ *   helpers orphans N OUT         make N orphans that exit at once; write how
+ *                                 long until the system's task count is back
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void write_num(const char *path, long long v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lld\n", v);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (write(fd, buf, n) < 0) {}
+        close(fd);
+    }
+}
+
+static const char *out_path;
+static void on_term(int sig) {
+    (void)sig;
+    write_num(out_path, now_ns());
+    _exit(0);
+}
+
+static long tasks(void) {
+    char buf[128] = {0};
+    int fd = open("/proc/loadavg", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    char *slash = strchr(buf, '/');
+    return slash ? atol(slash + 1) : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "stamp")) {
+        write_num(argv[2], now_ns());
+        return 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "term-stamp")) {
+        out_path = argv[3];
+        signal(SIGTERM, on_term);
+        write_num(argv[2], getpid());
+        for (;;) pause();
+    }
+    if (argc >= 3 && !strcmp(argv[1], "ignore-term")) {
+        signal(SIGTERM, SIG_IGN);
+        write_num(argv[2], getpid());
+        for (;;) pause();
+    }
+    if (argc >= 4 && !strcmp(argv[1], "orphans")) {
+        int n = atoi(argv[2]);
+        int p[2];
+        if (pipe(p)) return 1;
+        long base = tasks();
+        pid_t mid = fork();
+        if (mid == 0) {
+            for (int i = 0; i < n; i++) {
+                pid_t c = fork();
+                if (c == 0) {
+                    char b;
+                    close(p[1]);
+                    if (read(p[0], &b, 1) < 0) {}
+                    _exit(0);
+                }
+                if (c < 0) { perror("fork"); break; }
+            }
+            _exit(0);
+        }
+        waitpid(mid, NULL, 0);
+        /* All n are orphans of the init now, blocked on the pipe. */
+        long long t0 = now_ns();
+        close(p[1]);
+        while (tasks() > base) usleep(100);
+        write_num(argv[3], (now_ns() - t0) / 1000);
+        return 0;
+    }
+    fprintf(stderr, "usage: see the comment at the top of helpers.c\n");
+    return 2;
+}
