@@ -8,6 +8,7 @@ mod plan;
 mod runtime;
 mod spawn;
 mod supervisor;
+mod users;
 
 use std::io::Write;
 

@@ -23,13 +23,82 @@ pub struct SpawnError {
     pub message: String,
 }
 
-/// What the child gets as stdin.
-#[derive(Clone, Copy)]
-pub enum Stdin {
-    /// podinit's own stdin (the `-- COMMAND` process).
+/// Where one of the child's standard fds comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Stdio {
+    /// podinit's own (fd 0, 1 or 2 as it is).
     Inherit,
-    /// This fd (e.g. /dev/null), dup'ed onto 0.
+    /// This fd, dup'ed onto the standard one.
     Fd(RawFd),
+}
+
+/// Everything about a spawn that is not in the process's spec.
+pub struct Setup {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+    /// (fd in podinit, fd number in the child), e.g. a notify_fd pipe.
+    pub extra_fds: Vec<(RawFd, i32)>,
+    /// Variables set after the process's own (e.g. NOTIFY_SOCKET).
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Setup {
+    pub fn new(stdin: Stdio) -> Setup {
+        Setup {
+            stdin,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            extra_fds: Vec::new(),
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+/// The step of the child that failed, reported with its errno.
+const STEP_EXEC: u8 = 0;
+const STEP_GROUPS: u8 = 1;
+const STEP_GID: u8 = 2;
+const STEP_UID: u8 = 3;
+const STEP_CHDIR: u8 = 4;
+const STEP_FDS: u8 = 5;
+
+/// A failed start that is not the command's fault: 126, naming the key.
+fn setup_error(_spec: &ProcSpec, key: &str, msg: impl std::fmt::Display) -> SpawnError {
+    SpawnError {
+        status: ExitStatus::Code(126),
+        message: format!("cannot start: {key}: {msg}"),
+    }
+}
+
+/// Parses an env file: `KEY=value` lines, `#` comments, blank lines, an
+/// optional `export ` prefix, and values in matching single or double quotes.
+pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: expected KEY=value", n + 1))?;
+        let k = k.trim();
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return Err(format!("line {}: bad variable name {k:?}", n + 1));
+        }
+        let v = v.trim();
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+        {
+            &v[1..v.len() - 1]
+        } else {
+            v
+        };
+        out.push((k.to_string(), v.replace('\0', "")));
+    }
+    Ok(out)
 }
 
 /// The environment a process gets: podinit's, plus its own additions.
@@ -105,27 +174,61 @@ fn cstring(s: &str) -> CString {
 }
 
 /// Spawns `spec` in a new process group. Returns its pid once it has
-/// successfully exec'ed, or why it could not.
-pub fn spawn(
-    spec: &ProcSpec,
-    base_env: &[(String, String)],
-    stdin: Stdin,
-) -> Result<Pid, SpawnError> {
-    let env = environment(base_env, &spec.env);
+/// successfully exec'ed, or why it could not (as a status and a message).
+pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> Result<Pid, SpawnError> {
+    // The environment: podinit's, the login variables of `user`, env_file, env.
+    let mut extra: Vec<(String, String)> = Vec::new();
+    let identity = if spec.user.is_some() || spec.group.is_some() {
+        let id = crate::users::lookup(spec.user.as_deref(), spec.group.as_deref())
+            .map_err(|e| setup_error(spec, if e.contains("group") { "group" } else { "user" }, e))?;
+        if let Some(name) = &id.name {
+            extra.push(("USER".into(), name.clone()));
+            extra.push(("LOGNAME".into(), name.clone()));
+        }
+        if let Some(home) = &id.home {
+            extra.push(("HOME".into(), home.clone()));
+        }
+        Some(id)
+    } else {
+        None
+    };
+    if let Some(path) = &spec.env_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| setup_error(spec, "env_file", format!("cannot read {path}: {e}")))?;
+        let vars = parse_env_file(&text).map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
+        extra.extend(vars);
+    }
+    extra.extend(spec.env.iter().cloned());
+    extra.extend(setup.extra_env.iter().cloned());
+    let env = environment(base_env, &extra);
     let path = resolve(&spec.argv[0], &env)?;
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| SpawnError {
         status: ExitStatus::Code(127),
         message: format!("bad path {}", path.display()),
     })?;
+    let cwd = match &spec.working_dir {
+        Some(d) => Some(CString::new(d.as_bytes()).map_err(|_| setup_error(spec, "working_dir", "bad path"))?),
+        None => None,
+    };
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a)).collect();
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstring(&format!("{k}={v}")))
-        .collect();
+    let envp: Vec<CString> = env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect();
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
+    let child_setup = ChildSetup {
+        path: c_path.as_ptr(),
+        argv: argv_p.as_ptr(),
+        envp: envp_p.as_ptr(),
+        cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+        identity: identity.as_ref().map(|i| (i.uid, i.gid)),
+        groups: identity.as_ref().map_or(std::ptr::null(), |i| i.groups.as_ptr()),
+        ngroups: identity.as_ref().map_or(0, |i| i.groups.len()),
+        umask: spec.umask,
+        stdio: [setup.stdin, setup.stdout, setup.stderr],
+        extra_fds: setup.extra_fds.as_ptr(),
+        nextra: setup.extra_fds.len(),
+    };
 
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
     let mut fds = [0; 2];
@@ -151,53 +254,76 @@ pub fn spawn(
     }
     if pid == 0 {
         // SAFETY: in the child, see above.
-        unsafe {
-            child(
-                c_path.as_ptr(),
-                argv_p.as_ptr(),
-                envp_p.as_ptr(),
-                stdin,
-                wr.as_raw_fd(),
-            )
-        }
+        unsafe { child(&child_setup, wr.as_raw_fd()) }
     }
     drop(wr);
-    let mut buf = [0u8; 4];
-    let n = loop {
-        // SAFETY: reading into a local buffer of the given size.
-        let n = unsafe { libc::read(rd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    let mut buf = [0u8; 5];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reading into the rest of a local buffer.
+        let n = unsafe { libc::read(rd.as_raw_fd(), buf[got..].as_mut_ptr().cast(), buf.len() - got) };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        break n;
-    };
-    if n == 4 {
-        let errno = i32::from_ne_bytes(buf);
-        // The child _exits right away; reap it here so it never looks like ours.
-        // SAFETY: waiting for our own child.
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-        let err = std::io::Error::from_raw_os_error(errno);
-        let status = if errno == libc::ENOENT { 127 } else { 126 };
-        return Err(SpawnError {
-            status: ExitStatus::Code(status),
-            message: format!("cannot execute {}: {err}", path.display()),
-        });
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
     }
-    Ok(pid)
+    if got == 0 {
+        return Ok(pid);
+    }
+    // The child _exits right away; reap it here so it never looks like ours.
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    let errno = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let err = std::io::Error::from_raw_os_error(errno);
+    Err(match buf[4] {
+        STEP_EXEC => SpawnError {
+            status: ExitStatus::Code(if errno == libc::ENOENT { 127 } else { 126 }),
+            message: format!("cannot execute {}: {err}", path.display()),
+        },
+        STEP_CHDIR => setup_error(
+            spec,
+            "working_dir",
+            format!("cannot change to {}: {err}", spec.working_dir.as_deref().unwrap_or("")),
+        ),
+        STEP_GROUPS => setup_error(spec, "user", format!("setgroups: {err}")),
+        STEP_GID => setup_error(spec, "group", format!("setgid: {err}")),
+        STEP_UID => setup_error(spec, "user", format!("setuid: {err}")),
+        _ => setup_error(spec, "command", format!("setting up fds: {err}")),
+    })
+}
+
+/// What the child needs, as raw pointers into memory the parent keeps alive.
+struct ChildSetup {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    cwd: *const libc::c_char,
+    identity: Option<(u32, u32)>,
+    groups: *const u32,
+    ngroups: usize,
+    umask: Option<u32>,
+    stdio: [Stdio; 3],
+    extra_fds: *const (RawFd, i32),
+    nextra: usize,
 }
 
 /// The child between fork and exec.
 ///
 /// # Safety
 /// Only in a freshly forked child of a single-threaded parent.
-unsafe fn child(
-    path: *const libc::c_char,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-    stdin: Stdin,
-    report: RawFd,
-) -> ! {
+unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
     unsafe {
+        let fail = |step: u8| -> ! {
+            let errno = *libc::__errno_location();
+            let mut msg = [0u8; 5];
+            msg[..4].copy_from_slice(&errno.to_ne_bytes());
+            msg[4] = step;
+            libc::write(report, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127);
+        };
         // Own process group, so that stop signals reach its whole tree.
         libc::setpgid(0, 0);
         // Dispositions and mask as a fresh process expects them: podinit blocks
@@ -210,16 +336,55 @@ unsafe fn child(
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        if let Stdin::Fd(fd) = stdin
-            && fd != 0
-        {
-            libc::dup2(fd, 0);
+        // Move every source fd above the highest target first, so that no
+        // dup2 below overwrites a source that is still needed.
+        let mut sources = [-1; 3];
+        for (i, s) in c.stdio.iter().enumerate() {
+            if let Stdio::Fd(fd) = s {
+                sources[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 1024);
+                if sources[i] < 0 {
+                    fail(STEP_FDS);
+                }
+            }
         }
-        libc::execve(path, argv, envp);
-        let errno = *libc::__errno_location();
-        let bytes = errno.to_ne_bytes();
-        libc::write(report, bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(127);
+        let extra = std::slice::from_raw_parts(c.extra_fds, c.nextra);
+        let mut moved = [-1; 8];
+        for (i, (src, _)) in extra.iter().take(moved.len()).enumerate() {
+            moved[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 1024);
+            if moved[i] < 0 {
+                fail(STEP_FDS);
+            }
+        }
+        for (target, src) in sources.iter().enumerate() {
+            if *src >= 0 && libc::dup2(*src, target as i32) < 0 {
+                fail(STEP_FDS);
+            }
+        }
+        for (i, (_, target)) in extra.iter().take(moved.len()).enumerate() {
+            if libc::dup2(moved[i], *target) < 0 {
+                fail(STEP_FDS);
+            }
+        }
+        if let Some((uid, gid)) = c.identity {
+            if libc::setgroups(c.ngroups, c.groups) != 0 {
+                fail(STEP_GROUPS);
+            }
+            if libc::setgid(gid) != 0 {
+                fail(STEP_GID);
+            }
+            if libc::setuid(uid) != 0 {
+                fail(STEP_UID);
+            }
+        }
+        // After the switch, so the directory is checked with the user's rights.
+        if !c.cwd.is_null() && libc::chdir(c.cwd) != 0 {
+            fail(STEP_CHDIR);
+        }
+        if let Some(m) = c.umask {
+            libc::umask(m as libc::mode_t);
+        }
+        libc::execve(c.path, c.argv, c.envp);
+        fail(STEP_EXEC);
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::{Condition, Config, ProcSpec, signal_name};
+use crate::config::{Condition, Config, ProcSpec, Restart, format_duration, signal_name};
 
 pub type Pid = i32;
 
@@ -49,7 +49,6 @@ pub enum State {
     /// Spawn requested, pid not known yet.
     Starting,
     /// Started, not ready yet (a readiness probe is pending).
-    #[allow(dead_code)] // entered once readiness probes exist
     Running,
     /// Started and ready.
     Ready,
@@ -60,7 +59,6 @@ pub enum State {
     /// A oneshot that ended with a success code.
     Completed,
     /// Waiting to be restarted.
-    #[allow(dead_code)] // entered once restart policies exist
     Backoff,
     /// Gave up: will never run again.
     Failed,
@@ -103,6 +101,17 @@ pub enum Input {
     Signal(i32),
     /// Time passed (a deadline given by `next_deadline` may be due).
     Tick,
+    /// A probe started by `Action::Probe` finished.
+    ProbeResult { id: u64, ok: bool },
+    /// Process `pid` said it is ready (notify_fd, sd_notify, a log line).
+    Notified { pid: Pid },
+}
+
+/// Which probe of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Ready,
+    Health,
 }
 
 /// What to do.
@@ -117,6 +126,10 @@ pub enum Action {
     /// Send `sig` to every process left in the container (as PID 1) or below
     /// podinit (as a subreaper); then reap and report NoChildren when empty.
     Sweep(i32),
+    /// Run probe `role` of process `idx` (its pid given); answer with ProbeResult.
+    Probe { id: u64, idx: usize, pid: Pid, role: Role },
+    /// Abandon probe `id` (timed out, or its process is gone); no result is expected.
+    CancelProbe { id: u64 },
     /// Exit podinit with this status.
     Exit(i32),
 }
@@ -142,9 +155,47 @@ pub struct Proc {
     pub started_at: Option<Instant>,
     pub ever_started: bool,
     pub last_exit: Option<ExitStatus>,
+    /// Restarts so far (for `status`).
+    pub restarts: u32,
+    /// Why the process is `failed`, for messages about its dependents.
+    pub reason: Option<String>,
     /// When SIGKILL follows the stop signal; None when no stop is under way.
     stop_deadline: Option<Instant>,
     killed: bool,
+    /// Consecutive failed runs (for max_restarts).
+    failures: u32,
+    /// Consecutive short runs (the backoff exponent).
+    short_runs: u32,
+    backoff_until: Option<Instant>,
+    /// A liveness failure asked for a restart once the process has stopped.
+    restart_after_stop: bool,
+    /// When the next probe is due; the one in flight (id, role, timeout).
+    probe_at: Option<Instant>,
+    probe_running: Option<(u64, Role, Instant)>,
+    health_failures: u32,
+}
+
+impl Proc {
+    fn new() -> Proc {
+        Proc {
+            state: State::Waiting,
+            pid: None,
+            started_at: None,
+            ever_started: false,
+            last_exit: None,
+            restarts: 0,
+            reason: None,
+            stop_deadline: None,
+            killed: false,
+            failures: 0,
+            short_runs: 0,
+            backoff_until: None,
+            restart_after_stop: false,
+            probe_at: None,
+            probe_running: None,
+            health_failures: 0,
+        }
+    }
 }
 
 /// The pod.
@@ -166,6 +217,7 @@ pub struct Supervisor {
     /// The signal that requested the shutdown (used in drop-in mode).
     request_signal: Option<i32>,
     exit_code: Option<i32>,
+    next_probe_id: u64,
     out: Vec<Action>,
 }
 
@@ -174,18 +226,7 @@ impl Supervisor {
         let n = cfg.procs.len();
         Supervisor {
             specs: cfg.procs.clone(),
-            procs: vec![
-                Proc {
-                    state: State::Waiting,
-                    pid: None,
-                    started_at: None,
-                    ever_started: false,
-                    last_exit: None,
-                    stop_deadline: None,
-                    killed: false,
-                };
-                n
-            ],
+            procs: vec![Proc::new(); n],
             start_order: cfg.plan.start_order(),
             shutdown_timeout: cfg.global.shutdown_timeout,
             sweep_grace: cfg
@@ -200,6 +241,7 @@ impl Supervisor {
             requested: false,
             request_signal: None,
             exit_code: None,
+            next_probe_id: 1,
             out: Vec::new(),
         }
     }
@@ -241,6 +283,14 @@ impl Supervisor {
             }
             Input::Signal(sig) => self.on_signal(now, sig),
             Input::Tick => {}
+            Input::ProbeResult { id, ok } => self.on_probe_result(now, id, ok),
+            Input::Notified { pid } => {
+                if let Some(idx) = self.procs.iter().position(|p| p.pid == Some(pid))
+                    && self.procs[idx].state == State::Running
+                {
+                    self.become_ready(now, idx);
+                }
+            }
         }
         self.step(now);
         std::mem::take(&mut self.out)
@@ -252,6 +302,17 @@ impl Supervisor {
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
         for p in &self.procs {
             if let (Some(t), false) = (p.stop_deadline, p.killed) {
+                consider(t);
+            }
+            if self.phase == Phase::Up {
+                if let Some(t) = p.backoff_until {
+                    consider(t);
+                }
+                if let Some(t) = p.probe_at {
+                    consider(t);
+                }
+            }
+            if let Some((_, _, t)) = p.probe_running {
                 consider(t);
             }
         }
@@ -288,42 +349,185 @@ impl Supervisor {
         p.ever_started = true;
         p.killed = false;
         p.stop_deadline = None;
-        // Without a readiness probe, a process is ready once started.
-        p.state = State::Ready;
+        p.health_failures = 0;
         log::info!("{} started (pid {pid})", self.specs[idx].name);
         // A process spawned while a shutdown began is stopped at once by `step`.
+        match &self.specs[idx].ready {
+            // Without a readiness probe, a process is ready once started.
+            None => self.become_ready(now, idx),
+            Some(probe) => {
+                let p = &mut self.procs[idx];
+                p.state = State::Running;
+                if probe.kind.is_polled() {
+                    p.probe_at = Some(now + probe.initial_delay);
+                }
+            }
+        }
+    }
+
+    fn become_ready(&mut self, now: Instant, idx: usize) {
+        let p = &mut self.procs[idx];
+        p.state = State::Ready;
+        p.probe_at = None;
+        if self.specs[idx].ready.is_some() {
+            log::info!("{} is ready", self.specs[idx].name);
+        }
+        if let Some(h) = &self.specs[idx].health {
+            p.probe_at = Some(now + h.initial_delay);
+        }
+    }
+
+    fn cancel_probe(&mut self, idx: usize) {
+        let p = &mut self.procs[idx];
+        p.probe_at = None;
+        if let Some((id, _, _)) = p.probe_running.take() {
+            self.out.push(Action::CancelProbe { id });
+        }
+    }
+
+    fn on_probe_result(&mut self, now: Instant, id: u64, ok: bool) {
+        let Some(idx) = self
+            .procs
+            .iter()
+            .position(|p| p.probe_running.is_some_and(|(pid, _, _)| pid == id))
+        else {
+            return; // a result for a cancelled probe
+        };
+        let (_, role, _) = self.procs[idx].probe_running.take().unwrap_or((0, Role::Ready, now));
+        self.probe_outcome(now, idx, role, ok);
+    }
+
+    fn probe_outcome(&mut self, now: Instant, idx: usize, role: Role, ok: bool) {
+        let name = self.specs[idx].name.clone();
+        match role {
+            Role::Ready => {
+                if ok {
+                    self.become_ready(now, idx);
+                } else if let Some(probe) = &self.specs[idx].ready {
+                    log::debug!("{name} is not ready yet");
+                    self.procs[idx].probe_at = Some(now + probe.interval);
+                }
+            }
+            Role::Health => {
+                let Some(probe) = self.specs[idx].health.clone() else { return };
+                let p = &mut self.procs[idx];
+                if ok {
+                    p.health_failures = 0;
+                    p.probe_at = Some(now + probe.interval);
+                    return;
+                }
+                p.health_failures += 1;
+                log::warn!(
+                    "{name} failed its health check ({} of {})",
+                    p.health_failures, probe.failures
+                );
+                if p.health_failures < probe.failures {
+                    p.probe_at = Some(now + probe.interval);
+                    return;
+                }
+                if let Some(pid) = p.pid {
+                    log::warn!("{name} is unhealthy; restarting it");
+                    p.restart_after_stop = true;
+                    p.state = State::Stopping;
+                    p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
+                    let sig = self.specs[idx].stop_signal;
+                    self.out.push(Action::SignalGroup { idx, pid, sig });
+                }
+            }
+        }
     }
 
     fn on_exit(&mut self, now: Instant, idx: usize, status: ExitStatus) {
+        self.cancel_probe(idx);
         let spec = &self.specs[idx];
         let p = &mut self.procs[idx];
         let was_stopping = p.state == State::Stopping;
+        let liveness_restart = std::mem::take(&mut p.restart_after_stop);
         p.pid = None;
         p.last_exit = Some(status);
         p.stop_deadline = None;
+        let name = spec.name.clone();
         let success = spec.success_codes.contains(&status.shell_code());
-        p.state = if spec.oneshot && success {
-            State::Completed
-        } else {
-            State::Exited(status)
-        };
-        let name = &spec.name;
-        if was_stopping {
+
+        if self.phase != Phase::Up || (was_stopping && !liveness_restart) {
+            // Stopped by us: final, whatever the policy.
+            p.state = if spec.oneshot && success {
+                State::Completed
+            } else {
+                State::Exited(status)
+            };
             log::info!("{name} stopped ({status})");
-        } else if p.state == State::Completed {
-            log::info!("{name} completed");
-        } else if success {
-            log::info!("{name} exited ({status})");
-        } else {
-            log::warn!("{name} exited ({status})");
+            if spec.main && self.exit_code.is_none() {
+                self.exit_code = Some(if success { 0 } else { status.shell_code() });
+            }
+            return;
         }
-        if spec.main && self.exit_code.is_none() {
+
+        // A run longer than restart_delay_max forgives the past.
+        let ran = p.started_at.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        if ran > spec.restart_delay_max {
+            p.short_runs = 0;
+            p.failures = 0;
+        }
+        let failed_run = !success || liveness_restart;
+        if failed_run {
+            p.failures += 1;
+        } else {
+            p.failures = 0;
+        }
+        let wants_restart = liveness_restart
+            || match spec.restart {
+                Restart::Always => true,
+                Restart::OnFailure => !success,
+                Restart::Never => false,
+            };
+        let within_limit = spec.max_restarts.is_none_or(|m| p.failures <= m);
+
+        if wants_restart && within_limit {
+            let delay = backoff(spec.restart_delay, spec.restart_delay_max, p.short_runs);
+            p.short_runs = (p.short_runs + 1).min(64);
+            p.state = State::Backoff;
+            p.backoff_until = Some(now + delay);
+            let how = if success { log::Level::Info } else { log::Level::Warn };
+            log::log!(how, "{name} exited ({status}); restarting in {}", format_duration(delay));
+            return;
+        }
+
+        if wants_restart {
+            let why = format!(
+                "{status}, {} failed runs in a row (max_restarts = {})",
+                p.failures,
+                spec.max_restarts.unwrap_or(0)
+            );
+            log::error!("{name} failed for good: {why}");
+            p.state = State::Failed;
+            p.reason = Some(format!("{name} failed ({why})"));
+        } else {
+            p.state = if spec.oneshot && success {
+                State::Completed
+            } else {
+                State::Exited(status)
+            };
+            if p.state == State::Completed {
+                log::info!("{name} completed");
+            } else if success {
+                log::info!("{name} exited ({status})");
+            } else {
+                log::warn!("{name} exited ({status})");
+            }
+        }
+        let (main, critical) = (spec.main, spec.critical);
+        let failed = self.procs[idx].state == State::Failed;
+        if main && self.exit_code.is_none() {
             let code = if success { 0 } else { status.shell_code() };
             self.exit_code = Some(code);
-            if self.phase == Phase::Up {
-                log::info!("main process {name} ended; shutting the pod down (exit status {code})");
-                self.begin_shutdown(now);
-            }
+            log::info!("main process {name} ended; shutting the pod down (exit status {code})");
+            self.begin_shutdown(now);
+        } else if critical && failed && self.exit_code.is_none() {
+            let code = if status.shell_code() != 0 { status.shell_code() } else { 1 };
+            self.exit_code = Some(code);
+            log::error!("critical process {name} failed; shutting the pod down (exit status {code})");
+            self.begin_shutdown(now);
         }
     }
 
@@ -368,10 +572,22 @@ impl Supervisor {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
-        if self.phase == Phase::Up {
-            self.phase = Phase::Stopping {
-                deadline: now + self.shutdown_timeout,
-            };
+        if self.phase != Phase::Up {
+            return;
+        }
+        self.phase = Phase::Stopping {
+            deadline: now + self.shutdown_timeout,
+        };
+        for idx in 0..self.procs.len() {
+            self.cancel_probe(idx);
+            let p = &mut self.procs[idx];
+            if p.state == State::Backoff {
+                p.backoff_until = None;
+                p.state = match p.last_exit {
+                    Some(st) => State::Exited(st),
+                    None => State::Waiting,
+                };
+            }
         }
     }
 
@@ -438,10 +654,11 @@ impl Supervisor {
             return Ok(true);
         }
         if p.state.is_final() {
-            let why = match p.state {
-                State::Exited(st) => format!("{} {}", self.specs[on].name, st),
-                State::Failed => format!("{} failed", self.specs[on].name),
-                _ => format!("{} ended", self.specs[on].name),
+            let name = &self.specs[on].name;
+            let why = match (p.state, &p.reason) {
+                (State::Failed, Some(r)) => r.clone(),
+                (State::Exited(st), _) => format!("{name} exited ({st})"),
+                _ => format!("{name} ended"),
             };
             return Err(why);
         }
@@ -478,18 +695,22 @@ impl Supervisor {
                     Ok(true) => {}
                     Ok(false) => ready = false,
                     Err(why) => {
-                        log::error!(
+                        let spec = &self.specs[idx];
+                        let reason = format!(
                             "{} will not start: it needs {} to be {}, but {why}",
-                            self.specs[idx].name,
+                            spec.name,
                             self.specs[d.on].name,
                             d.cond.as_str()
                         );
+                        log::error!("{reason}");
                         self.procs[idx].state = State::Failed;
-                        if self.specs[idx].main && self.exit_code.is_none() {
+                        self.procs[idx].reason = Some(reason);
+                        if (spec.main || spec.critical) && self.exit_code.is_none() {
                             self.exit_code = Some(1);
+                            let what = if spec.main { "main" } else { "critical" };
                             log::error!(
-                                "main process {} can never start; shutting the pod down",
-                                self.specs[idx].name
+                                "{what} process {} can never start; shutting the pod down (exit status 1)",
+                                spec.name
                             );
                             self.begin_shutdown(now);
                             return;
@@ -512,6 +733,49 @@ impl Supervisor {
     }
 
     fn timers(&mut self, now: Instant) {
+        for idx in 0..self.procs.len() {
+            let p = &mut self.procs[idx];
+            if let Some((id, role, deadline)) = p.probe_running
+                && now >= deadline
+            {
+                p.probe_running = None;
+                self.out.push(Action::CancelProbe { id });
+                log::debug!("{} probe of {} timed out", if role == Role::Ready { "readiness" } else { "health" }, self.specs[idx].name);
+                self.probe_outcome(now, idx, role, false);
+            }
+            if self.phase != Phase::Up {
+                continue;
+            }
+            let p = &mut self.procs[idx];
+            if let Some(t) = p.backoff_until
+                && now >= t
+            {
+                p.backoff_until = None;
+                p.restarts += 1;
+                p.state = State::Starting;
+                self.out.push(Action::Spawn(idx));
+                continue;
+            }
+            if let (Some(t), None, Some(pid)) = (p.probe_at, p.probe_running, p.pid)
+                && now >= t
+                && matches!(p.state, State::Running | State::Ready)
+            {
+                let (role, probe) = if p.state == State::Running {
+                    (Role::Ready, self.specs[idx].ready.as_ref())
+                } else {
+                    (Role::Health, self.specs[idx].health.as_ref())
+                };
+                let Some(probe) = probe else {
+                    p.probe_at = None;
+                    continue;
+                };
+                let id = self.next_probe_id;
+                self.next_probe_id += 1;
+                p.probe_at = None;
+                p.probe_running = Some((id, role, now + probe.timeout));
+                self.out.push(Action::Probe { id, idx, pid, role });
+            }
+        }
         for idx in 0..self.procs.len() {
             let p = &self.procs[idx];
             if let (Some(deadline), false, Some(pid)) = (p.stop_deadline, p.killed, p.pid)
@@ -611,6 +875,13 @@ impl Supervisor {
             }));
         }
     }
+}
+
+/// The delay before restart number `n` (0-based) of a run of short runs:
+/// `first`, doubling, capped at `max`.
+pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
+    let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
+    first.checked_mul(factor).unwrap_or(max).min(max)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! error that names the file, line and key. It never touches the process
 //! table, the clock or the file system (except `load_file`, which only reads).
 
+pub mod probe;
 pub mod units;
 
 use std::collections::HashMap;
@@ -14,7 +15,26 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::plan::{self, Plan};
+pub use probe::{Probe, ProbeKind};
 pub use units::{format_duration, signal_name};
+
+/// When a process is started again after it exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl Restart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Always => "always",
+            Restart::OnFailure => "on-failure",
+            Restart::Never => "never",
+        }
+    }
+}
 
 /// When a dependency counts as satisfied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +82,20 @@ pub struct ProcSpec {
     pub forward_signals: Vec<i32>,
     /// The `-- COMMAND` process: it keeps podinit's stdin.
     pub from_command_line: bool,
+    pub restart: Restart,
+    pub restart_delay: Duration,
+    pub restart_delay_max: Duration,
+    /// Consecutive failed runs tolerated before `failed` (None: unlimited).
+    pub max_restarts: Option<u32>,
+    pub critical: bool,
+    pub ready: Option<Probe>,
+    pub health: Option<Probe>,
+    /// Read at each start (a missing file is a failed start).
+    pub env_file: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub working_dir: Option<String>,
+    pub umask: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +115,8 @@ pub struct Config {
 
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(200);
+pub const DEFAULT_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
 /// The name of the process that `podinit -- COMMAND` adds.
 pub const COMMAND_NAME: &str = "main";
 
@@ -128,18 +164,6 @@ impl std::fmt::Display for ConfigError {
 /// Keys of the SPEC that this version does not implement yet: rejected with
 /// a message that says so, rather than silently ignored.
 const NOT_YET: &[&str] = &[
-    "restart",
-    "restart_delay",
-    "restart_delay_max",
-    "max_restarts",
-    "critical",
-    "ready",
-    "health",
-    "env_file",
-    "user",
-    "group",
-    "working_dir",
-    "umask",
     "stdout",
     "stderr",
     "log_format",
@@ -158,6 +182,18 @@ const PROCESS_KEYS: &[&str] = &[
     "env",
     "success_codes",
     "forward_signals",
+    "restart",
+    "restart_delay",
+    "restart_delay_max",
+    "max_restarts",
+    "critical",
+    "ready",
+    "health",
+    "env_file",
+    "user",
+    "group",
+    "working_dir",
+    "umask",
 ];
 
 const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
@@ -413,6 +449,18 @@ fn command_proc(argv: Vec<String>, deps: Vec<Dep>, stop_timeout: Duration) -> Pr
         success_codes: vec![0],
         forward_signals: all_forwardable(),
         from_command_line: true,
+        restart: Restart::Never,
+        restart_delay: DEFAULT_RESTART_DELAY,
+        restart_delay_max: DEFAULT_RESTART_DELAY_MAX,
+        max_restarts: None,
+        critical: false,
+        ready: None,
+        health: None,
+        env_file: None,
+        user: None,
+        group: None,
+        working_dir: None,
+        umask: None,
     }
 }
 
@@ -781,6 +829,88 @@ fn process(
         }
     }
 
+    let restart = match get("restart") {
+        Some(i) => match i.string(cx)? {
+            "always" => Restart::Always,
+            "on-failure" => Restart::OnFailure,
+            "never" => Restart::Never,
+            other => {
+                return Err(i.bad(
+                    cx,
+                    format!("unknown policy {other:?}; expected \"always\", \"on-failure\" or \"never\""),
+                ));
+            }
+        },
+        None if main || is_oneshot => Restart::Never,
+        None => Restart::Always,
+    };
+    let restart_delay = get("restart_delay")
+        .map(|i| i.duration(cx))
+        .transpose()?
+        .unwrap_or(DEFAULT_RESTART_DELAY);
+    let restart_delay_max = match get("restart_delay_max") {
+        Some(i) => {
+            let d = i.duration(cx)?;
+            if d < restart_delay {
+                return Err(i.bad(cx, "must not be less than restart_delay"));
+            }
+            d
+        }
+        None => DEFAULT_RESTART_DELAY_MAX.max(restart_delay),
+    };
+    let max_restarts = match get("max_restarts") {
+        Some(i) => match as_int(i.val) {
+            Some(n) if (0..=u32::MAX as i64).contains(&n) => Some(n as u32),
+            _ => return Err(i.bad(cx, "expected a whole number (0 or more)")),
+        },
+        None => None,
+    };
+    let critical = get("critical").map(|i| i.boolean(cx)).transpose()?.unwrap_or(false);
+    let ready = get("ready").map(|i| probe::parse(cx, i, false)).transpose()?;
+    let health = get("health").map(|i| probe::parse(cx, i, true)).transpose()?;
+    let opt_string = |key: &str| -> Result<Option<String>, ConfigError> {
+        match get(key) {
+            None => Ok(None),
+            Some(i) => {
+                let v = i.string(cx)?;
+                if v.is_empty() || v.contains('\0') {
+                    return Err(i.bad(cx, "must not be empty"));
+                }
+                units::expand_vars(v, env).map(Some).map_err(|e| i.bad(cx, e))
+            }
+        }
+    };
+    let env_file = opt_string("env_file")?;
+    let working_dir = opt_string("working_dir")?;
+    let id = |key: &str| -> Result<Option<String>, ConfigError> {
+        match get(key) {
+            None => Ok(None),
+            Some(i) => match i.val.get_ref() {
+                DeValue::Integer(_) => match as_int(i.val) {
+                    Some(n) if (0..u32::MAX as i64).contains(&n) => Ok(Some(n.to_string())),
+                    _ => Err(i.bad(cx, "not a valid id")),
+                },
+                _ => opt_string(key),
+            },
+        }
+    };
+    let user = id("user")?;
+    let group = id("group")?;
+    let umask = match get("umask") {
+        None => None,
+        Some(i) => {
+            let n = match i.val.get_ref() {
+                DeValue::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
+                DeValue::Integer(_) => as_int(i.val).and_then(|n| u32::try_from(n).ok()),
+                _ => None,
+            };
+            match n {
+                Some(n) if n <= 0o777 => Some(n),
+                _ => return Err(i.bad(cx, "expected an octal mode such as \"022\" or 0o022")),
+            }
+        }
+    };
+
     Ok(ProcSpec {
         name: name.to_string(),
         argv,
@@ -793,6 +923,18 @@ fn process(
         success_codes,
         forward_signals,
         from_command_line: false,
+        restart,
+        restart_delay,
+        restart_delay_max,
+        max_restarts,
+        critical,
+        ready,
+        health,
+        env_file,
+        user,
+        group,
+        working_dir,
+        umask,
     })
 }
 
@@ -858,6 +1000,48 @@ pub fn describe(cfg: &Config) -> String {
             fwd.join(", ")
         };
         let _ = writeln!(out, "  forward_signals = {fwd}");
+        let _ = writeln!(
+            out,
+            "  restart = {} (delay {} doubling to {}, max_restarts {})",
+            p.restart.as_str(),
+            format_duration(p.restart_delay),
+            format_duration(p.restart_delay_max),
+            p.max_restarts.map_or("unlimited".to_string(), |n| n.to_string())
+        );
+        if p.critical {
+            let _ = writeln!(out, "  critical = true");
+        }
+        for (key, probe) in [("ready", &p.ready), ("health", &p.health)] {
+            if let Some(pr) = probe {
+                let _ = write!(out, "  {key} = {}", pr.kind.describe());
+                if pr.kind.is_polled() {
+                    let _ = write!(
+                        out,
+                        " every {} (timeout {}, initial_delay {})",
+                        format_duration(pr.interval),
+                        format_duration(pr.timeout),
+                        format_duration(pr.initial_delay)
+                    );
+                }
+                if key == "health" {
+                    let _ = write!(out, ", restart after {} failures", pr.failures);
+                }
+                let _ = writeln!(out);
+            }
+        }
+        for (key, v) in [
+            ("user", &p.user),
+            ("group", &p.group),
+            ("working_dir", &p.working_dir),
+            ("env_file", &p.env_file),
+        ] {
+            if let Some(v) = v {
+                let _ = writeln!(out, "  {key} = {v}");
+            }
+        }
+        if let Some(m) = p.umask {
+            let _ = writeln!(out, "  umask = {m:03o}");
+        }
         for (k, v) in &p.env {
             let _ = writeln!(out, "  env.{k} = {v:?}");
         }

@@ -164,8 +164,56 @@ fn errors_name_file_line_and_key() {
             "pod.toml:3: process.a.stop_timout: unknown key; did you mean `stop_timeout`?",
         ),
         (
-            "[process.a]\ncommand = \"a\"\nrestart = \"always\"\n",
-            "pod.toml:3: process.a.restart: this key of the podinit config format is not supported by this version yet",
+            "[process.a]\ncommand = \"a\"\nstdout = \"null\"\n",
+            "pod.toml:3: process.a.stdout: this key of the podinit config format is not supported by this version yet",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nrestart = \"sometimes\"\n",
+            "pod.toml:3: process.a.restart: unknown policy \"sometimes\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nrestart_delay = \"2s\"\nrestart_delay_max = \"1s\"\n",
+            "pod.toml:4: process.a.restart_delay_max: must not be less than restart_delay",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nmax_restarts = -1\n",
+            "pod.toml:3: process.a.max_restarts: expected a whole number",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nready = { tcp = \"localhost\" }\n",
+            "pod.toml:3: process.a.ready.tcp: \"localhost\" needs a port",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nready = { tcp = \"h:1\", file = \"/x\" }\n",
+            "pod.toml:3: process.a.ready.",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nready = { interval = \"1s\" }\n",
+            "pod.toml:3: process.a.ready: a probe needs one of",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nhealth = { sd_notify = true }\n",
+            "pod.toml:3: process.a.health.sd_notify: this probe works for `ready` only",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nready = { notify_fd = 1 }\n",
+            "pod.toml:3: process.a.ready.notify_fd: expected an fd number from 3",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nready = { http = \"https://x/\" }\n",
+            "pod.toml:3: process.a.ready.http: \"https://x/\" must start with http://",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nhealth = { file = \"/x\", failures = 0 }\n",
+            "pod.toml:3: process.a.health.failures: expected a whole number of at least 1",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\numask = \"999\"\n",
+            "pod.toml:3: process.a.umask: expected an octal mode",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nuser = \"\"\n",
+            "pod.toml:3: process.a.user: must not be empty",
         ),
         (
             "[process.a]\ncommand = \"a\"\nstop_timeout = \"ten\"\n",
@@ -293,4 +341,52 @@ fn similar_key_detection() {
     assert!(similar("depends_on", "depends-on"));
     assert!(similar("main", "mainn"));
     assert!(!similar("main", "command"));
+}
+
+#[test]
+fn lifecycle_keys_and_their_defaults() {
+    let c = ok(r#"
+[process.svc]
+command = "svc"
+[process.job]
+command = "job"
+oneshot = true
+[process.app]
+command = "app"
+main = true
+restart = "on-failure"
+restart_delay = "200ms"
+restart_delay_max = "800ms"
+max_restarts = 3
+critical = true
+ready = { http = "http://localhost:8080/healthz", interval = "500ms", timeout = "2s", initial_delay = "1s" }
+health = { exec = ["check", "--quick"], failures = 2 }
+user = 1000
+group = "www"
+working_dir = "/srv"
+umask = "027"
+env_file = "/etc/app.env"
+"#);
+    assert_eq!(c.procs[0].restart, Restart::Always, "long-running default");
+    assert_eq!(c.procs[1].restart, Restart::Never, "oneshot default");
+    let a = &c.procs[2];
+    assert_eq!(a.restart, Restart::OnFailure);
+    assert_eq!((a.restart_delay, a.restart_delay_max), (Duration::from_millis(200), Duration::from_millis(800)));
+    assert_eq!(a.max_restarts, Some(3));
+    assert!(a.critical);
+    let r = a.ready.as_ref().unwrap();
+    assert_eq!(r.kind, ProbeKind::Http { host: "localhost".into(), port: 8080, path: "/healthz".into() });
+    assert_eq!((r.interval, r.timeout, r.initial_delay), (Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(1)));
+    let h = a.health.as_ref().unwrap();
+    assert_eq!(h.kind, ProbeKind::Exec(vec!["check".into(), "--quick".into()]));
+    assert_eq!(h.failures, 2);
+    assert_eq!(a.user.as_deref(), Some("1000"));
+    assert_eq!(a.group.as_deref(), Some("www"));
+    assert_eq!(a.working_dir.as_deref(), Some("/srv"));
+    assert_eq!(a.umask, Some(0o027));
+    assert_eq!(a.env_file.as_deref(), Some("/etc/app.env"));
+    let d = describe(&c);
+    assert!(d.contains("restart = on-failure (delay 200ms doubling to 800ms, max_restarts 3)"), "{d}");
+    assert!(d.contains("ready = http://localhost:8080/healthz every 500ms (timeout 2s, initial_delay 1s)"), "{d}");
+    assert!(d.contains("umask = 027"), "{d}");
 }

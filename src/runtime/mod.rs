@@ -6,16 +6,84 @@
 //! which reaps orphans as well as our own processes. Boundary: executes the
 //! supervisor's actions and reports their results; decides nothing.
 
+mod probe;
 pub mod procfs;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
-use crate::config::{Config, signal_name};
-use crate::spawn::{self, Stdin};
-use crate::supervisor::{Action, ExitStatus, Input, Supervisor};
+use crate::config::{Config, ProbeKind, signal_name};
+use crate::spawn::{self, Setup, Stdio};
+use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
+
+/// epoll tokens: the kind of source in the top byte, an id below.
+const KIND_SIGNAL: u64 = 0;
+const KIND_PROBE: u64 = 1;
+const KIND_NOTIFY: u64 = 2;
+
+fn token(kind: u64, id: u64) -> u64 {
+    (kind << 56) | (id & ((1 << 56) - 1))
+}
+
+/// The epoll instance: the only place podinit waits.
+pub struct Poller {
+    fd: OwnedFd,
+}
+
+impl Poller {
+    fn new() -> io::Result<Poller> {
+        // SAFETY: epoll_create1 with a flag.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(os_err("epoll_create1"));
+        }
+        // SAFETY: a fresh fd from epoll_create1.
+        Ok(Poller { fd: unsafe { OwnedFd::from_raw_fd(ep) } })
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: tok };
+        // SAFETY: both fds are open; ev lives across the call.
+        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } != 0 {
+            return Err(os_err("epoll_ctl"));
+        }
+        Ok(())
+    }
+
+    pub fn add(&self, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, events, tok)
+    }
+
+    pub fn modify(&self, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, events, tok)
+    }
+
+    pub fn remove(&self, fd: RawFd) {
+        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+    }
+
+    fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
+        // SAFETY: events is a valid buffer of the given length.
+        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout_ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                log::error!("epoll_wait: {e}");
+            }
+            return 0;
+        }
+        n as usize
+    }
+}
+
+/// A readiness channel the process itself writes to (notify_fd, sd_notify).
+struct Notify {
+    fd: OwnedFd,
+    pid: Pid,
+    datagram: bool,
+}
 
 /// Signals podinit must not block: faults of its own, which must kill it
 /// loudly rather than hang, and those nobody can catch. SIGPIPE stays ignored
@@ -39,6 +107,47 @@ fn unblockable(sig: i32) -> bool {
 fn os_err(call: &str) -> io::Error {
     let e = io::Error::last_os_error();
     io::Error::new(e.kind(), format!("{call}: {e}"))
+}
+
+/// A close-on-exec pipe; the read end non-blocking.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(os_err("pipe2"));
+    }
+    // SAFETY: fresh fds from pipe2.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl on an open fd.
+    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    Ok((r, w))
+}
+
+/// A datagram socket bound to the abstract address `name` (no file to clean up).
+fn notify_socket(name: &str) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket call.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    if fd < 0 {
+        return Err(os_err("socket"));
+    }
+    // SAFETY: a fresh fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_un is plain data.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = name.as_bytes();
+    if bytes.len() + 1 > addr.sun_path.len() {
+        return Err(io::Error::other("socket name too long"));
+    }
+    for (i, b) in bytes.iter().enumerate() {
+        addr.sun_path[i + 1] = *b as libc::c_char; // sun_path[0] = 0: abstract
+    }
+    let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len()) as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_un of at least len bytes.
+    if unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) } != 0 {
+        return Err(os_err("bind"));
+    }
+    Ok(fd)
 }
 
 /// Blocks every catchable signal and returns a signalfd that receives them.
@@ -76,8 +185,11 @@ fn decode(status: libc::c_int) -> Option<ExitStatus> {
 
 pub struct Runtime {
     sup: Supervisor,
-    epoll: OwnedFd,
+    poller: Poller,
     sigfd: OwnedFd,
+    probes: probe::Probes,
+    notify: HashMap<usize, Notify>,
+    notify_seq: u64,
     devnull: Option<OwnedFd>,
     base_env: Vec<(String, String)>,
     pid1: bool,
@@ -99,29 +211,8 @@ impl Runtime {
             }
         }
         let sigfd = signal_fd()?;
-        // SAFETY: epoll_create1 with a flag.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if ep < 0 {
-            return Err(os_err("epoll_create1"));
-        }
-        // SAFETY: fresh fd from epoll_create1.
-        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        // SAFETY: both fds are open; ev lives across the call.
-        if unsafe {
-            libc::epoll_ctl(
-                epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                sigfd.as_raw_fd(),
-                &mut ev,
-            )
-        } != 0
-        {
-            return Err(os_err("epoll_ctl"));
-        }
+        let poller = Poller::new()?;
+        poller.add(sigfd.as_raw_fd(), libc::EPOLLIN as u32, token(KIND_SIGNAL, 0))?;
         let devnull = std::fs::OpenOptions::new()
             .read(true)
             .open("/dev/null")
@@ -130,8 +221,11 @@ impl Runtime {
             .ok();
         Ok(Runtime {
             sup: Supervisor::new(cfg),
-            epoll,
+            poller,
             sigfd,
+            probes: probe::Probes::default(),
+            notify: HashMap::new(),
+            notify_seq: 0,
             devnull,
             base_env: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -157,20 +251,20 @@ impl Runtime {
                     d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
                 }
             };
-            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
-            // SAFETY: events is a valid buffer of the given length.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as i32,
-                    timeout,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() != io::ErrorKind::Interrupted {
-                    log::error!("epoll_wait: {e}");
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
+            let n = self.poller.wait(&mut events, timeout);
+            for ev in &events[..n] {
+                let tok = ev.u64;
+                let id = tok & ((1 << 56) - 1);
+                match tok >> 56 {
+                    KIND_PROBE => {
+                        if let Some(ok) = self.probes.on_event(id, &self.poller) {
+                            let acts = self.sup.handle(Instant::now(), Input::ProbeResult { id, ok });
+                            self.execute(acts);
+                        }
+                    }
+                    KIND_NOTIFY => self.on_notify(id as usize),
+                    _ => {}
                 }
             }
             let mut reap = false;
@@ -221,11 +315,19 @@ impl Runtime {
             // SAFETY: status is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid > 0 {
+                if let Some(st) = decode(status)
+                    && let Some((id, ok)) = self.probes.reaped(pid, st)
+                {
+                    let acts = self.sup.handle(Instant::now(), Input::ProbeResult { id, ok });
+                    self.execute(acts);
+                    continue;
+                }
                 // Orphans are most of what a storm reaps: they cost one
                 // waitpid each, and the supervisor only hears of its own.
                 if let Some(st) = decode(status)
                     && self.sup.manages(pid)
                 {
+                    self.drop_notify_of(pid);
                     let acts = self
                         .sup
                         .handle(Instant::now(), Input::Reaped { pid, status: st });
@@ -245,27 +347,22 @@ impl Runtime {
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
             let follow = match action {
-                Action::Spawn(idx) => {
+                Action::Spawn(idx) => self.spawn(idx),
+                Action::Probe { id, idx, pid: _, role } => {
                     let spec = &self.sup.specs()[idx];
-                    let stdin = if spec.from_command_line {
-                        Stdin::Inherit
-                    } else {
-                        match &self.devnull {
-                            Some(fd) => Stdin::Fd(fd.as_raw_fd()),
-                            None => Stdin::Inherit,
-                        }
+                    let probe = match role {
+                        Role::Ready => spec.ready.as_ref(),
+                        Role::Health => spec.health.as_ref(),
                     };
-                    let input = match spawn::spawn(spec, &self.base_env, stdin) {
-                        Ok(pid) => Input::Spawned { idx, pid },
-                        Err(e) => {
-                            log::error!("{}: {}", spec.name, e.message);
-                            Input::SpawnFailed {
-                                idx,
-                                status: e.status,
-                            }
-                        }
-                    };
-                    self.sup.handle(Instant::now(), input)
+                    let devnull = self.devnull.as_ref().map(|f| f.as_raw_fd());
+                    match probe.and_then(|p| self.probes.start(id, spec, p, &self.base_env, devnull, &self.poller)) {
+                        Some(ok) => self.sup.handle(Instant::now(), Input::ProbeResult { id, ok }),
+                        None => Vec::new(),
+                    }
+                }
+                Action::CancelProbe { id } => {
+                    self.probes.cancel(id, &self.poller);
+                    Vec::new()
                 }
                 Action::SignalGroup { idx, pid, sig } => {
                     self.signal_group(idx, pid, sig);
@@ -296,6 +393,106 @@ impl Runtime {
                 }
             };
             queue.extend(follow);
+        }
+    }
+
+    fn spawn(&mut self, idx: usize) -> Vec<Action> {
+        let spec = &self.sup.specs()[idx];
+        let null = match &self.devnull {
+            Some(fd) => Stdio::Fd(fd.as_raw_fd()),
+            None => Stdio::Inherit,
+        };
+        let mut setup = Setup::new(if spec.from_command_line { Stdio::Inherit } else { null });
+        // A readiness channel the process writes to, set up before the fork.
+        let mut child_end: Option<OwnedFd> = None;
+        let mut notify: Option<(OwnedFd, bool)> = None;
+        match spec.ready.as_ref().map(|p| &p.kind) {
+            Some(ProbeKind::NotifyFd(n)) => match pipe() {
+                Ok((r, w)) => {
+                    setup.extra_fds.push((w.as_raw_fd(), *n));
+                    child_end = Some(w);
+                    notify = Some((r, false));
+                }
+                Err(e) => log::error!("{}: notify_fd pipe: {e}", spec.name),
+            },
+            Some(ProbeKind::SdNotify) => {
+                self.notify_seq += 1;
+                // SAFETY: getpid cannot fail.
+                let name = format!("podinit-{}-{}-{}", unsafe { libc::getpid() }, idx, self.notify_seq);
+                match notify_socket(&name) {
+                    Ok(fd) => {
+                        setup.extra_env.push(("NOTIFY_SOCKET".into(), format!("@{name}")));
+                        notify = Some((fd, true));
+                    }
+                    Err(e) => log::error!("{}: sd_notify socket: {e}", spec.name),
+                }
+            }
+            _ => {}
+        }
+        let input = match spawn::spawn(spec, &self.base_env, &setup) {
+            Ok(pid) => {
+                drop(child_end);
+                if let Some((fd, datagram)) = notify {
+                    let raw = fd.as_raw_fd();
+                    if self.poller.add(raw, libc::EPOLLIN as u32, token(KIND_NOTIFY, idx as u64)).is_ok() {
+                        self.notify.insert(idx, Notify { fd, pid, datagram });
+                    }
+                }
+                Input::Spawned { idx, pid }
+            }
+            Err(e) => {
+                log::error!("{}: {}", spec.name, e.message);
+                Input::SpawnFailed { idx, status: e.status }
+            }
+        };
+        self.sup.handle(Instant::now(), input)
+    }
+
+    /// A process wrote to its readiness channel.
+    fn on_notify(&mut self, idx: usize) {
+        let Some(n) = self.notify.get(&idx) else { return };
+        let mut ready = false;
+        let mut done = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: reading into a local buffer.
+            let r = unsafe { libc::read(n.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if r < 0 {
+                break; // EAGAIN: nothing more for now
+            }
+            if r == 0 {
+                done = !n.datagram; // EOF of the pipe: the process closed it
+                if done {
+                    break;
+                }
+                continue;
+            }
+            let data = &buf[..r as usize];
+            ready |= if n.datagram {
+                data.split(|&b| b == b'\n').any(|l| l == b"READY=1")
+            } else {
+                data.contains(&b'\n')
+            };
+        }
+        let pid = n.pid;
+        if ready || done {
+            self.drop_notify(idx);
+        }
+        if ready {
+            let acts = self.sup.handle(Instant::now(), Input::Notified { pid });
+            self.execute(acts);
+        }
+    }
+
+    fn drop_notify(&mut self, idx: usize) {
+        if let Some(n) = self.notify.remove(&idx) {
+            self.poller.remove(n.fd.as_raw_fd());
+        }
+    }
+
+    fn drop_notify_of(&mut self, pid: Pid) {
+        if let Some((&idx, _)) = self.notify.iter().find(|(_, n)| n.pid == pid) {
+            self.drop_notify(idx);
         }
     }
 

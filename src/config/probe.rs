@@ -1,0 +1,216 @@
+//! The `ready` and `health` probe tables.
+
+use std::time::Duration;
+
+use toml::de::DeValue;
+
+use super::{ConfigError, Ctx, Item, check_keys};
+
+/// What a probe checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    /// Runs argv; exit 0 passes.
+    Exec(Vec<String>),
+    /// Connects to host:port.
+    Tcp { host: String, port: u16 },
+    /// GET path; a status of 200–399 passes.
+    Http { host: String, port: u16, path: String },
+    /// The path exists.
+    File(String),
+    /// A line of the process's output contains the text (readiness only).
+    Log(String),
+    /// The process writes a newline to fd N (readiness only).
+    NotifyFd(i32),
+    /// `READY=1` on `$NOTIFY_SOCKET`, as systemd does (readiness only).
+    SdNotify,
+}
+
+impl ProbeKind {
+    /// Probes podinit runs on a schedule, as opposed to ones the process triggers.
+    pub fn is_polled(&self) -> bool {
+        matches!(
+            self,
+            ProbeKind::Exec(_) | ProbeKind::Tcp { .. } | ProbeKind::Http { .. } | ProbeKind::File(_)
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            ProbeKind::Exec(argv) => format!("exec {argv:?}"),
+            ProbeKind::Tcp { host, port } => format!("tcp {host}:{port}"),
+            ProbeKind::Http { host, port, path } => format!("http://{host}:{port}{path}"),
+            ProbeKind::File(p) => format!("file {p}"),
+            ProbeKind::Log(t) => format!("log line containing {t:?}"),
+            ProbeKind::NotifyFd(n) => format!("newline on fd {n}"),
+            ProbeKind::SdNotify => "sd_notify READY=1".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub kind: ProbeKind,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub initial_delay: Duration,
+    /// Consecutive failures that restart the process (health only).
+    pub failures: u32,
+}
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DEFAULT_FAILURES: u32 = 3;
+
+const KINDS: &[&str] = &["exec", "tcp", "http", "file", "log", "notify_fd", "sd_notify"];
+
+/// Parses `host:port` (IPv6 as `[::1]:80`).
+pub fn host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} needs a port, as in \"localhost:8080\""))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("{s:?} needs a host, as in \"localhost:8080\""));
+    }
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("bad port in {s:?}"))?;
+    Ok((host.to_string(), port))
+}
+
+fn http_url(s: &str) -> Result<(String, u16, String), String> {
+    let rest = s
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{s:?} must start with http:// (https is not supported by probes)"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_string()),
+        None => (rest, "/".to_string()),
+    };
+    let (host, port) = if authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
+        host_port(authority)?
+    } else {
+        (authority.trim_start_matches('[').trim_end_matches(']').to_string(), 80)
+    };
+    if host.is_empty() {
+        return Err(format!("{s:?} has no host"));
+    }
+    Ok((host, port, path))
+}
+
+/// Parses a probe table; `health` is false for `ready`.
+pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, ConfigError> {
+    let entries = item.table(cx)?;
+    let mut allowed: Vec<&str> = KINDS.to_vec();
+    allowed.extend(["interval", "timeout", "initial_delay"]);
+    if health {
+        allowed.push("failures");
+    }
+    check_keys(cx, &entries, &allowed)?;
+    let mut probe = Probe {
+        kind: ProbeKind::SdNotify,
+        interval: DEFAULT_INTERVAL,
+        timeout: DEFAULT_TIMEOUT,
+        initial_delay: Duration::ZERO,
+        failures: DEFAULT_FAILURES,
+    };
+    let mut kind = None;
+    for (name, _, v) in &entries {
+        let k = match *name {
+            "interval" | "timeout" | "initial_delay" => {
+                let d = v.duration(cx)?;
+                if d.is_zero() && *name != "initial_delay" {
+                    return Err(v.bad(cx, "must be more than 0"));
+                }
+                match *name {
+                    "interval" => probe.interval = d,
+                    "timeout" => probe.timeout = d,
+                    _ => probe.initial_delay = d,
+                }
+                continue;
+            }
+            "failures" => {
+                probe.failures = match super::as_int(v.val) {
+                    Some(n) if (1..=1_000_000).contains(&n) => n as u32,
+                    _ => return Err(v.bad(cx, "expected a whole number of at least 1")),
+                };
+                continue;
+            }
+            "exec" => {
+                let argv = match v.val.get_ref() {
+                    DeValue::String(s) => shlex::split(s)
+                        .ok_or_else(|| v.bad(cx, "unbalanced quotes or a trailing backslash"))?,
+                    _ => v
+                        .array(cx)?
+                        .iter()
+                        .map(|e| e.string(cx).map(str::to_string))
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                if argv.first().is_none_or(|a| a.is_empty()) {
+                    return Err(v.bad(cx, "the command is empty"));
+                }
+                ProbeKind::Exec(argv)
+            }
+            "tcp" => {
+                let (host, port) = host_port(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
+                ProbeKind::Tcp { host, port }
+            }
+            "http" => {
+                let (host, port, path) = http_url(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
+                ProbeKind::Http { host, port, path }
+            }
+            "file" => ProbeKind::File(v.string(cx)?.to_string()),
+            "log" | "notify_fd" | "sd_notify" if health => {
+                return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being healthy"));
+            }
+            "log" => {
+                // Needs the log router (stdout/stderr through podinit).
+                return Err(v.bad(cx, "the `log` probe is not supported by this version yet"));
+            }
+            "log-when-routed" => {
+                let t = v.string(cx)?;
+                if t.is_empty() {
+                    return Err(v.bad(cx, "the text is empty"));
+                }
+                ProbeKind::Log(t.to_string())
+            }
+            "notify_fd" => match super::as_int(v.val) {
+                Some(n) if (3..=1023).contains(&n) => ProbeKind::NotifyFd(n as i32),
+                _ => return Err(v.bad(cx, "expected an fd number from 3 to 1023 (0–2 are stdin, stdout, stderr)")),
+            },
+            "sd_notify" => {
+                if !v.boolean(cx)? {
+                    return Err(v.bad(cx, "only `sd_notify = true` makes sense; remove the probe instead"));
+                }
+                ProbeKind::SdNotify
+            }
+            _ => unreachable!("checked by check_keys"),
+        };
+        if kind.is_some() {
+            return Err(v.bad(cx, format!("a probe has exactly one of {}", KINDS.join(", "))));
+        }
+        kind = Some(k);
+    }
+    probe.kind = kind.ok_or_else(|| item.bad(cx, format!("a probe needs one of {}", KINDS.join(", "))))?;
+    Ok(probe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(host_port("localhost:8080").unwrap(), ("localhost".into(), 8080));
+        assert_eq!(host_port("[::1]:80").unwrap(), ("::1".into(), 80));
+        assert!(host_port("localhost").is_err());
+        assert!(host_port(":80").is_err());
+        assert!(host_port("h:0").is_err());
+        assert!(host_port("h:99999").is_err());
+        assert_eq!(http_url("http://127.0.0.1:8080/healthz").unwrap(), ("127.0.0.1".into(), 8080, "/healthz".into()));
+        assert_eq!(http_url("http://localhost").unwrap(), ("localhost".into(), 80, "/".into()));
+        assert_eq!(http_url("http://[::1]/x").unwrap(), ("::1".into(), 80, "/x".into()));
+        assert!(http_url("https://x/").is_err());
+    }
+}

@@ -1,0 +1,279 @@
+//! Running probes inside the event loop, never blocking it: an exec probe is
+//! a child process reaped like any other, a tcp/http probe a non-blocking
+//! socket watched by epoll, a file probe one `stat`. The supervisor decides
+//! when to probe and when a probe has timed out; this only runs them.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::Poller;
+use crate::config::{Probe, ProbeKind, ProcSpec};
+use crate::spawn::{self, Setup, Stdio};
+use crate::supervisor::{ExitStatus, Pid};
+
+enum Running {
+    /// An exec probe: its pid (and process group).
+    Exec(Pid),
+    Net(Net),
+}
+
+struct Net {
+    fd: OwnedFd,
+    /// The HTTP request still to send (None for tcp, or once sent).
+    request: Option<Vec<u8>>,
+    http: bool,
+    response: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct Probes {
+    running: HashMap<u64, Running>,
+    exec_pids: HashMap<Pid, u64>,
+}
+
+/// Resolves a probe host: an IP, `localhost`, or a name from /etc/hosts.
+/// (No DNS: a static binary has no resolver, and probes target the pod.)
+pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for line in hosts.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let Some(ip) = fields.next().and_then(|i| i.parse::<IpAddr>().ok()) else {
+            continue;
+        };
+        if fields.any(|n| n == host) {
+            return Some(SocketAddr::new(ip, port));
+        }
+    }
+    (host == "localhost").then(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+}
+
+/// A non-blocking connect; Ok(true) when connected at once.
+fn connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: plain socket call.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: the sockaddr structs are plain data, zeroed then filled.
+    let rc = unsafe {
+        match addr {
+            SocketAddr::V4(a) => {
+                let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = a.port().to_be();
+                sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
+                libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of_val(&sa) as u32)
+            }
+            SocketAddr::V6(a) => {
+                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = a.port().to_be();
+                sa.sin6_addr.s6_addr = a.ip().octets();
+                libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in6).cast(), std::mem::size_of_val(&sa) as u32)
+            }
+        }
+    };
+    if rc == 0 {
+        return Ok((fd, true));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        Ok((fd, false))
+    } else {
+        Err(e)
+    }
+}
+
+/// `HTTP/1.x NNN` → NNN.
+pub fn http_status(response: &[u8]) -> Option<u16> {
+    let line = response.split(|&b| b == b'\n').next()?;
+    let text = std::str::from_utf8(line).ok()?;
+    let mut parts = text.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    parts.next()?.parse().ok()
+}
+
+impl Probes {
+    /// Starts probe `id`; returns its result when it is known at once.
+    pub fn start(
+        &mut self,
+        id: u64,
+        spec: &ProcSpec,
+        probe: &Probe,
+        base_env: &[(String, String)],
+        devnull: Option<RawFd>,
+        poller: &Poller,
+    ) -> Option<bool> {
+        match &probe.kind {
+            ProbeKind::File(p) => Some(std::path::Path::new(p).exists()),
+            ProbeKind::Exec(argv) => {
+                let mut s = spec.clone();
+                s.argv = argv.clone();
+                let null = devnull.map_or(Stdio::Inherit, Stdio::Fd);
+                let mut setup = Setup::new(null);
+                setup.stdout = null;
+                setup.stderr = null;
+                match spawn::spawn(&s, base_env, &setup) {
+                    Ok(pid) => {
+                        self.exec_pids.insert(pid, id);
+                        self.running.insert(id, Running::Exec(pid));
+                        None
+                    }
+                    Err(e) => {
+                        log::debug!("{}: probe {}", spec.name, e.message);
+                        Some(false)
+                    }
+                }
+            }
+            ProbeKind::Tcp { host, port } | ProbeKind::Http { host, port, .. } => {
+                let Some(addr) = resolve_host(host, *port) else {
+                    log::warn!("{}: probe: cannot resolve {host:?} (IPs, localhost and /etc/hosts names only)", spec.name);
+                    return Some(false);
+                };
+                let http = matches!(probe.kind, ProbeKind::Http { .. });
+                let request = match &probe.kind {
+                    ProbeKind::Http { host, path, .. } => Some(
+                        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: podinit\r\nConnection: close\r\n\r\n")
+                            .into_bytes(),
+                    ),
+                    _ => None,
+                };
+                match connect(addr) {
+                    Err(e) => {
+                        log::debug!("{}: probe: connect to {addr}: {e}", spec.name);
+                        Some(false)
+                    }
+                    Ok((_, true)) if !http => Some(true),
+                    Ok((fd, _)) => {
+                        let mut net = Net {
+                            fd,
+                            request,
+                            http,
+                            response: Vec::new(),
+                        };
+                        if poller.add(net.fd.as_raw_fd(), libc::EPOLLOUT as u32, super::token(super::KIND_PROBE, id)).is_err() {
+                            return Some(false);
+                        }
+                        net.response.reserve(64);
+                        self.running.insert(id, Running::Net(net));
+                        None
+                    }
+                }
+            }
+            // Triggered by the process itself; never started as a probe.
+            ProbeKind::Log(_) | ProbeKind::NotifyFd(_) | ProbeKind::SdNotify => None,
+        }
+    }
+
+    /// Abandons probe `id` (kills an exec probe's group, closes a socket).
+    pub fn cancel(&mut self, id: u64, poller: &Poller) {
+        match self.running.remove(&id) {
+            Some(Running::Exec(pid)) => {
+                self.exec_pids.remove(&pid);
+                // SAFETY: kill with integer arguments; the probe leads its group.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            Some(Running::Net(net)) => poller.remove(net.fd.as_raw_fd()),
+            None => {}
+        }
+    }
+
+    /// An exec probe ended: (probe id, passed).
+    pub fn reaped(&mut self, pid: Pid, status: ExitStatus) -> Option<(u64, bool)> {
+        let id = self.exec_pids.remove(&pid)?;
+        self.running.remove(&id);
+        Some((id, status == ExitStatus::Code(0)))
+    }
+
+    /// Readiness of a probe socket; the result once the probe is decided.
+    pub fn on_event(&mut self, id: u64, poller: &Poller) -> Option<bool> {
+        let Some(Running::Net(net)) = self.running.get_mut(&id) else {
+            return None;
+        };
+        let fd = net.fd.as_raw_fd();
+        let result = Self::advance(net, poller, id);
+        if result.is_some() {
+            poller.remove(fd);
+            self.running.remove(&id);
+        }
+        result
+    }
+
+    fn advance(net: &mut Net, poller: &Poller, id: u64) -> Option<bool> {
+        let fd = net.fd.as_raw_fd();
+        if let Some(req) = net.request.take() {
+            let mut err: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: err and len are valid out-pointers of the right size.
+            unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len) };
+            if err != 0 {
+                return Some(false);
+            }
+            // A fresh loopback socket takes a small request whole.
+            // SAFETY: writing from a live buffer.
+            let n = unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), libc::MSG_NOSIGNAL) };
+            if n != req.len() as isize {
+                return Some(false);
+            }
+            if poller.modify(fd, libc::EPOLLIN as u32, super::token(super::KIND_PROBE, id)).is_err() {
+                return Some(false);
+            }
+            return None;
+        }
+        if !net.http {
+            let mut err: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: as above.
+            unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len) };
+            return Some(err == 0);
+        }
+        let mut buf = [0u8; 512];
+        loop {
+            // SAFETY: reading into a local buffer.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                net.response.extend_from_slice(&buf[..n as usize]);
+                if net.response.contains(&b'\n') || net.response.len() > 4096 {
+                    return Some(http_status(&net.response).is_some_and(|c| (200..400).contains(&c)));
+                }
+                continue;
+            }
+            if n == 0 {
+                return Some(http_status(&net.response).is_some_and(|c| (200..400).contains(&c)));
+            }
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::WouldBlock { None } else { Some(false) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(http_status(b"HTTP/1.1 204 No Content\r\n"), Some(204));
+        assert_eq!(http_status(b"HTTP/1.0 500 Oops\r\n"), Some(500));
+        assert_eq!(http_status(b"garbage\r\n"), None);
+        assert_eq!(http_status(b""), None);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(resolve_host("127.0.0.1", 80), Some("127.0.0.1:80".parse().unwrap()));
+        assert_eq!(resolve_host("::1", 80), Some("[::1]:80".parse().unwrap()));
+        assert!(resolve_host("localhost", 8080).is_some());
+    }
+}
