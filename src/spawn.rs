@@ -90,7 +90,8 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let v = v.trim();
         let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
         {
             &v[1..v.len() - 1]
         } else {
@@ -175,12 +176,18 @@ fn cstring(s: &str) -> CString {
 
 /// Spawns `spec` in a new process group. Returns its pid once it has
 /// successfully exec'ed, or why it could not (as a status and a message).
-pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> Result<Pid, SpawnError> {
+pub fn spawn(
+    spec: &ProcSpec,
+    base_env: &[(String, String)],
+    setup: &Setup,
+) -> Result<Pid, SpawnError> {
     // The environment: podinit's, the login variables of `user`, env_file, env.
     let mut extra: Vec<(String, String)> = Vec::new();
     let identity = if spec.user.is_some() || spec.group.is_some() {
-        let id = crate::users::lookup(spec.user.as_deref(), spec.group.as_deref())
-            .map_err(|e| setup_error(spec, if e.contains("group") { "group" } else { "user" }, e))?;
+        let id =
+            crate::users::lookup(spec.user.as_deref(), spec.group.as_deref()).map_err(|e| {
+                setup_error(spec, if e.contains("group") { "group" } else { "user" }, e)
+            })?;
         if let Some(name) = &id.name {
             extra.push(("USER".into(), name.clone()));
             extra.push(("LOGNAME".into(), name.clone()));
@@ -195,7 +202,8 @@ pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> R
     if let Some(path) = &spec.env_file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| setup_error(spec, "env_file", format!("cannot read {path}: {e}")))?;
-        let vars = parse_env_file(&text).map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
+        let vars = parse_env_file(&text)
+            .map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
         extra.extend(vars);
     }
     extra.extend(spec.env.iter().cloned());
@@ -207,11 +215,16 @@ pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> R
         message: format!("bad path {}", path.display()),
     })?;
     let cwd = match &spec.working_dir {
-        Some(d) => Some(CString::new(d.as_bytes()).map_err(|_| setup_error(spec, "working_dir", "bad path"))?),
+        Some(d) => Some(
+            CString::new(d.as_bytes()).map_err(|_| setup_error(spec, "working_dir", "bad path"))?,
+        ),
         None => None,
     };
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a)).collect();
-    let envp: Vec<CString> = env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect();
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect();
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
@@ -222,7 +235,9 @@ pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> R
         envp: envp_p.as_ptr(),
         cwd: cwd.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
         identity: identity.as_ref().map(|i| (i.uid, i.gid)),
-        groups: identity.as_ref().map_or(std::ptr::null(), |i| i.groups.as_ptr()),
+        groups: identity
+            .as_ref()
+            .map_or(std::ptr::null(), |i| i.groups.as_ptr()),
         ngroups: identity.as_ref().map_or(0, |i| i.groups.len()),
         umask: spec.umask,
         stdio: [setup.stdin, setup.stdout, setup.stderr],
@@ -261,7 +276,13 @@ pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> R
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: reading into the rest of a local buffer.
-        let n = unsafe { libc::read(rd.as_raw_fd(), buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        let n = unsafe {
+            libc::read(
+                rd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
         if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
@@ -286,7 +307,10 @@ pub fn spawn(spec: &ProcSpec, base_env: &[(String, String)], setup: &Setup) -> R
         STEP_CHDIR => setup_error(
             spec,
             "working_dir",
-            format!("cannot change to {}: {err}", spec.working_dir.as_deref().unwrap_or("")),
+            format!(
+                "cannot change to {}: {err}",
+                spec.working_dir.as_deref().unwrap_or("")
+            ),
         ),
         STEP_GROUPS => setup_error(spec, "user", format!("setgroups: {err}")),
         STEP_GID => setup_error(spec, "group", format!("setgid: {err}")),

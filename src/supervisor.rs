@@ -127,7 +127,12 @@ pub enum Action {
     /// podinit (as a subreaper); then reap and report NoChildren when empty.
     Sweep(i32),
     /// Run probe `role` of process `idx` (its pid given); answer with ProbeResult.
-    Probe { id: u64, idx: usize, pid: Pid, role: Role },
+    Probe {
+        id: u64,
+        idx: usize,
+        pid: Pid,
+        role: Role,
+    },
     /// Abandon probe `id` (timed out, or its process is gone); no result is expected.
     CancelProbe { id: u64 },
     /// Exit podinit with this status.
@@ -393,7 +398,10 @@ impl Supervisor {
         else {
             return; // a result for a cancelled probe
         };
-        let (_, role, _) = self.procs[idx].probe_running.take().unwrap_or((0, Role::Ready, now));
+        let (_, role, _) = self.procs[idx]
+            .probe_running
+            .take()
+            .unwrap_or((0, Role::Ready, now));
         self.probe_outcome(now, idx, role, ok);
     }
 
@@ -409,7 +417,9 @@ impl Supervisor {
                 }
             }
             Role::Health => {
-                let Some(probe) = self.specs[idx].health.clone() else { return };
+                let Some(probe) = self.specs[idx].health.clone() else {
+                    return;
+                };
                 let p = &mut self.procs[idx];
                 if ok {
                     p.health_failures = 0;
@@ -419,7 +429,8 @@ impl Supervisor {
                 p.health_failures += 1;
                 log::warn!(
                     "{name} failed its health check ({} of {})",
-                    p.health_failures, probe.failures
+                    p.health_failures,
+                    probe.failures
                 );
                 if p.health_failures < probe.failures {
                     p.probe_at = Some(now + probe.interval);
@@ -464,7 +475,9 @@ impl Supervisor {
         }
 
         // A run longer than restart_delay_max forgives the past.
-        let ran = p.started_at.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let ran = p
+            .started_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
         if ran > spec.restart_delay_max {
             p.short_runs = 0;
             p.failures = 0;
@@ -488,8 +501,16 @@ impl Supervisor {
             p.short_runs = (p.short_runs + 1).min(64);
             p.state = State::Backoff;
             p.backoff_until = Some(now + delay);
-            let how = if success { log::Level::Info } else { log::Level::Warn };
-            log::log!(how, "{name} exited ({status}); restarting in {}", format_duration(delay));
+            let how = if success {
+                log::Level::Info
+            } else {
+                log::Level::Warn
+            };
+            log::log!(
+                how,
+                "{name} exited ({status}); restarting in {}",
+                format_duration(delay)
+            );
             return;
         }
 
@@ -524,9 +545,15 @@ impl Supervisor {
             log::info!("main process {name} ended; shutting the pod down (exit status {code})");
             self.begin_shutdown(now);
         } else if critical && failed && self.exit_code.is_none() {
-            let code = if status.shell_code() != 0 { status.shell_code() } else { 1 };
+            let code = if status.shell_code() != 0 {
+                status.shell_code()
+            } else {
+                1
+            };
             self.exit_code = Some(code);
-            log::error!("critical process {name} failed; shutting the pod down (exit status {code})");
+            log::error!(
+                "critical process {name} failed; shutting the pod down (exit status {code})"
+            );
             self.begin_shutdown(now);
         }
     }
@@ -740,7 +767,15 @@ impl Supervisor {
             {
                 p.probe_running = None;
                 self.out.push(Action::CancelProbe { id });
-                log::debug!("{} probe of {} timed out", if role == Role::Ready { "readiness" } else { "health" }, self.specs[idx].name);
+                log::debug!(
+                    "{} probe of {} timed out",
+                    if role == Role::Ready {
+                        "readiness"
+                    } else {
+                        "health"
+                    },
+                    self.specs[idx].name
+                );
                 self.probe_outcome(now, idx, role, false);
             }
             if self.phase != Phase::Up {

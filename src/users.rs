@@ -49,7 +49,11 @@ fn groups(text: &str) -> Vec<(String, u32, Vec<String>)> {
             if f.len() < 4 {
                 return None;
             }
-            let members = f[3].split(',').filter(|m| !m.is_empty()).map(str::to_string).collect();
+            let members = f[3]
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect();
             Some((f[0].to_string(), f[2].parse().ok()?, members))
         })
         .collect()
@@ -58,7 +62,12 @@ fn groups(text: &str) -> Vec<(String, u32, Vec<String>)> {
 /// Resolves `user` (name or number) and `group` (name or number) against the
 /// texts of /etc/passwd and /etc/group. An unknown name is an error; an
 /// unknown number is used as it is (its gid: `group`, else the same number).
-pub fn resolve(user: Option<&str>, group: Option<&str>, passwd_text: &str, group_text: &str) -> Result<Identity, String> {
+pub fn resolve(
+    user: Option<&str>,
+    group: Option<&str>,
+    passwd_text: &str,
+    group_text: &str,
+) -> Result<Identity, String> {
     let pw = passwd(passwd_text);
     let gr = groups(group_text);
     let (uid, mut gid, name, home) = match user {
@@ -122,7 +131,8 @@ pub fn lookup(user: Option<&str>, group: Option<&str>) -> Result<Identity, Strin
 mod tests {
     use super::*;
 
-    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# c\napp:x:1000:1000::/home/app:/bin/sh\nbad line\n";
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\n# c\napp:x:1000:1000::/home/app:/bin/sh\nbad line\n";
     const GROUP: &str = "root:x:0:\napp:x:1000:\nwww:x:33:app,other\nlog:x:4:other\n";
 
     #[test]
@@ -135,8 +145,19 @@ mod tests {
         assert_eq!((id.uid, id.gid), (1000, 4));
         assert_eq!(id.groups, vec![4, 33]);
         let id = resolve(Some("4242"), None, PASSWD, GROUP).unwrap();
-        assert_eq!((id.uid, id.gid, id.groups.clone()), (4242, 4242, vec![4242]));
-        assert!(resolve(Some("nobody2"), None, PASSWD, GROUP).unwrap_err().contains("unknown user \"nobody2\""));
-        assert!(resolve(Some("app"), Some("nogroup2"), PASSWD, GROUP).unwrap_err().contains("unknown group"));
+        assert_eq!(
+            (id.uid, id.gid, id.groups.clone()),
+            (4242, 4242, vec![4242])
+        );
+        assert!(
+            resolve(Some("nobody2"), None, PASSWD, GROUP)
+                .unwrap_err()
+                .contains("unknown user \"nobody2\"")
+        );
+        assert!(
+            resolve(Some("app"), Some("nogroup2"), PASSWD, GROUP)
+                .unwrap_err()
+                .contains("unknown group")
+        );
     }
 }

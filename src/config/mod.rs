@@ -830,17 +830,19 @@ fn process(
     }
 
     let restart = match get("restart") {
-        Some(i) => match i.string(cx)? {
-            "always" => Restart::Always,
-            "on-failure" => Restart::OnFailure,
-            "never" => Restart::Never,
-            other => {
-                return Err(i.bad(
+        Some(i) => {
+            match i.string(cx)? {
+                "always" => Restart::Always,
+                "on-failure" => Restart::OnFailure,
+                "never" => Restart::Never,
+                other => {
+                    return Err(i.bad(
                     cx,
                     format!("unknown policy {other:?}; expected \"always\", \"on-failure\" or \"never\""),
                 ));
+                }
             }
-        },
+        }
         None if main || is_oneshot => Restart::Never,
         None => Restart::Always,
     };
@@ -865,9 +867,16 @@ fn process(
         },
         None => None,
     };
-    let critical = get("critical").map(|i| i.boolean(cx)).transpose()?.unwrap_or(false);
-    let ready = get("ready").map(|i| probe::parse(cx, i, false)).transpose()?;
-    let health = get("health").map(|i| probe::parse(cx, i, true)).transpose()?;
+    let critical = get("critical")
+        .map(|i| i.boolean(cx))
+        .transpose()?
+        .unwrap_or(false);
+    let ready = get("ready")
+        .map(|i| probe::parse(cx, i, false))
+        .transpose()?;
+    let health = get("health")
+        .map(|i| probe::parse(cx, i, true))
+        .transpose()?;
     let opt_string = |key: &str| -> Result<Option<String>, ConfigError> {
         match get(key) {
             None => Ok(None),
@@ -876,7 +885,9 @@ fn process(
                 if v.is_empty() || v.contains('\0') {
                     return Err(i.bad(cx, "must not be empty"));
                 }
-                units::expand_vars(v, env).map(Some).map_err(|e| i.bad(cx, e))
+                units::expand_vars(v, env)
+                    .map(Some)
+                    .map_err(|e| i.bad(cx, e))
             }
         }
     };
@@ -1006,7 +1017,8 @@ pub fn describe(cfg: &Config) -> String {
             p.restart.as_str(),
             format_duration(p.restart_delay),
             format_duration(p.restart_delay_max),
-            p.max_restarts.map_or("unlimited".to_string(), |n| n.to_string())
+            p.max_restarts
+                .map_or("unlimited".to_string(), |n| n.to_string())
         );
         if p.critical {
             let _ = writeln!(out, "  critical = true");

@@ -14,7 +14,11 @@ pub enum ProbeKind {
     /// Connects to host:port.
     Tcp { host: String, port: u16 },
     /// GET path; a status of 200–399 passes.
-    Http { host: String, port: u16, path: String },
+    Http {
+        host: String,
+        port: u16,
+        path: String,
+    },
     /// The path exists.
     File(String),
     /// A line of the process's output contains the text (readiness only).
@@ -30,7 +34,10 @@ impl ProbeKind {
     pub fn is_polled(&self) -> bool {
         matches!(
             self,
-            ProbeKind::Exec(_) | ProbeKind::Tcp { .. } | ProbeKind::Http { .. } | ProbeKind::File(_)
+            ProbeKind::Exec(_)
+                | ProbeKind::Tcp { .. }
+                | ProbeKind::Http { .. }
+                | ProbeKind::File(_)
         )
     }
 
@@ -61,7 +68,15 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_FAILURES: u32 = 3;
 
-const KINDS: &[&str] = &["exec", "tcp", "http", "file", "log", "notify_fd", "sd_notify"];
+const KINDS: &[&str] = &[
+    "exec",
+    "tcp",
+    "http",
+    "file",
+    "log",
+    "notify_fd",
+    "sd_notify",
+];
 
 /// Parses `host:port` (IPv6 as `[::1]:80`).
 pub fn host_port(s: &str) -> Result<(String, u16), String> {
@@ -81,17 +96,26 @@ pub fn host_port(s: &str) -> Result<(String, u16), String> {
 }
 
 fn http_url(s: &str) -> Result<(String, u16, String), String> {
-    let rest = s
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("{s:?} must start with http:// (https is not supported by probes)"))?;
+    let rest = s.strip_prefix("http://").ok_or_else(|| {
+        format!("{s:?} must start with http:// (https is not supported by probes)")
+    })?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
     };
-    let (host, port) = if authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
+    let (host, port) = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.contains(']'))
+    {
         host_port(authority)?
     } else {
-        (authority.trim_start_matches('[').trim_end_matches(']').to_string(), 80)
+        (
+            authority
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            80,
+        )
     };
     if host.is_empty() {
         return Err(format!("{s:?} has no host"));
@@ -177,22 +201,34 @@ pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, Config
             }
             "notify_fd" => match super::as_int(v.val) {
                 Some(n) if (3..=1023).contains(&n) => ProbeKind::NotifyFd(n as i32),
-                _ => return Err(v.bad(cx, "expected an fd number from 3 to 1023 (0–2 are stdin, stdout, stderr)")),
+                _ => {
+                    return Err(v.bad(
+                        cx,
+                        "expected an fd number from 3 to 1023 (0–2 are stdin, stdout, stderr)",
+                    ));
+                }
             },
             "sd_notify" => {
                 if !v.boolean(cx)? {
-                    return Err(v.bad(cx, "only `sd_notify = true` makes sense; remove the probe instead"));
+                    return Err(v.bad(
+                        cx,
+                        "only `sd_notify = true` makes sense; remove the probe instead",
+                    ));
                 }
                 ProbeKind::SdNotify
             }
             _ => unreachable!("checked by check_keys"),
         };
         if kind.is_some() {
-            return Err(v.bad(cx, format!("a probe has exactly one of {}", KINDS.join(", "))));
+            return Err(v.bad(
+                cx,
+                format!("a probe has exactly one of {}", KINDS.join(", ")),
+            ));
         }
         kind = Some(k);
     }
-    probe.kind = kind.ok_or_else(|| item.bad(cx, format!("a probe needs one of {}", KINDS.join(", "))))?;
+    probe.kind =
+        kind.ok_or_else(|| item.bad(cx, format!("a probe needs one of {}", KINDS.join(", "))))?;
     Ok(probe)
 }
 
@@ -202,15 +238,27 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(host_port("localhost:8080").unwrap(), ("localhost".into(), 8080));
+        assert_eq!(
+            host_port("localhost:8080").unwrap(),
+            ("localhost".into(), 8080)
+        );
         assert_eq!(host_port("[::1]:80").unwrap(), ("::1".into(), 80));
         assert!(host_port("localhost").is_err());
         assert!(host_port(":80").is_err());
         assert!(host_port("h:0").is_err());
         assert!(host_port("h:99999").is_err());
-        assert_eq!(http_url("http://127.0.0.1:8080/healthz").unwrap(), ("127.0.0.1".into(), 8080, "/healthz".into()));
-        assert_eq!(http_url("http://localhost").unwrap(), ("localhost".into(), 80, "/".into()));
-        assert_eq!(http_url("http://[::1]/x").unwrap(), ("::1".into(), 80, "/x".into()));
+        assert_eq!(
+            http_url("http://127.0.0.1:8080/healthz").unwrap(),
+            ("127.0.0.1".into(), 8080, "/healthz".into())
+        );
+        assert_eq!(
+            http_url("http://localhost").unwrap(),
+            ("localhost".into(), 80, "/".into())
+        );
+        assert_eq!(
+            http_url("http://[::1]/x").unwrap(),
+            ("::1".into(), 80, "/x".into())
+        );
         assert!(http_url("https://x/").is_err());
     }
 }

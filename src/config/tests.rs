@@ -371,14 +371,34 @@ env_file = "/etc/app.env"
     assert_eq!(c.procs[1].restart, Restart::Never, "oneshot default");
     let a = &c.procs[2];
     assert_eq!(a.restart, Restart::OnFailure);
-    assert_eq!((a.restart_delay, a.restart_delay_max), (Duration::from_millis(200), Duration::from_millis(800)));
+    assert_eq!(
+        (a.restart_delay, a.restart_delay_max),
+        (Duration::from_millis(200), Duration::from_millis(800))
+    );
     assert_eq!(a.max_restarts, Some(3));
     assert!(a.critical);
     let r = a.ready.as_ref().unwrap();
-    assert_eq!(r.kind, ProbeKind::Http { host: "localhost".into(), port: 8080, path: "/healthz".into() });
-    assert_eq!((r.interval, r.timeout, r.initial_delay), (Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(1)));
+    assert_eq!(
+        r.kind,
+        ProbeKind::Http {
+            host: "localhost".into(),
+            port: 8080,
+            path: "/healthz".into()
+        }
+    );
+    assert_eq!(
+        (r.interval, r.timeout, r.initial_delay),
+        (
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+            Duration::from_secs(1)
+        )
+    );
     let h = a.health.as_ref().unwrap();
-    assert_eq!(h.kind, ProbeKind::Exec(vec!["check".into(), "--quick".into()]));
+    assert_eq!(
+        h.kind,
+        ProbeKind::Exec(vec!["check".into(), "--quick".into()])
+    );
     assert_eq!(h.failures, 2);
     assert_eq!(a.user.as_deref(), Some("1000"));
     assert_eq!(a.group.as_deref(), Some("www"));
@@ -386,7 +406,15 @@ env_file = "/etc/app.env"
     assert_eq!(a.umask, Some(0o027));
     assert_eq!(a.env_file.as_deref(), Some("/etc/app.env"));
     let d = describe(&c);
-    assert!(d.contains("restart = on-failure (delay 200ms doubling to 800ms, max_restarts 3)"), "{d}");
-    assert!(d.contains("ready = http://localhost:8080/healthz every 500ms (timeout 2s, initial_delay 1s)"), "{d}");
+    assert!(
+        d.contains("restart = on-failure (delay 200ms doubling to 800ms, max_restarts 3)"),
+        "{d}"
+    );
+    assert!(
+        d.contains(
+            "ready = http://localhost:8080/healthz every 500ms (timeout 2s, initial_delay 1s)"
+        ),
+        "{d}"
+    );
     assert!(d.contains("umask = 027"), "{d}");
 }

@@ -40,7 +40,9 @@ impl Poller {
             return Err(os_err("epoll_create1"));
         }
         // SAFETY: a fresh fd from epoll_create1.
-        Ok(Poller { fd: unsafe { OwnedFd::from_raw_fd(ep) } })
+        Ok(Poller {
+            fd: unsafe { OwnedFd::from_raw_fd(ep) },
+        })
     }
 
     fn ctl(&self, op: i32, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
@@ -66,7 +68,14 @@ impl Poller {
 
     fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
         // SAFETY: events is a valid buffer of the given length.
-        let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout_ms) };
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout_ms,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
@@ -126,7 +135,13 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// A datagram socket bound to the abstract address `name` (no file to clean up).
 fn notify_socket(name: &str) -> io::Result<OwnedFd> {
     // SAFETY: plain socket call.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(os_err("socket"));
     }
@@ -144,7 +159,14 @@ fn notify_socket(name: &str) -> io::Result<OwnedFd> {
     }
     let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len()) as libc::socklen_t;
     // SAFETY: addr is a valid sockaddr_un of at least len bytes.
-    if unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) } != 0 {
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    } != 0
+    {
         return Err(os_err("bind"));
     }
     Ok(fd)
@@ -212,7 +234,11 @@ impl Runtime {
         }
         let sigfd = signal_fd()?;
         let poller = Poller::new()?;
-        poller.add(sigfd.as_raw_fd(), libc::EPOLLIN as u32, token(KIND_SIGNAL, 0))?;
+        poller.add(
+            sigfd.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            token(KIND_SIGNAL, 0),
+        )?;
         let devnull = std::fs::OpenOptions::new()
             .read(true)
             .open("/dev/null")
@@ -259,7 +285,9 @@ impl Runtime {
                 match tok >> 56 {
                     KIND_PROBE => {
                         if let Some(ok) = self.probes.on_event(id, &self.poller) {
-                            let acts = self.sup.handle(Instant::now(), Input::ProbeResult { id, ok });
+                            let acts = self
+                                .sup
+                                .handle(Instant::now(), Input::ProbeResult { id, ok });
                             self.execute(acts);
                         }
                     }
@@ -318,7 +346,9 @@ impl Runtime {
                 if let Some(st) = decode(status)
                     && let Some((id, ok)) = self.probes.reaped(pid, st)
                 {
-                    let acts = self.sup.handle(Instant::now(), Input::ProbeResult { id, ok });
+                    let acts = self
+                        .sup
+                        .handle(Instant::now(), Input::ProbeResult { id, ok });
                     self.execute(acts);
                     continue;
                 }
@@ -348,15 +378,25 @@ impl Runtime {
         while let Some(action) = queue.pop_front() {
             let follow = match action {
                 Action::Spawn(idx) => self.spawn(idx),
-                Action::Probe { id, idx, pid: _, role } => {
+                Action::Probe {
+                    id,
+                    idx,
+                    pid: _,
+                    role,
+                } => {
                     let spec = &self.sup.specs()[idx];
                     let probe = match role {
                         Role::Ready => spec.ready.as_ref(),
                         Role::Health => spec.health.as_ref(),
                     };
                     let devnull = self.devnull.as_ref().map(|f| f.as_raw_fd());
-                    match probe.and_then(|p| self.probes.start(id, spec, p, &self.base_env, devnull, &self.poller)) {
-                        Some(ok) => self.sup.handle(Instant::now(), Input::ProbeResult { id, ok }),
+                    match probe.and_then(|p| {
+                        self.probes
+                            .start(id, spec, p, &self.base_env, devnull, &self.poller)
+                    }) {
+                        Some(ok) => self
+                            .sup
+                            .handle(Instant::now(), Input::ProbeResult { id, ok }),
                         None => Vec::new(),
                     }
                 }
@@ -402,7 +442,11 @@ impl Runtime {
             Some(fd) => Stdio::Fd(fd.as_raw_fd()),
             None => Stdio::Inherit,
         };
-        let mut setup = Setup::new(if spec.from_command_line { Stdio::Inherit } else { null });
+        let mut setup = Setup::new(if spec.from_command_line {
+            Stdio::Inherit
+        } else {
+            null
+        });
         // A readiness channel the process writes to, set up before the fork.
         let mut child_end: Option<OwnedFd> = None;
         let mut notify: Option<(OwnedFd, bool)> = None;
@@ -418,10 +462,17 @@ impl Runtime {
             Some(ProbeKind::SdNotify) => {
                 self.notify_seq += 1;
                 // SAFETY: getpid cannot fail.
-                let name = format!("podinit-{}-{}-{}", unsafe { libc::getpid() }, idx, self.notify_seq);
+                let name = format!(
+                    "podinit-{}-{}-{}",
+                    unsafe { libc::getpid() },
+                    idx,
+                    self.notify_seq
+                );
                 match notify_socket(&name) {
                     Ok(fd) => {
-                        setup.extra_env.push(("NOTIFY_SOCKET".into(), format!("@{name}")));
+                        setup
+                            .extra_env
+                            .push(("NOTIFY_SOCKET".into(), format!("@{name}")));
                         notify = Some((fd, true));
                     }
                     Err(e) => log::error!("{}: sd_notify socket: {e}", spec.name),
@@ -434,7 +485,11 @@ impl Runtime {
                 drop(child_end);
                 if let Some((fd, datagram)) = notify {
                     let raw = fd.as_raw_fd();
-                    if self.poller.add(raw, libc::EPOLLIN as u32, token(KIND_NOTIFY, idx as u64)).is_ok() {
+                    if self
+                        .poller
+                        .add(raw, libc::EPOLLIN as u32, token(KIND_NOTIFY, idx as u64))
+                        .is_ok()
+                    {
                         self.notify.insert(idx, Notify { fd, pid, datagram });
                     }
                 }
@@ -442,7 +497,10 @@ impl Runtime {
             }
             Err(e) => {
                 log::error!("{}: {}", spec.name, e.message);
-                Input::SpawnFailed { idx, status: e.status }
+                Input::SpawnFailed {
+                    idx,
+                    status: e.status,
+                }
             }
         };
         self.sup.handle(Instant::now(), input)
@@ -450,7 +508,9 @@ impl Runtime {
 
     /// A process wrote to its readiness channel.
     fn on_notify(&mut self, idx: usize) {
-        let Some(n) = self.notify.get(&idx) else { return };
+        let Some(n) = self.notify.get(&idx) else {
+            return;
+        };
         let mut ready = false;
         let mut done = false;
         let mut buf = [0u8; 4096];

@@ -55,9 +55,19 @@ pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
 
 /// A non-blocking connect; Ok(true) when connected at once.
 fn connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain socket call.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -71,14 +81,22 @@ fn connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
                 sa.sin_family = libc::AF_INET as libc::sa_family_t;
                 sa.sin_port = a.port().to_be();
                 sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-                libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in).cast(), std::mem::size_of_val(&sa) as u32)
+                libc::connect(
+                    fd.as_raw_fd(),
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of_val(&sa) as u32,
+                )
             }
             SocketAddr::V6(a) => {
                 let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
                 sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sa.sin6_port = a.port().to_be();
                 sa.sin6_addr.s6_addr = a.ip().octets();
-                libc::connect(fd.as_raw_fd(), (&sa as *const libc::sockaddr_in6).cast(), std::mem::size_of_val(&sa) as u32)
+                libc::connect(
+                    fd.as_raw_fd(),
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of_val(&sa) as u32,
+                )
             }
         }
     };
@@ -138,7 +156,10 @@ impl Probes {
             }
             ProbeKind::Tcp { host, port } | ProbeKind::Http { host, port, .. } => {
                 let Some(addr) = resolve_host(host, *port) else {
-                    log::warn!("{}: probe: cannot resolve {host:?} (IPs, localhost and /etc/hosts names only)", spec.name);
+                    log::warn!(
+                        "{}: probe: cannot resolve {host:?} (IPs, localhost and /etc/hosts names only)",
+                        spec.name
+                    );
                     return Some(false);
                 };
                 let http = matches!(probe.kind, ProbeKind::Http { .. });
@@ -162,7 +183,14 @@ impl Probes {
                             http,
                             response: Vec::new(),
                         };
-                        if poller.add(net.fd.as_raw_fd(), libc::EPOLLOUT as u32, super::token(super::KIND_PROBE, id)).is_err() {
+                        if poller
+                            .add(
+                                net.fd.as_raw_fd(),
+                                libc::EPOLLOUT as u32,
+                                super::token(super::KIND_PROBE, id),
+                            )
+                            .is_err()
+                        {
                             return Some(false);
                         }
                         net.response.reserve(64);
@@ -216,7 +244,15 @@ impl Probes {
             let mut err: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: err and len are valid out-pointers of the right size.
-            unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len) };
+            unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
             if err != 0 {
                 return Some(false);
             }
@@ -226,7 +262,14 @@ impl Probes {
             if n != req.len() as isize {
                 return Some(false);
             }
-            if poller.modify(fd, libc::EPOLLIN as u32, super::token(super::KIND_PROBE, id)).is_err() {
+            if poller
+                .modify(
+                    fd,
+                    libc::EPOLLIN as u32,
+                    super::token(super::KIND_PROBE, id),
+                )
+                .is_err()
+            {
                 return Some(false);
             }
             return None;
@@ -235,7 +278,15 @@ impl Probes {
             let mut err: libc::c_int = 0;
             let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
             // SAFETY: as above.
-            unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut libc::c_int).cast(), &mut len) };
+            unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut err as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
             return Some(err == 0);
         }
         let mut buf = [0u8; 512];
@@ -245,7 +296,9 @@ impl Probes {
             if n > 0 {
                 net.response.extend_from_slice(&buf[..n as usize]);
                 if net.response.contains(&b'\n') || net.response.len() > 4096 {
-                    return Some(http_status(&net.response).is_some_and(|c| (200..400).contains(&c)));
+                    return Some(
+                        http_status(&net.response).is_some_and(|c| (200..400).contains(&c)),
+                    );
                 }
                 continue;
             }
@@ -253,7 +306,11 @@ impl Probes {
                 return Some(http_status(&net.response).is_some_and(|c| (200..400).contains(&c)));
             }
             let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock { None } else { Some(false) };
+            return if e.kind() == io::ErrorKind::WouldBlock {
+                None
+            } else {
+                Some(false)
+            };
         }
     }
 }
@@ -272,7 +329,10 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(resolve_host("127.0.0.1", 80), Some("127.0.0.1:80".parse().unwrap()));
+        assert_eq!(
+            resolve_host("127.0.0.1", 80),
+            Some("127.0.0.1:80".parse().unwrap())
+        );
         assert_eq!(resolve_host("::1", 80), Some("[::1]:80".parse().unwrap()));
         assert!(resolve_host("localhost", 8080).is_some());
     }

@@ -541,7 +541,11 @@ impl Sim {
         assert!(acts.is_empty(), "{acts:?}");
         assert_eq!(self.state(name), State::Backoff);
         let due = self.deadline_ms()? as u64;
-        assert_eq!(self.at(due - 1), vec![], "nothing before the backoff is over");
+        assert_eq!(
+            self.at(due - 1),
+            vec![],
+            "nothing before the backoff is over"
+        );
         assert_eq!(self.at(due), vec![self.spawn(name)]);
         self.spawned(name);
         Some(due - at_ms)
@@ -577,10 +581,17 @@ fn on_failure_and_never_policies() {
     let (mut s, _) = Sim::new(&backoff_pod("restart = \"on-failure\""));
     s.spawned("w");
     s.spawned("m");
-    assert_eq!(s.crash_at("w", 5, ExitStatus::Signaled(libc::SIGSEGV)), Some(200));
+    assert_eq!(
+        s.crash_at("w", 5, ExitStatus::Signaled(libc::SIGSEGV)),
+        Some(200)
+    );
     s.at(300);
     assert_eq!(s.exited("w", ExitStatus::Code(0)), vec![]);
-    assert_eq!(s.state("w"), State::Exited(ExitStatus::Code(0)), "a success is final under on-failure");
+    assert_eq!(
+        s.state("w"),
+        State::Exited(ExitStatus::Code(0)),
+        "a success is final under on-failure"
+    );
 
     let (mut s, _) = Sim::new(&backoff_pod("restart = \"never\""));
     s.spawned("w");
@@ -603,9 +614,17 @@ fn max_restarts_then_failed_and_critical_ends_the_pod() {
     // The third failure in a row exceeds max_restarts = 2.
     let acts = s.exited("w", crash);
     assert_eq!(s.state("w"), State::Failed);
-    assert_eq!(acts, vec![s.group("m", TERM)], "critical: the pod shuts down");
+    assert_eq!(
+        acts,
+        vec![s.group("m", TERM)],
+        "critical: the pod shuts down"
+    );
     s.exited("m", ExitStatus::Signaled(TERM));
-    assert_eq!(s.feed(Input::NoChildren), vec![Action::Exit(7)], "the critical process's status");
+    assert_eq!(
+        s.feed(Input::NoChildren),
+        vec![Action::Exit(7)],
+        "the critical process's status"
+    );
 }
 
 #[test]
@@ -620,18 +639,26 @@ fn a_failed_process_that_is_not_critical_leaves_the_pod_running() {
 
 #[test]
 fn a_main_with_restarts_ends_the_pod_only_when_it_ends_for_good() {
-    let cfg = pod("[process.m]\ncommand = \"m\"\nmain = true\nrestart = \"on-failure\"\nmax_restarts = 1\nrestart_delay = \"100ms\"\n");
+    let cfg = pod(
+        "[process.m]\ncommand = \"m\"\nmain = true\nrestart = \"on-failure\"\nmax_restarts = 1\nrestart_delay = \"100ms\"\n",
+    );
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("m");
     assert_eq!(s.crash_at("m", 10, ExitStatus::Code(2)), Some(100));
     s.at(200);
-    assert_eq!(s.exited("m", ExitStatus::Code(2)), vec![Action::Sweep(TERM)]);
+    assert_eq!(
+        s.exited("m", ExitStatus::Code(2)),
+        vec![Action::Sweep(TERM)]
+    );
     assert_eq!(s.feed(Input::NoChildren), vec![Action::Exit(2)]);
 
     // A success ends an on-failure main at once, with status 0.
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("m");
-    assert_eq!(s.exited("m", ExitStatus::Code(0)), vec![Action::Sweep(TERM)]);
+    assert_eq!(
+        s.exited("m", ExitStatus::Code(0)),
+        vec![Action::Sweep(TERM)]
+    );
     assert_eq!(s.feed(Input::NoChildren), vec![Action::Exit(0)]);
 }
 
@@ -659,7 +686,10 @@ depends_on = ["migrate"]
     assert_eq!(acts, vec![s.group("db", TERM)]);
     assert_eq!(s.state("app"), State::Failed);
     let reason = s.sup.procs()[s.idx("app")].reason.clone().unwrap();
-    assert_eq!(reason, "app will not start: it needs migrate to be completed, but migrate exited (exit status 3)");
+    assert_eq!(
+        reason,
+        "app will not start: it needs migrate to be completed, but migrate exited (exit status 3)"
+    );
 
     // Two levels: db exits before migrate starts.
     let cfg = pod(r#"
@@ -678,7 +708,11 @@ depends_on = ["migrate"]
 "#);
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("db");
-    assert_eq!(s.state("db"), State::Running, "not ready: the probe has not passed");
+    assert_eq!(
+        s.state("db"),
+        State::Running,
+        "not ready: the probe has not passed"
+    );
     s.exited("db", ExitStatus::Code(1));
     let reason = s.sup.procs()[s.idx("app")].reason.clone().unwrap();
     assert_eq!(
@@ -701,7 +735,12 @@ depends_on = ["db"]
     let (mut s, _) = Sim::new(&cfg);
     assert_eq!(s.spawned("db"), vec![]);
     assert_eq!(s.deadline_ms(), Some(50));
-    let probe = |id| Action::Probe { id, idx: 0, pid: 100, role: Role::Ready };
+    let probe = |id| Action::Probe {
+        id,
+        idx: 0,
+        pid: 100,
+        role: Role::Ready,
+    };
     assert_eq!(s.at(50), vec![probe(1)]);
     assert_eq!(s.deadline_ms(), Some(150), "the probe's timeout");
     assert_eq!(s.feed(Input::ProbeResult { id: 1, ok: false }), vec![]);
@@ -709,16 +748,29 @@ depends_on = ["db"]
     assert_eq!(s.at(550), vec![probe(2)]);
     // A timeout counts as a failure, and the probe is cancelled.
     assert_eq!(s.at(650), vec![Action::CancelProbe { id: 2 }]);
-    assert_eq!(s.feed(Input::ProbeResult { id: 2, ok: true }), vec![], "a late result is ignored");
+    assert_eq!(
+        s.feed(Input::ProbeResult { id: 2, ok: true }),
+        vec![],
+        "a late result is ignored"
+    );
     assert_eq!(s.at(1150), vec![probe(3)]);
-    assert_eq!(s.feed(Input::ProbeResult { id: 3, ok: true }), vec![s.spawn("app")]);
+    assert_eq!(
+        s.feed(Input::ProbeResult { id: 3, ok: true }),
+        vec![s.spawn("app")]
+    );
     assert_eq!(s.state("db"), State::Ready);
-    assert_eq!(s.deadline_ms(), None, "no more probing once ready (no health probe)");
+    assert_eq!(
+        s.deadline_ms(),
+        None,
+        "no more probing once ready (no health probe)"
+    );
 }
 
 #[test]
 fn notified_readiness() {
-    let cfg = pod("[process.db]\ncommand = \"db\"\nready = { notify_fd = 3 }\n[process.app]\ncommand = \"app\"\ndepends_on = [\"db\"]\n");
+    let cfg = pod(
+        "[process.db]\ncommand = \"db\"\nready = { notify_fd = 3 }\n[process.app]\ncommand = \"app\"\ndepends_on = [\"db\"]\n",
+    );
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("db");
     assert_eq!(s.deadline_ms(), None, "nothing to poll");
@@ -739,14 +791,26 @@ command = "m"
 main = true
 "#);
     let (mut s, _) = Sim::new(&cfg);
-    let probe = |id| Action::Probe { id, idx: 0, pid: 100, role: Role::Health };
-    assert_eq!(s.spawned("web"), vec![probe(1)], "no initial_delay: the first check at once");
+    let probe = |id| Action::Probe {
+        id,
+        idx: 0,
+        pid: 100,
+        role: Role::Health,
+    };
+    assert_eq!(
+        s.spawned("web"),
+        vec![probe(1)],
+        "no initial_delay: the first check at once"
+    );
     s.spawned("m");
     s.feed(Input::ProbeResult { id: 1, ok: true });
     assert_eq!(s.at(1000), vec![probe(2)]);
     s.feed(Input::ProbeResult { id: 2, ok: false });
     assert_eq!(s.at(2000), vec![probe(3)]);
-    assert_eq!(s.feed(Input::ProbeResult { id: 3, ok: false }), vec![s.group("web", TERM)]);
+    assert_eq!(
+        s.feed(Input::ProbeResult { id: 3, ok: false }),
+        vec![s.group("web", TERM)]
+    );
     assert_eq!(s.state("web"), State::Stopping);
     // It ignores TERM: SIGKILL after its stop_timeout, then a restart.
     assert_eq!(s.at(3000), vec![s.group("web", KILL)]);
@@ -767,18 +831,34 @@ ready = { exec = ["check"] }
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("w");
     let acts = s.spawned("p");
-    assert_eq!(acts, vec![Action::Probe { id: 1, idx: 1, pid: 101, role: Role::Ready }]);
+    assert_eq!(
+        acts,
+        vec![Action::Probe {
+            id: 1,
+            idx: 1,
+            pid: 101,
+            role: Role::Ready
+        }]
+    );
     s.exited("w", ExitStatus::Code(1));
     assert_eq!(s.state("w"), State::Backoff);
     let acts = s.feed(Input::Signal(TERM));
-    assert_eq!(acts, vec![Action::CancelProbe { id: 1 }, s.group("p", TERM)]);
+    assert_eq!(
+        acts,
+        vec![Action::CancelProbe { id: 1 }, s.group("p", TERM)]
+    );
     assert_eq!(s.state("w"), State::Exited(ExitStatus::Code(1)));
-    assert_eq!(s.exited("p", ExitStatus::Code(0)), vec![Action::Sweep(TERM)]);
+    assert_eq!(
+        s.exited("p", ExitStatus::Code(0)),
+        vec![Action::Sweep(TERM)]
+    );
 }
 
 #[test]
 fn a_thousand_crash_restart_cycles_follow_the_backoff_exactly() {
-    let cfg = pod("[process.w]\ncommand = \"w\"\nrestart_delay = \"1ms\"\nrestart_delay_max = \"64ms\"\n[process.m]\ncommand = \"m\"\nmain = true\n");
+    let cfg = pod(
+        "[process.w]\ncommand = \"w\"\nrestart_delay = \"1ms\"\nrestart_delay_max = \"64ms\"\n[process.m]\ncommand = \"m\"\nmain = true\n",
+    );
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("w");
     s.spawned("m");
