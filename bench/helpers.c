@@ -2,6 +2,8 @@
  * and not a shell's start-up. Built by bench/run with the system cc.
  *
  *   helpers stamp FILE            write CLOCK_MONOTONIC ns to FILE, exit 0
+ *   helpers run-log FILE MODE     append "ns pid" to FILE, then pause (MODE
+ *                                 "pause") or exit 1 (MODE "exit")
  *   helpers term-stamp READY OUT  on SIGTERM write the time to OUT and exit 0
  *   helpers ignore-term READY     ignore SIGTERM, sleep forever
  *   helpers orphans N OUT         make N orphans that exit at once; write how
@@ -58,6 +60,18 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "stamp")) {
         write_num(argv[2], now_ns());
         return 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "run-log")) {
+        long long t = now_ns();
+        char buf[64];
+        int n = snprintf(buf, sizeof buf, "%lld %d\n", t, (int)getpid());
+        int fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            if (write(fd, buf, n) < 0) {}
+            close(fd);
+        }
+        if (!strcmp(argv[3], "exit")) return 1;
+        for (;;) pause();
     }
     if (argc >= 4 && !strcmp(argv[1], "term-stamp")) {
         out_path = argv[3];
