@@ -4,6 +4,7 @@
 //! (`check`) or hand the pod to the runtime and exit with its status.
 
 mod config;
+mod logs;
 mod plan;
 mod runtime;
 mod spawn;

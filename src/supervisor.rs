@@ -255,7 +255,6 @@ impl Supervisor {
         &self.specs
     }
 
-    #[allow(dead_code)] // for `podinit status`
     pub fn procs(&self) -> &[Proc] {
         &self.procs
     }
@@ -336,6 +335,11 @@ impl Supervisor {
     #[allow(dead_code)]
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
+    }
+
+    /// The process whose pid this is.
+    pub fn index_of(&self, pid: Pid) -> Option<usize> {
+        self.procs.iter().position(|p| p.pid == Some(pid))
     }
 
     /// Whether `pid` is one of the pod's processes (not an orphan).

@@ -18,6 +18,37 @@ use crate::plan::{self, Plan};
 pub use probe::{Probe, ProbeKind};
 pub use units::{format_duration, signal_name};
 
+/// Where a process's stdout or stderr goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// podinit's own stdout (for stdout) or stderr (for stderr).
+    Console,
+    Null,
+    /// Appended to this file (already joined with `log_dir`).
+    File(String),
+    /// The stdin of process N.
+    Process(usize),
+    /// `stderr = "stdout"`: one pipe for both streams.
+    Stdout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Prefix,
+    Raw,
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Prefix => "prefix",
+            LogFormat::Raw => "raw",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// When a process is started again after it exits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Restart {
@@ -96,11 +127,73 @@ pub struct ProcSpec {
     pub group: Option<String>,
     pub working_dir: Option<String>,
     pub umask: Option<u32>,
+    pub stdout: Target,
+    pub stderr: Target,
+    /// None: `prefix` on the console, `raw` elsewhere.
+    pub log_format: Option<LogFormat>,
+    pub log_timestamps: bool,
+    /// Rotate file targets past this size (None: never).
+    pub log_max_size: Option<u64>,
+    pub log_max_files: u32,
+}
+
+impl ProcSpec {
+    /// The format of a stream going to `target`.
+    pub fn format_for(&self, target: &Target) -> LogFormat {
+        match (self.log_format, target) {
+            (Some(f), _) => f,
+            (None, Target::Console) => LogFormat::Prefix,
+            (None, _) => LogFormat::Raw,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Global {
     pub shutdown_timeout: Duration,
+    pub log_dir: String,
+}
+
+/// `log_dir` when the config does not say: the container place as root,
+/// a per-user place otherwise.
+pub fn default_log_dir(env: EnvLookup) -> String {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return "/var/log/podinit".into();
+    }
+    if let Some(x) = env("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return format!("{x}/podinit");
+    }
+    match env("HOME").filter(|v| !v.is_empty()) {
+        Some(h) => format!("{h}/.local/state/podinit"),
+        None => "/tmp/podinit-logs".into(),
+    }
+}
+
+/// Sizes: `"512KiB"`, `"10MiB"`, `"1GiB"`, `"100KB"`, `"100B"`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {text:?}; write e.g. \"10MiB\""))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "bad size {text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("bad size {text:?}: too large"))
 }
 
 /// A validated pod: processes in file order, and their start/stop plan.
@@ -163,14 +256,7 @@ impl std::fmt::Display for ConfigError {
 
 /// Keys of the SPEC that this version does not implement yet: rejected with
 /// a message that says so, rather than silently ignored.
-const NOT_YET: &[&str] = &[
-    "stdout",
-    "stderr",
-    "log_format",
-    "log_timestamps",
-    "log_max_size",
-    "log_max_files",
-];
+const NOT_YET: &[&str] = &[];
 
 const PROCESS_KEYS: &[&str] = &[
     "command",
@@ -194,6 +280,12 @@ const PROCESS_KEYS: &[&str] = &[
     "group",
     "working_dir",
     "umask",
+    "stdout",
+    "stderr",
+    "log_format",
+    "log_timestamps",
+    "log_max_size",
+    "log_max_files",
 ];
 
 const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
@@ -430,6 +522,7 @@ pub fn command_only(argv: Vec<String>) -> Config {
         source: None,
         global: Global {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            log_dir: default_log_dir(&|k| std::env::var(k).ok()),
         },
         procs,
         plan,
@@ -461,8 +554,16 @@ fn command_proc(argv: Vec<String>, deps: Vec<Dep>, stop_timeout: Duration) -> Pr
         group: None,
         working_dir: None,
         umask: None,
+        stdout: Target::Console,
+        stderr: Target::Console,
+        log_format: None,
+        log_timestamps: false,
+        log_max_size: None,
+        log_max_files: DEFAULT_LOG_MAX_FILES,
     }
 }
+
+pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
 
 /// Parses and validates config text. `file` names it in messages; `command`
 /// is the `-- COMMAND` of the command line, added as process `main`.
@@ -488,6 +589,7 @@ pub fn parse(
     // [podinit]
     let mut global = Global {
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        log_dir: default_log_dir(env),
     };
     if let Some(item) = get("podinit") {
         let items = item.table(&cx)?;
@@ -495,6 +597,13 @@ pub fn parse(
         for (name, _, item) in &items {
             match *name {
                 "shutdown_timeout" => global.shutdown_timeout = item.duration(&cx)?,
+                "log_dir" => {
+                    let v = item.string(&cx)?;
+                    if v.is_empty() {
+                        return Err(item.bad(&cx, "must not be empty"));
+                    }
+                    global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(&cx, e))?;
+                }
                 _ => {
                     item.string(&cx)?;
                 }
@@ -552,7 +661,17 @@ pub fn parse(
     let mut procs = Vec::new();
     for (i, ((name, span, item), items)) in procs_items.iter().zip(&tables).enumerate() {
         procs.push(process(
-            &cx, name, span, item, items, &defaults, &index, &kinds, i, env,
+            &cx,
+            name,
+            span,
+            item,
+            items,
+            &defaults,
+            &index,
+            &kinds,
+            i,
+            env,
+            &global.log_dir,
         )?);
     }
 
@@ -592,6 +711,21 @@ pub fn parse(
             .is_some();
         if !explicit && (p.main || !any_main) {
             p.forward_signals = all_forwardable();
+        }
+    }
+
+    // A producer depends on its consumer being started: the consumer starts
+    // first and stops last.
+    for i in 0..procs.len() {
+        for t in [procs[i].stdout.clone(), procs[i].stderr.clone()] {
+            if let Target::Process(on) = t
+                && !procs[i].deps.iter().any(|d| d.on == on)
+            {
+                procs[i].deps.push(Dep {
+                    on,
+                    cond: Condition::Started,
+                });
+            }
         }
     }
 
@@ -639,6 +773,7 @@ fn process(
     oneshot: &[bool],
     me: usize,
     env: EnvLookup,
+    log_dir: &str,
 ) -> Result<ProcSpec, ConfigError> {
     let get = |key: &str| lookup(items, defaults, key);
 
@@ -922,6 +1057,89 @@ fn process(
         }
     };
 
+    let target = |key: &str| -> Result<Target, ConfigError> {
+        let Some(i) = get(key) else {
+            return Ok(Target::Console);
+        };
+        let v = i.string(cx)?;
+        Ok(match v {
+            "console" => Target::Console,
+            "null" => Target::Null,
+            "stdout" if key == "stderr" => Target::Stdout,
+            _ if v.starts_with("file:") => {
+                let path = units::expand_vars(&v[5..], env).map_err(|e| i.bad(cx, e))?;
+                if path.is_empty() || path.ends_with('/') {
+                    return Err(i.bad(cx, "`file:` needs a file name, as in \"file:app.log\""));
+                }
+                Target::File(if path.starts_with('/') {
+                    path
+                } else {
+                    format!("{}/{path}", log_dir.trim_end_matches('/'))
+                })
+            }
+            _ if v.starts_with("process:") => {
+                let other = &v[8..];
+                let Some(&on) = index.get(other) else {
+                    return Err(i.bad(cx, format!("unknown process {other:?}")));
+                };
+                if on == me {
+                    return Err(i.bad(cx, "a process cannot write to its own stdin"));
+                }
+                Target::Process(on)
+            }
+            _ => {
+                let also = if key == "stderr" { ", \"stdout\"" } else { "" };
+                return Err(i.bad(
+                    cx,
+                    format!("unknown target {v:?}; expected \"console\", \"null\", \"file:PATH\", \"process:NAME\"{also}"),
+                ));
+            }
+        })
+    };
+    let stdout = target("stdout")?;
+    let stderr = target("stderr")?;
+    let log_format = match get("log_format") {
+        None => None,
+        Some(i) => Some(match i.string(cx)? {
+            "prefix" => LogFormat::Prefix,
+            "raw" => LogFormat::Raw,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(i.bad(
+                    cx,
+                    format!("unknown format {other:?}; expected \"prefix\", \"raw\" or \"json\""),
+                ));
+            }
+        }),
+    };
+    let log_timestamps = get("log_timestamps")
+        .map(|i| i.boolean(cx))
+        .transpose()?
+        .unwrap_or(false);
+    let log_max_size = match get("log_max_size") {
+        None => None,
+        Some(i) => {
+            let n = match i.val.get_ref() {
+                DeValue::String(s) => parse_size(s).map_err(|e| i.bad(cx, e))?,
+                DeValue::Integer(_) => as_int(i.val)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| i.bad(cx, "a size cannot be negative"))?,
+                _ => return Err(i.wrong_type(cx, "a size such as \"10MiB\" or integer bytes")),
+            };
+            if n < 1024 {
+                return Err(i.bad(cx, "rotating below 1KiB makes no sense"));
+            }
+            Some(n)
+        }
+    };
+    let log_max_files = match get("log_max_files") {
+        None => DEFAULT_LOG_MAX_FILES,
+        Some(i) => match as_int(i.val) {
+            Some(n) if (1..=1000).contains(&n) => n as u32,
+            _ => return Err(i.bad(cx, "expected a whole number from 1 to 1000")),
+        },
+    };
+
     Ok(ProcSpec {
         name: name.to_string(),
         argv,
@@ -946,6 +1164,12 @@ fn process(
         group,
         working_dir,
         umask,
+        stdout,
+        stderr,
+        log_format,
+        log_timestamps,
+        log_max_size,
+        log_max_files,
     })
 }
 
@@ -969,6 +1193,7 @@ pub fn describe(cfg: &Config) -> String {
         "shutdown_timeout: {}",
         format_duration(cfg.global.shutdown_timeout)
     );
+    let _ = writeln!(out, "log_dir: {}", cfg.global.log_dir);
     let _ = writeln!(
         out,
         "start order (each line starts once the lines above are up; a line starts in parallel):"
@@ -1053,6 +1278,35 @@ pub fn describe(cfg: &Config) -> String {
         }
         if let Some(m) = p.umask {
             let _ = writeln!(out, "  umask = {m:03o}");
+        }
+        let show = |t: &Target| match t {
+            Target::Console => "console".to_string(),
+            Target::Null => "null".to_string(),
+            Target::File(f) => format!("file:{f}"),
+            Target::Process(i) => format!("process:{}", cfg.procs[*i].name),
+            Target::Stdout => "stdout (one pipe for both)".to_string(),
+        };
+        let err_fmt = if p.stderr == Target::Stdout {
+            String::new()
+        } else {
+            format!(" ({})", p.format_for(&p.stderr).as_str())
+        };
+        let _ = writeln!(
+            out,
+            "  stdout = {} ({}), stderr = {}{err_fmt}",
+            show(&p.stdout),
+            p.format_for(&p.stdout).as_str(),
+            show(&p.stderr),
+        );
+        if p.log_timestamps {
+            let _ = writeln!(out, "  log_timestamps = true");
+        }
+        if let Some(n) = p.log_max_size {
+            let _ = writeln!(
+                out,
+                "  rotation: at {n} bytes, keeping {} files",
+                p.log_max_files
+            );
         }
         for (k, v) in &p.env {
             let _ = writeln!(out, "  env.{k} = {v:?}");

@@ -189,10 +189,6 @@ pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, Config
                 return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being healthy"));
             }
             "log" => {
-                // Needs the log router (stdout/stderr through podinit).
-                return Err(v.bad(cx, "the `log` probe is not supported by this version yet"));
-            }
-            "log-when-routed" => {
                 let t = v.string(cx)?;
                 if t.is_empty() {
                     return Err(v.bad(cx, "the text is empty"));

@@ -164,8 +164,24 @@ fn errors_name_file_line_and_key() {
             "pod.toml:3: process.a.stop_timout: unknown key; did you mean `stop_timeout`?",
         ),
         (
-            "[process.a]\ncommand = \"a\"\nstdout = \"null\"\n",
-            "pod.toml:3: process.a.stdout: this key of the podinit config format is not supported by this version yet",
+            "[process.a]\ncommand = \"a\"\nstdout = \"syslog\"\n",
+            "pod.toml:3: process.a.stdout: unknown target \"syslog\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nstdout = \"process:a\"\n",
+            "pod.toml:3: process.a.stdout: a process cannot write to its own stdin",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nstdout = \"stdout\"\n",
+            "pod.toml:3: process.a.stdout: unknown target \"stdout\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nlog_max_size = \"10XB\"\n",
+            "pod.toml:3: process.a.log_max_size: bad size \"10XB\"",
+        ),
+        (
+            "[process.a]\ncommand = \"a\"\nlog_format = \"xml\"\n",
+            "pod.toml:3: process.a.log_format: unknown format \"xml\"",
         ),
         (
             "[process.a]\ncommand = \"a\"\nrestart = \"sometimes\"\n",

@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
+use crate::logs::Router;
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
 
@@ -22,8 +23,10 @@ use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
 const KIND_SIGNAL: u64 = 0;
 const KIND_PROBE: u64 = 1;
 const KIND_NOTIFY: u64 = 2;
+pub const KIND_STREAM: u64 = 3;
+pub const KIND_SINK: u64 = 4;
 
-fn token(kind: u64, id: u64) -> u64 {
+pub fn token(kind: u64, id: u64) -> u64 {
     (kind << 56) | (id & ((1 << 56) - 1))
 }
 
@@ -207,6 +210,7 @@ fn decode(status: libc::c_int) -> Option<ExitStatus> {
 
 pub struct Runtime {
     sup: Supervisor,
+    router: Router,
     poller: Poller,
     sigfd: OwnedFd,
     probes: probe::Probes,
@@ -245,7 +249,9 @@ impl Runtime {
             .map(OwnedFd::from)
             .map_err(|e| log::warn!("cannot open /dev/null ({e}); processes get a closed stdin"))
             .ok();
+        let router = Router::new(&cfg.procs, &poller)?;
         Ok(Runtime {
+            router,
             sup: Supervisor::new(cfg),
             poller,
             sigfd,
@@ -267,9 +273,15 @@ impl Runtime {
         self.execute(first);
         loop {
             if let Some(code) = self.exit {
+                self.router
+                    .finish(&self.poller, std::time::Duration::from_secs(5));
                 return code;
             }
-            let timeout = match self.sup.next_deadline() {
+            let next = match (self.sup.next_deadline(), self.router.next_retry()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match next {
                 None => -1,
                 Some(t) => {
                     let d = t.saturating_duration_since(Instant::now());
@@ -292,6 +304,15 @@ impl Runtime {
                         }
                     }
                     KIND_NOTIFY => self.on_notify(id as usize),
+                    KIND_STREAM => {
+                        if let Some(idx) = self.router.on_stream(id as usize, &self.poller)
+                            && let Some(pid) = self.sup.procs()[idx].pid
+                        {
+                            let acts = self.sup.handle(Instant::now(), Input::Notified { pid });
+                            self.execute(acts);
+                        }
+                    }
+                    KIND_SINK => self.router.on_sink(id as usize, &self.poller),
                     _ => {}
                 }
             }
@@ -305,6 +326,7 @@ impl Runtime {
                 let acts = self.sup.handle(Instant::now(), Input::Signal(sig));
                 self.execute(acts);
             }
+            self.router.retry(Instant::now(), &self.poller);
             let acts = self.sup.handle(Instant::now(), Input::Tick);
             self.execute(acts);
         }
@@ -358,6 +380,10 @@ impl Runtime {
                     && self.sup.manages(pid)
                 {
                     self.drop_notify_of(pid);
+                    // Its last lines go out before its exit is acted on.
+                    if let Some(idx) = self.sup.index_of(pid) {
+                        self.router.drain(idx, &self.poller);
+                    }
                     let acts = self
                         .sup
                         .handle(Instant::now(), Input::Reaped { pid, status: st });
@@ -438,15 +464,15 @@ impl Runtime {
 
     fn spawn(&mut self, idx: usize) -> Vec<Action> {
         let spec = &self.sup.specs()[idx];
-        let null = match &self.devnull {
-            Some(fd) => Stdio::Fd(fd.as_raw_fd()),
-            None => Stdio::Inherit,
-        };
+        let [stdin, stdout, stderr] = self.router.stdio(idx);
         let mut setup = Setup::new(if spec.from_command_line {
             Stdio::Inherit
         } else {
-            null
+            stdin
         });
+        setup.stdout = stdout;
+        setup.stderr = stderr;
+        self.router.watch(idx, spec);
         // A readiness channel the process writes to, set up before the fork.
         let mut child_end: Option<OwnedFd> = None;
         let mut notify: Option<(OwnedFd, bool)> = None;

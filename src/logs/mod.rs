@@ -1,0 +1,649 @@
+//! The log router: every process's stdout and stderr, through podinit, to
+//! its own target, in its own format, losing nothing.
+//!
+//! Each process stream is a pipe that podinit holds both ends of for the
+//! whole pod (so a restart loses nothing and the next run appends). Its read
+//! end is non-blocking and watched by the event loop. Bytes go through a
+//! [`format::Framer`] into the queue of a sink (console, file, a consumer's
+//! stdin). A sink whose queue is over `HIGH` pauses the streams that feed it
+//! (their processes then block on a full pipe: backpressure for them alone);
+//! below `LOW` they resume. A failing sink keeps its queue, says so once, and
+//! retries every second. Boundary: I/O on pipes, files and the console only;
+//! decisions about processes stay in the supervisor.
+
+pub mod format;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::{LogFormat, ProbeKind, ProcSpec, Target};
+use crate::runtime::{KIND_SINK, KIND_STREAM, Poller, token};
+use crate::spawn::Stdio;
+use format::{Framer, LineWatch};
+
+/// A sink queue over this pauses its feeders; under `LOW` they resume.
+const HIGH: usize = 1 << 20;
+const LOW: usize = 256 << 10;
+const READ_CHUNK: usize = 64 << 10;
+const RETRY: Duration = Duration::from_secs(1);
+/// Pipe capacity asked for (the default is 64 KiB; more means fewer wake-ups).
+const PIPE_SIZE: i32 = 1 << 20;
+
+struct Stream {
+    proc: usize,
+    read: OwnedFd,
+    /// The child's end, kept open by podinit across restarts (never read:
+    /// holding it is the point).
+    #[allow(dead_code)]
+    write: OwnedFd,
+    framer: Framer,
+    sink: usize,
+    paused: bool,
+    watch: Option<LineWatch>,
+}
+
+enum Kind {
+    Console(OwnedFd),
+    File {
+        path: PathBuf,
+        file: Option<File>,
+        size: u64,
+        max_size: Option<u64>,
+        max_files: u32,
+    },
+    /// The stdin pipe of a consumer process.
+    Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+    },
+    Discard,
+}
+
+struct Sink {
+    kind: Kind,
+    label: String,
+    queue: Vec<u8>,
+    sent: usize,
+    feeders: Vec<usize>,
+    failing: bool,
+    retry_at: Option<Instant>,
+    want_out: bool,
+}
+
+impl Sink {
+    fn pending(&self) -> usize {
+        self.queue.len() - self.sent
+    }
+}
+
+pub struct Router {
+    streams: Vec<Stream>,
+    sinks: Vec<Sink>,
+    /// Per process: what its stdin, stdout and stderr are.
+    stdio: Vec<[Stdio; 3]>,
+    devnull: Option<OwnedFd>,
+    buf: Vec<u8>,
+}
+
+fn os_err(call: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("{call}: {e}"))
+}
+
+/// A close-on-exec pipe whose read end is non-blocking.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(os_err("pipe2"));
+    }
+    // SAFETY: fresh fds from pipe2.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl on open fds; a larger pipe is only an optimisation.
+    unsafe {
+        libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
+        libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+    }
+    Ok((r, w))
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl on an open fd.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+/// podinit's stdout or stderr as a sink fd that never blocks the loop: a
+/// new non-blocking description of a pipe or terminal (so the shared one
+/// keeps its flags), the fd itself for a regular file.
+fn console_fd(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: fstat into a local struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        let path = format!("/proc/self/fd/{fd}");
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&path)
+        {
+            return Some(f.into());
+        }
+    }
+    // SAFETY: duplicating an open fd.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return None;
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        set_nonblocking(dup);
+    }
+    // SAFETY: a fresh fd.
+    Some(unsafe { OwnedFd::from_raw_fd(dup) })
+}
+
+fn is_tty(fd: RawFd) -> bool {
+    // SAFETY: isatty on any fd.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+const COLOURS: &[u8] = &[36, 33, 32, 35, 34, 96, 93, 92, 95, 94, 31];
+
+impl Router {
+    pub fn new(specs: &[ProcSpec], poller: &Poller) -> io::Result<Router> {
+        let devnull: Option<OwnedFd> = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map(OwnedFd::from)
+            .map_err(|e| {
+                log::warn!("cannot open /dev/null ({e}); `null` output is read and dropped")
+            })
+            .ok();
+        let null = devnull
+            .as_ref()
+            .map_or(Stdio::Inherit, |f| Stdio::Fd(f.as_raw_fd()));
+        let mut r = Router {
+            streams: Vec::new(),
+            sinks: Vec::new(),
+            stdio: vec![[null, Stdio::Inherit, Stdio::Inherit]; specs.len()],
+            devnull: None,
+            buf: vec![0; READ_CHUNK],
+        };
+        let width = specs
+            .iter()
+            .filter(|s| {
+                !s.from_command_line
+                    && [&s.stdout, &s.stderr]
+                        .iter()
+                        .any(|t| **t == Target::Console && s.format_for(t) == LogFormat::Prefix)
+            })
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        for (idx, spec) in specs.iter().enumerate() {
+            if spec.from_command_line {
+                // The `-- COMMAND` process keeps podinit's stdio, as with tini.
+                r.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
+                continue;
+            }
+            for (n, target) in [&spec.stdout, &spec.stderr].into_iter().enumerate() {
+                let target = match (n, target) {
+                    (1, Target::Stdout) => {
+                        // One pipe for both streams keeps their order exactly.
+                        r.stdio[idx][2] = r.stdio[idx][1];
+                        continue;
+                    }
+                    (_, Target::Null) => {
+                        r.stdio[idx][n + 1] = null;
+                        continue;
+                    }
+                    (_, t) => t,
+                };
+                let (key, label) = match target {
+                    Target::Console => (
+                        format!("console:{n}"),
+                        if n == 0 { "stdout" } else { "stderr" }.to_string(),
+                    ),
+                    Target::File(p) => (format!("file:{p}"), p.clone()),
+                    Target::Process(c) => (
+                        format!("process:{c}"),
+                        format!("the stdin of {}", specs[*c].name),
+                    ),
+                    Target::Null | Target::Stdout => unreachable!("handled above"),
+                };
+                let sink = match by_key.get(&key) {
+                    Some(&s) => s,
+                    None => {
+                        let kind = match target {
+                            Target::Console => match console_fd(n as RawFd + 1) {
+                                Some(fd) => Kind::Console(fd),
+                                None => {
+                                    log::warn!(
+                                        "podinit's {label} is closed; console output of the pod is dropped"
+                                    );
+                                    Kind::Discard
+                                }
+                            },
+                            Target::File(p) => Kind::File {
+                                path: PathBuf::from(p),
+                                file: None,
+                                size: 0,
+                                max_size: spec.log_max_size,
+                                max_files: spec.log_max_files,
+                            },
+                            _ => {
+                                let (read, write) = pipe()?;
+                                // The consumer reads its stdin blocking, as usual.
+                                // SAFETY: fcntl on an open fd.
+                                unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, 0) };
+                                set_nonblocking(write.as_raw_fd());
+                                Kind::Pipe { read, write }
+                            }
+                        };
+                        r.sinks.push(Sink {
+                            kind,
+                            label,
+                            queue: Vec::new(),
+                            sent: 0,
+                            feeders: Vec::new(),
+                            failing: false,
+                            retry_at: None,
+                            want_out: false,
+                        });
+                        by_key.insert(key, r.sinks.len() - 1);
+                        r.sinks.len() - 1
+                    }
+                };
+                let (read, write) = pipe()?;
+                let sid = r.streams.len();
+                poller.add(
+                    read.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    token(KIND_STREAM, sid as u64),
+                )?;
+                r.stdio[idx][n + 1] = Stdio::Fd(write.as_raw_fd());
+                let stream_name = if n == 0 { "stdout" } else { "stderr" };
+                r.streams.push(Stream {
+                    proc: idx,
+                    read,
+                    write,
+                    framer: Self::framer(spec, target, width, colour, idx, stream_name),
+                    sink,
+                    paused: false,
+                    watch: None,
+                });
+                r.sinks[sink].feeders.push(sid);
+            }
+        }
+        // Consumers read their stdin from the pipe of their sink.
+        for (idx, spec) in specs.iter().enumerate() {
+            if spec.from_command_line {
+                continue;
+            }
+            if let Some(&s) = by_key.get(&format!("process:{idx}"))
+                && let Kind::Pipe { read, .. } = &r.sinks[s].kind
+            {
+                r.stdio[idx][0] = Stdio::Fd(read.as_raw_fd());
+            }
+        }
+        r.devnull = devnull;
+        Ok(r)
+    }
+
+    fn framer(
+        spec: &ProcSpec,
+        target: &Target,
+        width: usize,
+        colour: bool,
+        idx: usize,
+        stream: &'static str,
+    ) -> Framer {
+        let tty = *target == Target::Console && is_tty(if stream == "stdout" { 1 } else { 2 });
+        let c = (colour && tty).then(|| COLOURS[idx % COLOURS.len()]);
+        Framer::new(
+            spec.format_for(target),
+            spec.log_timestamps,
+            &spec.name,
+            width,
+            c,
+            stream,
+        )
+    }
+
+    /// stdin, stdout, stderr for process `idx`.
+    pub fn stdio(&self, idx: usize) -> [Stdio; 3] {
+        self.stdio[idx]
+    }
+
+    /// Arms the `log` readiness probe of `idx` for its new run.
+    pub fn watch(&mut self, idx: usize, spec: &ProcSpec) {
+        let text = match spec.ready.as_ref().map(|p| &p.kind) {
+            Some(ProbeKind::Log(t)) => Some(t.clone()),
+            _ => None,
+        };
+        for s in self.streams.iter_mut().filter(|s| s.proc == idx) {
+            s.watch = text.as_deref().map(LineWatch::new);
+        }
+    }
+
+    /// A stream is readable. Returns the process whose `log` probe just passed.
+    pub fn on_stream(&mut self, sid: usize, poller: &Poller) -> Option<usize> {
+        let sink = self.streams.get(sid)?.sink;
+        if self.sinks[sink].pending() >= HIGH {
+            self.pause(sid, poller);
+            return None;
+        }
+        let found = self.read_once(sid);
+        self.flush(sink, poller, Instant::now());
+        if self.sinks[sink].pending() >= HIGH {
+            self.pause(sid, poller);
+        }
+        found
+    }
+
+    /// One read; Some(proc) when its log probe matched.
+    fn read_once(&mut self, sid: usize) -> Option<usize> {
+        let s = &mut self.streams[sid];
+        // SAFETY: reading into our buffer of its length.
+        let n = unsafe {
+            libc::read(
+                s.read.as_raw_fd(),
+                self.buf.as_mut_ptr().cast(),
+                self.buf.len(),
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        let data = &self.buf[..n as usize];
+        let sink = &mut self.sinks[s.sink];
+        if sink.sent > 0 && sink.sent == sink.queue.len() {
+            sink.queue.clear();
+            sink.sent = 0;
+        }
+        s.framer.feed(data, SystemTime::now(), &mut sink.queue);
+        let matched = s.watch.as_mut().is_some_and(|w| w.feed(data));
+        if matched {
+            s.watch = None;
+            return Some(s.proc);
+        }
+        None
+    }
+
+    fn pause(&mut self, sid: usize, poller: &Poller) {
+        let s = &mut self.streams[sid];
+        if !s.paused {
+            s.paused = true;
+            let _ = poller.modify(s.read.as_raw_fd(), 0, token(KIND_STREAM, sid as u64));
+        }
+    }
+
+    fn resume_feeders(&mut self, sink: usize, poller: &Poller) {
+        for &sid in &self.sinks[sink].feeders {
+            let s = &mut self.streams[sid];
+            if s.paused {
+                s.paused = false;
+                let _ = poller.modify(
+                    s.read.as_raw_fd(),
+                    libc::EPOLLIN as u32,
+                    token(KIND_STREAM, sid as u64),
+                );
+            }
+        }
+    }
+
+    /// A sink that was full became writable.
+    pub fn on_sink(&mut self, sink: usize, poller: &Poller) {
+        if sink < self.sinks.len() {
+            self.flush(sink, poller, Instant::now());
+        }
+    }
+
+    /// Everything a process left in its pipes, before its exit is acted on;
+    /// an unterminated last line becomes a line. Returns a log-probe match.
+    pub fn drain(&mut self, idx: usize, poller: &Poller) -> bool {
+        let mut matched = false;
+        let ids: Vec<usize> = (0..self.streams.len())
+            .filter(|&s| self.streams[s].proc == idx)
+            .collect();
+        for sid in ids {
+            // Bounded by what the pipe holds: the writer is gone.
+            for _ in 0..(PIPE_SIZE as usize / READ_CHUNK + 2) {
+                let before = self.sinks[self.streams[sid].sink].queue.len();
+                matched |= self.read_once(sid).is_some();
+                if self.sinks[self.streams[sid].sink].queue.len() == before {
+                    break;
+                }
+            }
+            let s = &mut self.streams[sid];
+            let sink = &mut self.sinks[s.sink];
+            s.framer.finish(SystemTime::now(), &mut sink.queue);
+            let sink = s.sink;
+            self.flush(sink, poller, Instant::now());
+        }
+        matched
+    }
+
+    /// When a failing sink should be retried.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.sinks.iter().filter_map(|s| s.retry_at).min()
+    }
+
+    pub fn retry(&mut self, now: Instant, poller: &Poller) {
+        for i in 0..self.sinks.len() {
+            if self.sinks[i].retry_at.is_some_and(|t| now >= t) {
+                self.sinks[i].retry_at = None;
+                self.flush(i, poller, now);
+            }
+        }
+    }
+
+    /// At podinit's exit: every stream drained, every sink flushed (waiting
+    /// up to `limit` for slow ones).
+    pub fn finish(&mut self, poller: &Poller, limit: Duration) {
+        let procs: Vec<usize> = self.streams.iter().map(|s| s.proc).collect();
+        for p in procs {
+            self.drain(p, poller);
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            let waiting: Vec<usize> = (0..self.sinks.len())
+                .filter(|&i| {
+                    self.sinks[i].pending() > 0 && !matches!(self.sinks[i].kind, Kind::Pipe { .. })
+                })
+                .collect();
+            if waiting.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for i in waiting {
+                self.sinks[i].retry_at = None;
+                self.flush(i, poller, Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Writes what a sink can take now.
+    fn flush(&mut self, i: usize, poller: &Poller, now: Instant) {
+        let sink = &mut self.sinks[i];
+        if sink.retry_at.is_some() {
+            return; // failing: wait for the retry
+        }
+        while sink.pending() > 0 {
+            let result = match &mut sink.kind {
+                Kind::Discard => Ok(sink.pending()),
+                Kind::Console(fd) => write_fd(fd.as_raw_fd(), &sink.queue[sink.sent..]),
+                Kind::Pipe { write, .. } => write_fd(write.as_raw_fd(), &sink.queue[sink.sent..]),
+                Kind::File { .. } => write_file(sink),
+            };
+            match result {
+                Ok(n) => {
+                    sink.sent += n;
+                    if sink.failing {
+                        sink.failing = false;
+                        log::info!("writing to {} works again; delivery resumed", sink.label);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !sink.want_out
+                        && let Some(fd) = sink_fd(&sink.kind)
+                    {
+                        sink.want_out = poller
+                            .add(fd, libc::EPOLLOUT as u32, token(KIND_SINK, i as u64))
+                            .is_ok();
+                    }
+                    break;
+                }
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EPIPE)
+                        && matches!(sink.kind, Kind::Console(_)) =>
+                {
+                    log::warn!(
+                        "podinit's {} is closed ({e}); console output is dropped from now on",
+                        sink.label
+                    );
+                    sink.kind = Kind::Discard;
+                }
+                Err(e) => {
+                    if !sink.failing {
+                        sink.failing = true;
+                        log::error!(
+                            "cannot write to {}: {e}; keeping the output and retrying every second",
+                            sink.label
+                        );
+                    }
+                    sink.retry_at = Some(now + RETRY);
+                    break;
+                }
+            }
+        }
+        if sink.pending() == 0 {
+            sink.queue.clear();
+            sink.sent = 0;
+            if sink.want_out {
+                sink.want_out = false;
+                if let Some(fd) = sink_fd(&sink.kind) {
+                    poller.remove(fd);
+                }
+            }
+        } else if sink.sent > HIGH {
+            // Keep the queue from growing at the front.
+            sink.queue.drain(..sink.sent);
+            sink.sent = 0;
+        }
+        if self.sinks[i].pending() <= LOW {
+            self.resume_feeders(i, poller);
+        }
+    }
+}
+
+fn sink_fd(kind: &Kind) -> Option<RawFd> {
+    match kind {
+        Kind::Console(fd) => Some(fd.as_raw_fd()),
+        Kind::Pipe { write, .. } => Some(write.as_raw_fd()),
+        _ => None,
+    }
+}
+
+fn write_fd(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+    // SAFETY: writing from a live slice.
+    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Writes to a file sink: (re)opens it, rotates at a line boundary.
+fn write_file(sink: &mut Sink) -> io::Result<usize> {
+    let data = &sink.queue[sink.sent..];
+    let Kind::File {
+        path,
+        file,
+        size,
+        max_size,
+        max_files,
+    } = &mut sink.kind
+    else {
+        return Ok(0);
+    };
+    // A file deleted under us (its directory removed, say) is reopened.
+    if let Some(f) = file
+        && f.metadata().map(|m| m.nlink() == 0).unwrap_or(true)
+    {
+        *file = None;
+    }
+    if file.is_none() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o640)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&*path)?;
+        *size = f.metadata()?.len();
+        *file = Some(f);
+    }
+    let mut chunk = data;
+    if let Some(max) = *max_size {
+        let room = max.saturating_sub(*size) as usize;
+        if chunk.len() > room {
+            // Up to the last line end that fits; rotate first if none does.
+            match chunk[..room].iter().rposition(|&b| b == b'\n') {
+                Some(pos) => chunk = &chunk[..pos + 1],
+                None if *size > 0 => {
+                    rotate(path, *max_files)?;
+                    *file = None;
+                    return Ok(0);
+                }
+                None => {
+                    // A single line longer than the limit: it goes whole.
+                    let end = chunk
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(chunk.len(), |p| p + 1);
+                    chunk = &chunk[..end];
+                }
+            }
+        }
+    }
+    let f = file
+        .as_mut()
+        .ok_or_else(|| io::Error::other("file not open"))?;
+    let n = f.write(chunk)?;
+    *size += n as u64;
+    if max_size.is_some_and(|m| *size >= m) {
+        rotate(path, *max_files)?;
+        *file = None;
+    }
+    Ok(n)
+}
+
+/// NAME → NAME.1 → … → NAME.N (the oldest is dropped).
+fn rotate(path: &std::path::Path, keep: u32) -> io::Result<()> {
+    let name = |n: u32| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    };
+    let _ = std::fs::remove_file(name(keep));
+    for n in (1..keep).rev() {
+        let _ = std::fs::rename(name(n), name(n + 1));
+    }
+    std::fs::rename(path, name(1))
+}
