@@ -716,12 +716,12 @@ pub fn parse(
 
     // A producer depends on its consumer being started: the consumer starts
     // first and stops last.
-    for i in 0..procs.len() {
-        for t in [procs[i].stdout.clone(), procs[i].stderr.clone()] {
+    for p in procs.iter_mut() {
+        for t in [p.stdout.clone(), p.stderr.clone()] {
             if let Target::Process(on) = t
-                && !procs[i].deps.iter().any(|d| d.on == on)
+                && !p.deps.iter().any(|d| d.on == on)
             {
-                procs[i].deps.push(Dep {
+                p.deps.push(Dep {
                     on,
                     cond: Condition::Started,
                 });
