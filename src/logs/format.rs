@@ -64,6 +64,8 @@ pub struct Framer {
     stream: &'static str,
     /// An unterminated line carried over to the next chunk.
     partial: Vec<u8>,
+    /// The time of the chunk being framed, formatted once for all its lines.
+    stamp: String,
 }
 
 impl Framer {
@@ -91,6 +93,7 @@ impl Framer {
             process: name.to_string(),
             stream,
             partial: Vec::new(),
+            stamp: String::new(),
         }
     }
 
@@ -105,8 +108,12 @@ impl Framer {
             out.extend_from_slice(data);
             return;
         }
+        if self.timestamps || self.format == LogFormat::Json {
+            self.stamp = rfc3339(now);
+        }
+        out.reserve(data.len() + data.len() / 4);
         let mut rest = data;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = find_newline(rest) {
             if self.partial.is_empty() {
                 self.emit_long(&rest[..nl], now, out);
             } else {
@@ -127,6 +134,7 @@ impl Framer {
     /// Delivers an unterminated last line as a line (the process ended).
     pub fn finish(&mut self, now: SystemTime, out: &mut Vec<u8>) {
         if !self.partial.is_empty() {
+            self.stamp = rfc3339(now);
             let line = std::mem::take(&mut self.partial);
             self.emit_long(&line, now, out);
         }
@@ -143,11 +151,11 @@ impl Framer {
     }
 
     /// One line (or one part of a long line, `partial`).
-    fn emit(&self, line: &[u8], partial: bool, now: SystemTime, out: &mut Vec<u8>) {
+    fn emit(&self, line: &[u8], partial: bool, _now: SystemTime, out: &mut Vec<u8>) {
         match self.format {
             LogFormat::Raw | LogFormat::Prefix => {
                 if self.timestamps {
-                    out.extend_from_slice(rfc3339(now).as_bytes());
+                    out.extend_from_slice(self.stamp.as_bytes());
                     out.push(b' ');
                 }
                 if self.format == LogFormat::Prefix {
@@ -158,13 +166,21 @@ impl Framer {
             }
             LogFormat::Json => {
                 out.extend_from_slice(b"{\"time\":\"");
-                out.extend_from_slice(rfc3339(now).as_bytes());
+                out.extend_from_slice(self.stamp.as_bytes());
                 out.extend_from_slice(b"\",\"process\":\"");
                 json_escape(&self.process, out);
                 out.extend_from_slice(b"\",\"stream\":\"");
                 out.extend_from_slice(self.stream.as_bytes());
                 out.extend_from_slice(b"\",\"line\":\"");
-                json_escape(&String::from_utf8_lossy(line), out);
+                if line
+                    .iter()
+                    .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+                {
+                    // Plain printable ASCII, by far the common case: no escaping.
+                    out.extend_from_slice(line);
+                } else {
+                    json_escape(&String::from_utf8_lossy(line), out);
+                }
                 out.push(b'"');
                 if partial {
                     out.extend_from_slice(b",\"partial\":true");
@@ -173,6 +189,24 @@ impl Framer {
             }
         }
     }
+}
+
+/// The first `\n` in `hay`, a word at a time (lines are long, newlines rare).
+pub fn find_newline(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    while i + 8 <= hay.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ NL;
+        if (x.wrapping_sub(LO) & !x & HI) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
 }
 
 /// Finds a line containing `text` (the `log` readiness probe).
@@ -294,6 +328,18 @@ mod tests {
         let s = run(&mut f, &[&input], false);
         assert_eq!(s.lines().count(), 3);
         assert_eq!(s.matches('x').count(), long.len());
+    }
+
+    #[test]
+    fn newline_search() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'\n';
+                assert_eq!(find_newline(&v), Some(at));
+            }
+            assert_eq!(find_newline(&vec![0x8a; len]), None);
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use format::{Framer, LineWatch};
 /// A sink queue over this pauses its feeders; under `LOW` they resume.
 const HIGH: usize = 1 << 20;
 const LOW: usize = 256 << 10;
-const READ_CHUNK: usize = 64 << 10;
+const READ_CHUNK: usize = 256 << 10;
 const RETRY: Duration = Duration::from_secs(1);
 /// Pipe capacity asked for (the default is 64 KiB; more means fewer wake-ups).
 const PIPE_SIZE: i32 = 1 << 20;
