@@ -2,6 +2,7 @@
  * and not a shell's start-up. Built by bench/run with the system cc.
  *
  *   helpers stamp FILE            write CLOCK_MONOTONIC ns to FILE, exit 0
+ *   helpers flood N               write N numbered 100-byte lines to stdout
  *   helpers run-log FILE MODE     append "ns pid" to FILE, then pause (MODE
  *                                 "pause") or exit 1 (MODE "exit")
  *   helpers term-stamp READY OUT  on SIGTERM write the time to OUT and exit 0
@@ -59,6 +60,30 @@ static long init_children(void) {
 int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "stamp")) {
         write_num(argv[2], now_ns());
+        return 0;
+    }
+    if (argc >= 3 && !strcmp(argv[1], "flood")) {
+        long n = atol(argv[2]), done = 0;
+        static char buf[100 * 1000];
+        for (int i = 0; i < 1000; i++) {
+            memset(buf + i * 100, 'x', 99);
+            buf[i * 100 + 99] = '\n';
+        }
+        while (done < n) {
+            long chunk = n - done < 1000 ? n - done : 1000;
+            for (long i = 0; i < chunk; i++) {
+                char num[24];
+                snprintf(num, sizeof num, "%010ld", done + i + 1);
+                memcpy(buf + i * 100, num, 10);
+            }
+            size_t len = chunk * 100, off = 0;
+            while (off < len) {
+                ssize_t w = write(1, buf + off, len - off);
+                if (w <= 0) return 1;
+                off += w;
+            }
+            done += chunk;
+        }
         return 0;
     }
     if (argc >= 4 && !strcmp(argv[1], "run-log")) {

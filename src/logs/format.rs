@@ -172,10 +172,7 @@ impl Framer {
                 out.extend_from_slice(b"\",\"stream\":\"");
                 out.extend_from_slice(self.stream.as_bytes());
                 out.extend_from_slice(b"\",\"line\":\"");
-                if line
-                    .iter()
-                    .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-                {
+                if !needs_escape(line) {
                     // Plain printable ASCII, by far the common case: no escaping.
                     out.extend_from_slice(line);
                 } else {
@@ -207,6 +204,33 @@ pub fn find_newline(hay: &[u8]) -> Option<usize> {
         i += 8;
     }
     hay[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
+/// Whether a JSON string needs more than a copy of these bytes: a control
+/// byte, `"`, `\\`, or anything not ASCII (checked for UTF-8), 8 at a time.
+pub fn needs_escape(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // A byte below 0x20 borrows into its high bit, which it did not have.
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI;
+        let bad = control
+            | (x & HI)
+            | has_zero(x ^ (LO * b'"' as u64))
+            | has_zero(x ^ (LO * b'\\' as u64));
+        if bad != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\')
 }
 
 /// Finds a line containing `text` (the `log` readiness probe).
@@ -328,6 +352,25 @@ mod tests {
         let s = run(&mut f, &[&input], false);
         assert_eq!(s.lines().count(), 3);
         assert_eq!(s.matches('x').count(), long.len());
+    }
+
+    #[test]
+    fn escape_detection_matches_the_slow_rule() {
+        let slow = |s: &[u8]| {
+            s.iter()
+                .any(|&b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\')
+        };
+        let mut samples: Vec<Vec<u8>> = vec![b"plain ascii text, long enough".to_vec(), Vec::new()];
+        for b in 0u8..=255 {
+            for at in [0, 3, 7, 8, 13] {
+                let mut v = b"abcdefghijklmnop".to_vec();
+                v[at] = b;
+                samples.push(v);
+            }
+        }
+        for s in samples {
+            assert_eq!(needs_escape(&s), slow(&s), "{s:?}");
+        }
     }
 
     #[test]
