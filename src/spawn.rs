@@ -41,6 +41,9 @@ pub struct Setup {
     pub extra_fds: Vec<(RawFd, i32)>,
     /// Variables set after the process's own (e.g. NOTIFY_SOCKET).
     pub extra_env: Vec<(String, String)>,
+    /// Make the child's process group the foreground of the terminal on
+    /// its stdin (the `-- COMMAND` process when podinit runs interactively).
+    pub foreground: bool,
 }
 
 impl Setup {
@@ -51,6 +54,7 @@ impl Setup {
             stderr: Stdio::Inherit,
             extra_fds: Vec::new(),
             extra_env: Vec::new(),
+            foreground: false,
         }
     }
 }
@@ -243,6 +247,7 @@ pub fn spawn(
         stdio: [setup.stdin, setup.stdout, setup.stderr],
         extra_fds: setup.extra_fds.as_ptr(),
         nextra: setup.extra_fds.len(),
+        foreground: setup.foreground,
     };
 
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
@@ -332,6 +337,7 @@ struct ChildSetup {
     stdio: [Stdio; 3],
     extra_fds: *const (RawFd, i32),
     nextra: usize,
+    foreground: bool,
 }
 
 /// The child between fork and exec.
@@ -350,6 +356,10 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         };
         // Own process group, so that stop signals reach its whole tree.
         libc::setpgid(0, 0);
+        if c.foreground {
+            // Still with podinit's mask, so SIGTTOU (blocked) cannot stop us.
+            libc::tcsetpgrp(0, libc::getpid());
+        }
         // Dispositions and mask as a fresh process expects them: podinit blocks
         // almost everything (signalfd) and Rust ignores SIGPIPE.
         for sig in 1..=crate::config::units::SIG_MAX {

@@ -121,6 +121,17 @@ fn os_err(call: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{call}: {e}"))
 }
 
+/// After the interactive command ends, the terminal's foreground is
+/// podinit's own group again (SIGTTOU is blocked, so this cannot stop us).
+fn take_terminal_back() {
+    // SAFETY: terminal calls on fd 0, checked with isatty first.
+    unsafe {
+        if libc::isatty(0) == 1 && libc::tcgetpgrp(0) != libc::getpgrp() {
+            libc::tcsetpgrp(0, libc::getpgrp());
+        }
+    }
+}
+
 /// A close-on-exec pipe; the read end non-blocking.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
@@ -219,6 +230,9 @@ pub struct Runtime {
     devnull: Option<OwnedFd>,
     base_env: Vec<(String, String)>,
     pid1: bool,
+    /// podinit owns the terminal on its stdin (it is the foreground job):
+    /// the `-- COMMAND` process gets it.
+    interactive: bool,
     exit: Option<i32>,
 }
 
@@ -263,6 +277,8 @@ impl Runtime {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
             pid1,
+            // SAFETY: terminal queries on fd 0.
+            interactive: unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() },
             exit: None,
         })
     }
@@ -383,6 +399,9 @@ impl Runtime {
                     // Its last lines go out before its exit is acted on.
                     if let Some(idx) = self.sup.index_of(pid) {
                         self.router.drain(idx, &self.poller);
+                        if self.sup.specs()[idx].from_command_line && self.interactive {
+                            take_terminal_back();
+                        }
                     }
                     let acts = self
                         .sup
@@ -472,6 +491,8 @@ impl Runtime {
         });
         setup.stdout = stdout;
         setup.stderr = stderr;
+        // Interactive use: the command gets the terminal, as without podinit.
+        setup.foreground = spec.from_command_line && self.interactive;
         self.router.watch(idx, spec);
         // A readiness channel the process writes to, set up before the fork.
         let mut child_end: Option<OwnedFd> = None;
