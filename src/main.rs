@@ -4,6 +4,7 @@
 //! (`check`) or hand the pod to the runtime and exit with its status.
 
 mod config;
+mod control;
 mod logs;
 mod plan;
 mod runtime;
@@ -20,6 +21,9 @@ Usage:
   podinit [-c FILE] [-- COMMAND [ARG...]]   run the pod (the default verb)
   podinit check [-c FILE] [-- COMMAND...]   validate; print the start/stop plan and
                                             every process's effective settings
+  podinit status [NAME...] [--json]         ask the running podinit (control socket)
+  podinit start|stop|restart NAME...        likewise
+  podinit signal NAME SIGNAL                likewise
   podinit --help | --version
 
 Config lookup: -c FILE, else $PODINIT_CONFIG, else /etc/podinit.toml if it exists.
@@ -156,6 +160,72 @@ fn load(args: &mut Args) -> Result<config::Config, String> {
     }
 }
 
+/// `podinit status|start|stop|restart|signal|reload`: asks the running pod.
+fn control_client(verb: &str, args: &mut Args) -> i32 {
+    let env = |k: &str| std::env::var(k).ok();
+    let path = match config_path(args.config.take()) {
+        Err(e) => {
+            eprintln!("podinit: {e}");
+            return EXIT_USAGE;
+        }
+        Ok(None) => config::default_control_socket(&env),
+        Ok(Some(file)) => match config::load_file(&file, None, &env) {
+            Ok(cfg) => match cfg.global.control_socket {
+                Some(p) => p,
+                None => {
+                    eprintln!(
+                        "podinit: {file} disables the control socket (control_socket = \"\")"
+                    );
+                    return 1;
+                }
+            },
+            Err(e) => {
+                eprintln!("podinit: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let json = args.rest.iter().any(|a| a == "--json");
+    let rest: Vec<String> = args
+        .rest
+        .iter()
+        .filter(|a| *a != "--json")
+        .cloned()
+        .collect();
+    let usage = match verb {
+        "start" | "stop" | "restart" if rest.is_empty() => {
+            Some(format!("usage: podinit {verb} NAME..."))
+        }
+        "signal" if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
+        "reload" if !rest.is_empty() => Some("usage: podinit reload".to_string()),
+        _ => None,
+    };
+    if let Some(u) = usage {
+        eprintln!("podinit: {u}");
+        return EXIT_USAGE;
+    }
+    match control::request(&path, verb, &rest) {
+        Err(e) => {
+            eprintln!("podinit: {e}");
+            1
+        }
+        Ok((false, msg)) => {
+            eprintln!("podinit: {verb}: {msg}");
+            1
+        }
+        Ok((true, payload)) => {
+            if verb == "status" {
+                if json {
+                    print!("{payload}");
+                } else {
+                    print!("{}", control::status_table(payload.trim()));
+                }
+            }
+            0
+        }
+    }
+}
+
 fn main() {
     init_logging();
     let argv: Vec<String> = std::env::args_os()
@@ -178,10 +248,8 @@ fn main() {
         }
     };
     if let Verb::Control(verb) = &args.verb {
-        eprintln!(
-            "podinit: `{verb}` talks to a running podinit over its control socket, which this version does not have yet"
-        );
-        std::process::exit(EXIT_USAGE);
+        let verb = verb.clone();
+        std::process::exit(control_client(&verb, &mut args));
     }
     let cfg = match load(&mut args) {
         Ok(c) => c,

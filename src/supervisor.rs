@@ -107,6 +107,15 @@ pub enum Input {
     Notified { pid: Pid },
 }
 
+/// What the control socket asks of one process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Start(usize),
+    Stop(usize),
+    Restart(usize),
+    Signal(usize, i32),
+}
+
 /// Which probe of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -174,6 +183,10 @@ pub struct Proc {
     backoff_until: Option<Instant>,
     /// A liveness failure asked for a restart once the process has stopped.
     restart_after_stop: bool,
+    /// `podinit restart`: spawn again as soon as it has stopped, no backoff.
+    restart_now: bool,
+    /// `podinit stop`: stays stopped, whatever its policy, until `start`.
+    pub held: bool,
     /// When the next probe is due; the one in flight (id, role, timeout).
     probe_at: Option<Instant>,
     probe_running: Option<(u64, Role, Instant)>,
@@ -196,6 +209,8 @@ impl Proc {
             short_runs: 0,
             backoff_until: None,
             restart_after_stop: false,
+            restart_now: false,
+            held: false,
             probe_at: None,
             probe_running: None,
             health_failures: 0,
@@ -458,11 +473,25 @@ impl Supervisor {
         let p = &mut self.procs[idx];
         let was_stopping = p.state == State::Stopping;
         let liveness_restart = std::mem::take(&mut p.restart_after_stop);
+        let restart_now = std::mem::take(&mut p.restart_now);
         p.pid = None;
         p.last_exit = Some(status);
         p.stop_deadline = None;
         let name = spec.name.clone();
         let success = spec.success_codes.contains(&status.shell_code());
+
+        if self.phase == Phase::Up && restart_now {
+            log::info!("{name} stopped ({status}); starting it again as asked");
+            p.restarts += 1;
+            p.state = State::Starting;
+            self.out.push(Action::Spawn(idx));
+            return;
+        }
+        if self.phase == Phase::Up && p.held {
+            p.state = State::Exited(status);
+            log::info!("{name} stopped ({status}); it stays stopped until `podinit start {name}`");
+            return;
+        }
 
         if self.phase != Phase::Up || (was_stopping && !liveness_restart) {
             // Stopped by us: final, whatever the policy.
@@ -717,7 +746,7 @@ impl Supervisor {
     fn start_ready_ones(&mut self, now: Instant) {
         for k in 0..self.start_order.len() {
             let idx = self.start_order[k];
-            if self.procs[idx].state != State::Waiting {
+            if self.procs[idx].state != State::Waiting || self.procs[idx].held {
                 continue;
             }
             let mut ready = true;
@@ -760,7 +789,78 @@ impl Supervisor {
 
     /// No main process: the pod is over when nothing runs and nothing can start.
     fn pod_is_over(&self) -> bool {
-        !self.specs.iter().any(|s| s.main) && self.procs.iter().all(|p| p.state.is_final())
+        !self.specs.iter().any(|s| s.main)
+            && self.procs.iter().all(|p| p.state.is_final() && !p.held)
+    }
+
+    /// A request of the control socket; `Err` is the message for the client.
+    pub fn control(&mut self, now: Instant, cmd: Control) -> Result<Vec<Action>, String> {
+        if self.phase != Phase::Up {
+            return Err("the pod is shutting down".into());
+        }
+        let (idx, verb) = match cmd {
+            Control::Start(i) => (i, "start"),
+            Control::Stop(i) => (i, "stop"),
+            Control::Restart(i) => (i, "restart"),
+            Control::Signal(i, _) => (i, "signal"),
+        };
+        let name = self.specs[idx].name.clone();
+        let alive = self.procs[idx].pid.is_some();
+        match cmd {
+            Control::Start(_) | Control::Restart(_) if !alive => {
+                if self.procs[idx].state == State::Starting {
+                    return Err(format!("{name} is starting already"));
+                }
+                log::info!("starting {name} as asked");
+                self.cancel_probe(idx);
+                let p = &mut self.procs[idx];
+                p.held = false;
+                p.backoff_until = None;
+                p.failures = 0;
+                p.short_runs = 0;
+                p.reason = None;
+                p.state = State::Starting;
+                self.out.push(Action::Spawn(idx));
+            }
+            Control::Start(_) => return Err(format!("{name} is running already")),
+            Control::Stop(_) if !alive => {
+                // Not running: it just stays down (no restart, no start).
+                let p = &mut self.procs[idx];
+                p.held = true;
+                p.backoff_until = None;
+                if p.state == State::Backoff {
+                    p.state = p.last_exit.map_or(State::Waiting, State::Exited);
+                }
+                log::info!("{name} is held stopped as asked");
+            }
+            Control::Stop(_) | Control::Restart(_) => {
+                let p = &mut self.procs[idx];
+                if p.state == State::Stopping {
+                    return Err(format!("{name} is stopping already"));
+                }
+                let Some(pid) = p.pid else {
+                    return Err(format!("{name} is not running"));
+                };
+                if matches!(cmd, Control::Stop(_)) {
+                    p.held = true;
+                } else {
+                    p.restart_now = true;
+                    p.held = false;
+                }
+                log::info!("{verb}: stopping {name} as asked");
+                p.state = State::Stopping;
+                p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
+                let sig = self.specs[idx].stop_signal;
+                self.out.push(Action::SignalGroup { idx, pid, sig });
+            }
+            Control::Signal(_, sig) => match self.procs[idx].pid {
+                Some(pid) => self.out.push(Action::SignalProcess { idx, pid, sig }),
+                None => return Err(format!("{name} is not running")),
+            },
+        }
+        // `stop` of a process that is not running: it just stays down.
+        self.step(now);
+        Ok(std::mem::take(&mut self.out))
     }
 
     fn timers(&mut self, now: Instant) {

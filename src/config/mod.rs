@@ -152,6 +152,22 @@ impl ProcSpec {
 pub struct Global {
     pub shutdown_timeout: Duration,
     pub log_dir: String,
+    /// None: disabled (`control_socket = ""`).
+    pub control_socket: Option<String>,
+}
+
+/// `control_socket` when the config does not say: `/run/podinit.sock` as
+/// root, else in the user's runtime directory.
+pub fn default_control_socket(env: EnvLookup) -> String {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        return "/run/podinit.sock".into();
+    }
+    match env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => format!("{d}/podinit.sock"),
+        None => format!("/tmp/podinit-{uid}.sock"),
+    }
 }
 
 /// `log_dir` when the config does not say: the container place as root,
@@ -523,6 +539,7 @@ pub fn command_only(argv: Vec<String>) -> Config {
         global: Global {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             log_dir: default_log_dir(&|k| std::env::var(k).ok()),
+            control_socket: Some(default_control_socket(&|k| std::env::var(k).ok())),
         },
         procs,
         plan,
@@ -590,6 +607,7 @@ pub fn parse(
     let mut global = Global {
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         log_dir: default_log_dir(env),
+        control_socket: Some(default_control_socket(env)),
     };
     if let Some(item) = get("podinit") {
         let items = item.table(&cx)?;
@@ -597,6 +615,14 @@ pub fn parse(
         for (name, _, item) in &items {
             match *name {
                 "shutdown_timeout" => global.shutdown_timeout = item.duration(&cx)?,
+                "control_socket" => {
+                    let v = item.string(&cx)?;
+                    global.control_socket = if v.is_empty() {
+                        None
+                    } else {
+                        Some(units::expand_vars(v, env).map_err(|e| item.bad(&cx, e))?)
+                    };
+                }
                 "log_dir" => {
                     let v = item.string(&cx)?;
                     if v.is_empty() {
@@ -1194,6 +1220,11 @@ pub fn describe(cfg: &Config) -> String {
         format_duration(cfg.global.shutdown_timeout)
     );
     let _ = writeln!(out, "log_dir: {}", cfg.global.log_dir);
+    let _ = writeln!(
+        out,
+        "control_socket: {}",
+        cfg.global.control_socket.as_deref().unwrap_or("(disabled)")
+    );
     let _ = writeln!(
         out,
         "start order (each line starts once the lines above are up; a line starts in parallel):"

@@ -15,8 +15,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
+use crate::control::{self, Server};
 use crate::logs::Router;
 use crate::spawn::{self, Setup, Stdio};
+use crate::supervisor::Control;
 use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
 
 /// epoll tokens: the kind of source in the top byte, an id below.
@@ -25,6 +27,8 @@ const KIND_PROBE: u64 = 1;
 const KIND_NOTIFY: u64 = 2;
 pub const KIND_STREAM: u64 = 3;
 pub const KIND_SINK: u64 = 4;
+const KIND_CTL_LISTEN: u64 = 5;
+const KIND_CTL_CLIENT: u64 = 6;
 
 pub fn token(kind: u64, id: u64) -> u64 {
     (kind << 56) | (id & ((1 << 56) - 1))
@@ -221,6 +225,7 @@ fn decode(status: libc::c_int) -> Option<ExitStatus> {
 
 pub struct Runtime {
     sup: Supervisor,
+    control: Option<Server>,
     router: Router,
     poller: Poller,
     sigfd: OwnedFd,
@@ -264,7 +269,24 @@ impl Runtime {
             .map_err(|e| log::warn!("cannot open /dev/null ({e}); processes get a closed stdin"))
             .ok();
         let router = Router::new(&cfg.procs, &poller)?;
+        let control = match &cfg.global.control_socket {
+            None => None,
+            Some(path) => match Server::bind(path) {
+                Ok(s) => {
+                    poller.add(s.fd(), libc::EPOLLIN as u32, token(KIND_CTL_LISTEN, 0))?;
+                    log::debug!("control socket at {path}");
+                    Some(s)
+                }
+                Err(e) => {
+                    log::warn!(
+                        "control socket {path} not available: {e}; `podinit status` and the other verbs will not reach this pod"
+                    );
+                    None
+                }
+            },
+        };
         Ok(Runtime {
+            control,
             router,
             sup: Supervisor::new(cfg),
             poller,
@@ -293,10 +315,14 @@ impl Runtime {
                     .finish(&self.poller, std::time::Duration::from_secs(5));
                 return code;
             }
-            let next = match (self.sup.next_deadline(), self.router.next_retry()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next = [
+                self.sup.next_deadline(),
+                self.router.next_retry(),
+                self.control.as_ref().and_then(|c| c.next_deadline()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = match next {
                 None => -1,
                 Some(t) => {
@@ -329,6 +355,8 @@ impl Runtime {
                         }
                     }
                     KIND_SINK => self.router.on_sink(id as usize, &self.poller),
+                    KIND_CTL_LISTEN => self.on_control_accept(),
+                    KIND_CTL_CLIENT => self.on_control_client(id),
                     _ => {}
                 }
             }
@@ -343,6 +371,11 @@ impl Runtime {
                 self.execute(acts);
             }
             self.router.retry(Instant::now(), &self.poller);
+            if let Some(c) = &mut self.control {
+                for fd in c.expire(Instant::now()) {
+                    self.poller.remove(fd);
+                }
+            }
             let acts = self.sup.handle(Instant::now(), Input::Tick);
             self.execute(acts);
         }
@@ -551,6 +584,98 @@ impl Runtime {
             }
         };
         self.sup.handle(Instant::now(), input)
+    }
+
+    fn on_control_accept(&mut self) {
+        let Some(c) = &mut self.control else { return };
+        for (id, fd) in c.accept(Instant::now()) {
+            let _ = self
+                .poller
+                .add(fd, libc::EPOLLIN as u32, token(KIND_CTL_CLIENT, id));
+        }
+    }
+
+    fn on_control_client(&mut self, id: u64) {
+        let Some(c) = &mut self.control else { return };
+        let line = match c.read(id) {
+            Ok(Some(line)) => line,
+            Ok(None) => return,
+            Err(fd) => {
+                self.poller.remove(fd);
+                return;
+            }
+        };
+        let answer = match self.control_request(&line) {
+            Ok(payload) => format!("ok\n{payload}"),
+            Err(msg) => format!("error {msg}\n"),
+        };
+        if let Some(c) = &mut self.control
+            && let Some(fd) = c.answer(id, &answer)
+        {
+            self.poller.remove(fd);
+        }
+    }
+
+    /// One control request: the payload of `ok`, or the error message.
+    fn control_request(&mut self, line: &str) -> Result<String, String> {
+        let req = control::parse_request(line)?;
+        let names = |args: &[String]| -> Result<Vec<usize>, String> {
+            args.iter()
+                .filter(|a| !a.starts_with("--"))
+                .map(|a| {
+                    self.sup
+                        .specs()
+                        .iter()
+                        .position(|s| s.name == *a)
+                        .ok_or_else(|| format!("unknown process {a:?}"))
+                })
+                .collect()
+        };
+        let now = Instant::now();
+        match req.verb.as_str() {
+            "status" => {
+                let mut ids = names(&req.args)?;
+                if ids.is_empty() {
+                    ids = (0..self.sup.specs().len()).collect();
+                }
+                Ok(control::status_json(self.sup.specs(), self.sup.procs(), &ids, now) + "\n")
+            }
+            "start" | "stop" | "restart" => {
+                let ids = names(&req.args)?;
+                if ids.is_empty() {
+                    return Err(format!("{} needs at least one process name", req.verb));
+                }
+                let mut errors = Vec::new();
+                for idx in ids {
+                    let cmd = match req.verb.as_str() {
+                        "start" => Control::Start(idx),
+                        "stop" => Control::Stop(idx),
+                        _ => Control::Restart(idx),
+                    };
+                    match self.sup.control(now, cmd) {
+                        Ok(acts) => self.execute(acts),
+                        Err(e) => errors.push(e),
+                    }
+                }
+                if errors.is_empty() {
+                    Ok(String::new())
+                } else {
+                    Err(errors.join("; "))
+                }
+            }
+            "signal" => {
+                let [name, sig] = req.args.as_slice() else {
+                    return Err("usage: signal NAME SIGNAL".into());
+                };
+                let idx = names(std::slice::from_ref(name))?[0];
+                let sig = crate::config::units::parse_signal(sig)?;
+                let acts = self.sup.control(now, Control::Signal(idx, sig))?;
+                self.execute(acts);
+                Ok(String::new())
+            }
+            "reload" => Err("reloading the config is not supported by this version yet".into()),
+            other => Err(format!("unknown verb {other:?}")),
+        }
     }
 
     /// A process wrote to its readiness channel.

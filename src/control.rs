@@ -1,0 +1,386 @@
+//! The control socket: a Unix stream socket served inside the event loop,
+//! and the client side of `podinit status|start|stop|restart|signal|reload`.
+//!
+//! Protocol, version 1 (one request per connection):
+//!   request:  `podinit/1 VERB [ARG...]\n` (at most 4 KiB; ARGs have no spaces)
+//!   response: `ok\n` then the verb's payload, or `error MESSAGE\n`; then the
+//!             server closes the connection.
+//! `status` answers one line of JSON (see [`status_json`]). Peers are
+//! checked with SO_PEERCRED: only root or podinit's own uid. A client gets
+//! 5 s to send its line; at most 16 are served at once.
+//!
+//! Boundary: socket I/O and request parsing; what a request does is the
+//! supervisor's decision.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::{Duration, Instant};
+
+use crate::config::ProcSpec;
+use crate::supervisor::{Proc, State};
+
+pub const PROTOCOL: &str = "podinit/1";
+const MAX_REQUEST: usize = 4096;
+const MAX_CLIENTS: usize = 16;
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Client {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+}
+
+pub struct Server {
+    listener: UnixListener,
+    path: String,
+    clients: HashMap<u64, Client>,
+    next_id: u64,
+}
+
+/// A parsed request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub verb: String,
+    pub args: Vec<String>,
+}
+
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let mut words = line.split_ascii_whitespace();
+    match words.next() {
+        Some(PROTOCOL) => {}
+        Some(other) => {
+            return Err(format!(
+                "unsupported protocol {other:?}; this podinit speaks {PROTOCOL}"
+            ));
+        }
+        None => return Err("empty request".into()),
+    }
+    let verb = words.next().ok_or("no verb")?.to_string();
+    Ok(Request {
+        verb,
+        args: words.map(str::to_string).collect(),
+    })
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `{"processes":[{"name":…,"state":…,"pid":…,"uptime_ms":…,"restarts":…,
+/// "last_exit":…,"ready":…}, …]}`: pid, uptime_ms and last_exit are null
+/// when there is none; last_exit is the status as a shell gives it.
+pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Instant) -> String {
+    let rows: Vec<String> = names
+        .iter()
+        .map(|&i| {
+            let (s, p) = (&specs[i], &procs[i]);
+            let pid = p.pid.map_or("null".into(), |v| v.to_string());
+            let uptime = match (p.pid, p.started_at) {
+                (Some(_), Some(t)) => now.saturating_duration_since(t).as_millis().to_string(),
+                _ => "null".into(),
+            };
+            let last = p.last_exit.map_or("null".into(), |e| e.shell_code().to_string());
+            format!(
+                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"ready\":{}}}",
+                json_str(&s.name),
+                p.state.name(),
+                p.restarts,
+                p.state == State::Ready
+            )
+        })
+        .collect();
+    format!("{{\"processes\":[{}]}}", rows.join(","))
+}
+
+fn peer_uid(fd: RawFd) -> Option<u32> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid out-pointers of the right size.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(cred.uid)
+}
+
+impl Server {
+    /// Binds the socket (mode 0600). A live podinit already there is left
+    /// alone (Err); a stale socket file is replaced.
+    pub fn bind(path: &str) -> io::Result<Server> {
+        if UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{path}: another podinit is listening there"),
+            ));
+        }
+        let _ = std::fs::remove_file(path);
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        // SAFETY: umask only affects this thread's file creation, restored below.
+        let old = unsafe { libc::umask(0o177) };
+        let listener = UnixListener::bind(path);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        let listener = listener?;
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            path: path.to_string(),
+            clients: HashMap::new(),
+            next_id: 1,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Accepts what is waiting; returns (client id, fd) to watch.
+    pub fn accept(&mut self, now: Instant) -> Vec<(u64, RawFd)> {
+        let mut out = Vec::new();
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            let me = {
+                // SAFETY: geteuid cannot fail.
+                unsafe { libc::geteuid() }
+            };
+            match peer_uid(stream.as_raw_fd()) {
+                Some(uid) if uid == 0 || uid == me => {}
+                other => {
+                    log::warn!("control socket: refused a client with uid {other:?}");
+                    let _ = stream.write_all(b"error permission denied: only root or podinit's own user may use this socket\n");
+                    continue;
+                }
+            }
+            if self.clients.len() >= MAX_CLIENTS {
+                let _ = stream.write_all(b"error busy: too many clients\n");
+                continue;
+            }
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            out.push((id, stream.as_raw_fd()));
+            self.clients.insert(
+                id,
+                Client {
+                    stream,
+                    buf: Vec::new(),
+                    deadline: now + CLIENT_TIMEOUT,
+                },
+            );
+        }
+        out
+    }
+
+    /// Reads from a client; returns its request line once complete. A client
+    /// that sends too much or closes early is dropped (`Err` with its fd).
+    pub fn read(&mut self, id: u64) -> Result<Option<String>, RawFd> {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return Ok(None);
+        };
+        let mut buf = [0u8; 1024];
+        loop {
+            match c.stream.read(&mut buf) {
+                Ok(0) => return Err(self.drop_client(id).unwrap_or(-1)),
+                Ok(n) => {
+                    c.buf.extend_from_slice(&buf[..n]);
+                    if let Some(nl) = c.buf.iter().position(|&b| b == b'\n') {
+                        let line = String::from_utf8_lossy(&c.buf[..nl]).into_owned();
+                        return Ok(Some(line));
+                    }
+                    if c.buf.len() > MAX_REQUEST {
+                        let _ = c.stream.write_all(b"error request too long\n");
+                        return Err(self.drop_client(id).unwrap_or(-1));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(_) => return Err(self.drop_client(id).unwrap_or(-1)),
+            }
+        }
+    }
+
+    /// Sends the answer and closes; returns the fd to stop watching.
+    pub fn answer(&mut self, id: u64, text: &str) -> Option<RawFd> {
+        if let Some(c) = self.clients.get_mut(&id) {
+            // A short answer fits the socket buffer; a client that does not
+            // read a long one loses its tail rather than holding the loop.
+            let _ = c.stream.set_nonblocking(false);
+            let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
+            let _ = c.stream.write_all(text.as_bytes());
+        }
+        self.drop_client(id)
+    }
+
+    fn drop_client(&mut self, id: u64) -> Option<RawFd> {
+        self.clients.remove(&id).map(|c| c.stream.as_raw_fd())
+    }
+
+    /// Clients that did not send a request in time: their fds, dropped.
+    pub fn expire(&mut self, now: Instant) -> Vec<RawFd> {
+        let late: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| now >= c.deadline)
+            .map(|(&id, _)| id)
+            .collect();
+        late.into_iter()
+            .filter_map(|id| self.drop_client(id))
+            .collect()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clients.values().map(|c| c.deadline).min()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Client side: sends one request, returns (ok, payload or message).
+pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String), String> {
+    let mut s = UnixStream::connect(path).map_err(|e| {
+        format!("no podinit is listening on {path} ({e}); is it running, and is this its control_socket?")
+    })?;
+    let mut line = format!("{PROTOCOL} {verb}");
+    for a in args {
+        if a.is_empty() || a.contains(char::is_whitespace) {
+            return Err(format!("bad argument {a:?}"));
+        }
+        line.push(' ');
+        line.push_str(a);
+    }
+    line.push('\n');
+    s.write_all(line.as_bytes())
+        .map_err(|e| format!("{path}: {e}"))?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if let Some(rest) = answer.strip_prefix("ok\n") {
+        Ok((true, rest.to_string()))
+    } else if let Some(msg) = answer.strip_prefix("error ") {
+        Ok((false, msg.trim_end().to_string()))
+    } else {
+        Err(format!("unexpected answer from {path}: {answer:?}"))
+    }
+}
+
+/// A JSON status as a table for people.
+pub fn status_table(json: &str) -> String {
+    let mut out = format!(
+        "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}\n",
+        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "READY"
+    );
+    for obj in json.split("},{") {
+        let field = |k: &str| -> String {
+            let key = format!("\"{k}\":");
+            let Some(i) = obj.find(&key) else {
+                return "-".into();
+            };
+            let rest = &obj[i + key.len()..];
+            let v = if let Some(r) = rest.strip_prefix('"') {
+                r.split('"').next().unwrap_or("")
+            } else {
+                rest.split([',', '}', ']']).next().unwrap_or("")
+            };
+            if v == "null" {
+                "-".into()
+            } else {
+                v.to_string()
+            }
+        };
+        let up = field("uptime_ms");
+        let up = match up.parse::<u64>() {
+            Ok(ms) => human(ms),
+            Err(_) => up,
+        };
+        out.push_str(&format!(
+            "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}\n",
+            field("name"),
+            field("state"),
+            field("pid"),
+            up,
+            field("restarts"),
+            field("last_exit"),
+            if field("ready") == "true" {
+                "yes"
+            } else {
+                "no"
+            }
+        ));
+    }
+    out
+}
+
+fn human(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        assert_eq!(
+            parse_request("podinit/1 signal app USR1").unwrap(),
+            Request {
+                verb: "signal".into(),
+                args: vec!["app".into(), "USR1".into()]
+            }
+        );
+        assert!(
+            parse_request("podinit/2 status")
+                .unwrap_err()
+                .contains("unsupported protocol")
+        );
+        assert!(parse_request("").is_err());
+        assert!(parse_request("podinit/1").is_err());
+    }
+
+    #[test]
+    fn table() {
+        let j = r#"{"processes":[{"name":"db","state":"ready","pid":12,"uptime_ms":61000,"restarts":0,"last_exit":null,"ready":true},{"name":"job","state":"completed","pid":null,"uptime_ms":null,"restarts":0,"last_exit":0,"ready":false}]}"#;
+        let t = status_table(j);
+        assert!(
+            t.contains("db               ready           12       1m1s        0         - yes"),
+            "{t}"
+        );
+        assert!(
+            t.contains("job              completed        -          -        0         0 no"),
+            "{t}"
+        );
+    }
+}
