@@ -166,15 +166,24 @@ impl Server {
                 // SAFETY: geteuid cannot fail.
                 unsafe { libc::geteuid() }
             };
+            // A refused client's request is taken in if it is there (never
+            // waited for), so that closing is less likely to reset it; the
+            // client reads our answer before any reset anyway.
+            let drain = |s: &mut UnixStream| {
+                let _ = s.set_nonblocking(true);
+                let _ = s.read(&mut [0u8; MAX_REQUEST]);
+            };
             match peer_uid(stream.as_raw_fd()) {
                 Some(uid) if uid == 0 || uid == me => {}
                 other => {
+                    drain(&mut stream);
                     log::warn!("control socket: refused a client with uid {other:?}");
                     let _ = stream.write_all(b"error permission denied: only root or podinit's own user may use this socket\n");
                     continue;
                 }
             }
             if self.clients.len() >= MAX_CLIENTS {
+                drain(&mut stream);
                 let _ = stream.write_all(b"error busy: too many clients\n");
                 continue;
             }
@@ -279,9 +288,15 @@ pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String)
     line.push('\n');
     s.write_all(line.as_bytes())
         .map_err(|e| format!("{path}: {e}"))?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer)
-        .map_err(|e| format!("{path}: {e}"))?;
+    let mut bytes = Vec::new();
+    // A server that refuses us may close before reading our request; what it
+    // said before the reset still counts.
+    if let Err(e) = s.read_to_end(&mut bytes)
+        && bytes.is_empty()
+    {
+        return Err(format!("{path}: {e}"));
+    }
+    let answer = String::from_utf8_lossy(&bytes).into_owned();
     if let Some(rest) = answer.strip_prefix("ok\n") {
         Ok((true, rest.to_string()))
     } else if let Some(msg) = answer.strip_prefix("error ") {

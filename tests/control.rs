@@ -1,0 +1,253 @@
+//! The control socket and its verbs against a real pod (podinit as PID 1).
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A pod whose config names its own control socket in its dir.
+fn pod(tag: &str, body: &str) -> (Pod, String) {
+    let toml = format!("[podinit]\ncontrol_socket = \"$DIR/ctl.sock\"\n{body}");
+    let pod = pod_pid1(tag, &toml, &[]);
+    let cfg = pod.dir.s("pod.toml");
+    pod.wait_file("ctl.sock", LIMIT);
+    (pod, cfg)
+}
+
+/// Runs `podinit VERB ARGS -c CFG`; (exit code, stdout, stderr).
+fn ctl(cfg: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["-c", cfg])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The JSON object of one process in `status --json`.
+fn status_of(cfg: &str, name: &str) -> String {
+    let (code, out, err) = ctl(cfg, &["status", "--json", name]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("{\"processes\":[") && out.ends_with("]}\n"),
+        "{out}"
+    );
+    out
+}
+
+fn wait_for(cfg: &str, name: &str, needle: &str) -> String {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let s = status_of(cfg, name);
+        if s.contains(needle) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {needle} never seen; last: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const PODS: &str = r#"
+[process.web]
+command = "sleep 1000"
+[process.job]
+command = "true"
+oneshot = true
+[process.broken]
+command = ["sh", "-c", "exit 3"]
+restart = "never"
+[process.slow]
+command = "sleep 1000"
+ready = { file = "/nonexistent/never", interval = "100ms" }
+"#;
+
+#[test]
+fn status_reports_every_state() {
+    need_root!();
+    let (pod, cfg) = pod("status", PODS);
+    let web = wait_for(&cfg, "web", "\"state\":\"ready\"");
+    assert!(
+        web.contains("\"ready\":true")
+            && web.contains("\"restarts\":0")
+            && web.contains("\"last_exit\":null"),
+        "{web}"
+    );
+    assert!(
+        !web.contains("\"pid\":null") && !web.contains("\"uptime_ms\":null"),
+        "{web}"
+    );
+    let job = wait_for(&cfg, "job", "\"state\":\"completed\"");
+    assert!(
+        job.contains("\"pid\":null")
+            && job.contains("\"last_exit\":0")
+            && job.contains("\"ready\":false"),
+        "{job}"
+    );
+    let broken = wait_for(&cfg, "broken", "\"state\":\"exited\"");
+    assert!(broken.contains("\"last_exit\":3"), "{broken}");
+    let slow = wait_for(&cfg, "slow", "\"state\":\"running\"");
+    assert!(slow.contains("\"ready\":false"), "{slow}");
+    // The table for people, and every process without names.
+    let (code, table, _) = ctl(&cfg, &["status"]);
+    assert_eq!(code, 0);
+    assert!(table.starts_with("NAME"), "{table}");
+    for n in ["web", "job", "broken", "slow"] {
+        assert!(table.lines().any(|l| l.starts_with(n)), "{table}");
+    }
+    let (code, _, err) = ctl(&cfg, &["status", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown process \"nope\""), "{err}");
+    pod.signal(libc::SIGTERM);
+    pod.wait(LIMIT);
+}
+
+#[test]
+fn stop_start_restart_and_signal() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "verbs",
+        r#"
+[process.web]
+command = ["sh", "-c", "trap 'echo got-usr1 >> $DIR/signals' USR1; while :; do sleep 0.05; done"]
+"#,
+    );
+    let first = wait_for(&cfg, "web", "\"state\":\"ready\"");
+    // stop: stays stopped although its policy is `always`.
+    assert_eq!(ctl(&cfg, &["stop", "web"]).0, 0);
+    wait_for(&cfg, "web", "\"state\":\"exited\"");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        status_of(&cfg, "web").contains("\"state\":\"exited\""),
+        "restarted despite stop"
+    );
+    // start
+    assert_eq!(ctl(&cfg, &["start", "web"]).0, 0);
+    let started = wait_for(&cfg, "web", "\"state\":\"ready\"");
+    assert_ne!(pid_field(&first), pid_field(&started));
+    let (code, _, err) = ctl(&cfg, &["start", "web"]);
+    assert_eq!(code, 1, "start of a running process is an error");
+    assert!(err.contains("running already"), "{err}");
+    // restart: a new pid, restarts counted.
+    assert_eq!(ctl(&cfg, &["restart", "web"]).0, 0);
+    let deadline = Instant::now() + LIMIT;
+    let restarted = loop {
+        let s = status_of(&cfg, "web");
+        if s.contains("\"state\":\"ready\"") && pid_field(&s) != pid_field(&started) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not restarted: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(restarted.contains("\"restarts\":1"), "{restarted}");
+    // signal
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(ctl(&cfg, &["signal", "web", "USR1"]).0, 0);
+    pod.wait_file("signals", LIMIT);
+    let (code, _, err) = ctl(&cfg, &["signal", "web", "NOPE"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown signal"), "{err}");
+    let (code, _, err) = ctl(&cfg, &["stop", "ghost"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown process \"ghost\""), "{err}");
+    pod.signal(libc::SIGTERM);
+    assert_eq!(pod.wait(LIMIT).code(), 0);
+}
+
+fn pid_field(json: &str) -> String {
+    let i = json.find("\"pid\":").unwrap() + 6;
+    json[i..].split(',').next().unwrap().to_string()
+}
+
+#[test]
+fn a_client_with_no_podinit_listening_gets_a_clear_message() {
+    let dir = TempDir::new("nolisten");
+    let cfg = dir.write(
+        "pod.toml",
+        &format!(
+            "[podinit]\ncontrol_socket = \"{}/none.sock\"\n[process.a]\ncommand = \"true\"\n",
+            dir.path().display()
+        ),
+    );
+    let (code, _, err) = ctl(&cfg.to_string_lossy(), &["status"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no podinit is listening on"), "{err}");
+}
+
+#[test]
+fn another_users_peer_is_refused_even_when_the_socket_is_world_writable() {
+    need_root!();
+    let (pod, cfg) = pod("peer", "[process.web]\ncommand = \"sleep 1000\"\n");
+    let sock = pod.dir.join("ctl.sock");
+    let mode = std::fs::metadata(&sock).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600,
+        "created 0600"
+    );
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let mut c = Command::new(BIN);
+    c.args(["status", "-c", &cfg]);
+    // SAFETY: setuid in the child before exec.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    pod.signal(libc::SIGTERM);
+    pod.wait(LIMIT);
+}
+
+#[test]
+fn garbage_and_silent_clients_do_not_delay_sigterm() {
+    need_root!();
+    let (pod, _cfg) = pod("garbage", "[process.web]\ncommand = \"sleep 1000\"\n");
+    let sock = pod.dir.join("ctl.sock");
+    // Silent clients that connect and never speak.
+    let mut silent = Vec::new();
+    for _ in 0..30 {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+            silent.push(s);
+        }
+    }
+    // A flood of garbage requests.
+    for i in 0..200 {
+        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&sock) {
+            let junk = if i % 2 == 0 {
+                vec![b'x'; 10_000]
+            } else {
+                b"podinit/9 explode\n".to_vec()
+            };
+            let _ = s.write_all(&junk);
+        }
+    }
+    let t0 = Instant::now();
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    let took = t0.elapsed();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        took < Duration::from_secs(1),
+        "SIGTERM took {took:?} with clients hanging"
+    );
+    drop(silent);
+}
