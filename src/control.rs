@@ -286,15 +286,19 @@ pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String)
         line.push_str(a);
     }
     line.push('\n');
-    s.write_all(line.as_bytes())
-        .map_err(|e| format!("{path}: {e}"))?;
+    // A server that refuses us may have answered and closed already: read
+    // its answer even when our request could not be sent.
+    let sent = s.write_all(line.as_bytes());
     let mut bytes = Vec::new();
     // A server that refuses us may close before reading our request; what it
     // said before the reset still counts.
-    if let Err(e) = s.read_to_end(&mut bytes)
-        && bytes.is_empty()
-    {
-        return Err(format!("{path}: {e}"));
+    let read = s.read_to_end(&mut bytes);
+    if bytes.is_empty() {
+        let e = sent.err().or(read.err());
+        return Err(format!(
+            "{path}: {}",
+            e.map_or("no answer".to_string(), |e| e.to_string())
+        ));
     }
     let answer = String::from_utf8_lossy(&bytes).into_owned();
     if let Some(rest) = answer.strip_prefix("ok\n") {
