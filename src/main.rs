@@ -24,6 +24,7 @@ Usage:
   podinit status [NAME...] [--json]         ask the running podinit (control socket)
   podinit start|stop|restart NAME...        likewise
   podinit signal NAME SIGNAL                likewise
+  podinit reload                            likewise: read the config again and apply it
   podinit --help | --version
 
 Config lookup: -c FILE, else $PODINIT_CONFIG, else /etc/podinit.toml if it exists.
@@ -169,19 +170,11 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
             return EXIT_USAGE;
         }
         Ok(None) => config::default_control_socket(&env),
-        Ok(Some(file)) => match config::load_file(&file, None, &env) {
-            Ok(cfg) => match cfg.global.control_socket {
-                Some(p) => p,
-                None => {
-                    eprintln!(
-                        "podinit: {file} disables the control socket (control_socket = \"\")"
-                    );
-                    return 1;
-                }
-            },
-            Err(e) => {
-                eprintln!("podinit: {e}");
-                return EXIT_USAGE;
+        Ok(Some(file)) => match config::control_socket_of(&file, &env) {
+            Some(p) => p,
+            None => {
+                eprintln!("podinit: {file} disables the control socket (control_socket = \"\")");
+                return 1;
             }
         },
     };

@@ -187,6 +187,8 @@ pub struct Proc {
     restart_now: bool,
     /// `podinit stop`: stays stopped, whatever its policy, until `start`.
     pub held: bool,
+    /// Removed from the config by a reload: stopped, then forgotten.
+    pub retired: bool,
     /// When the next probe is due; the one in flight (id, role, timeout).
     probe_at: Option<Instant>,
     probe_running: Option<(u64, Role, Instant)>,
@@ -211,6 +213,7 @@ impl Proc {
             restart_after_stop: false,
             restart_now: false,
             held: false,
+            retired: false,
             probe_at: None,
             probe_running: None,
             health_failures: 0,
@@ -487,6 +490,11 @@ impl Supervisor {
             self.out.push(Action::Spawn(idx));
             return;
         }
+        if self.phase == Phase::Up && p.retired {
+            p.state = State::Exited(status);
+            log::info!("{name} stopped ({status}); it was removed from the config");
+            return;
+        }
         if self.phase == Phase::Up && p.held {
             p.state = State::Exited(status);
             log::info!("{name} stopped ({status}); it stays stopped until `podinit start {name}`");
@@ -730,6 +738,7 @@ impl Supervisor {
         self.timers(now);
         match self.phase {
             Phase::Up => {
+                self.stop_retired(now);
                 self.start_ready_ones(now);
                 if self.phase == Phase::Up && self.pod_is_over() {
                     log::info!("no process is left to run; shutting the pod down");
@@ -790,7 +799,141 @@ impl Supervisor {
     /// No main process: the pod is over when nothing runs and nothing can start.
     fn pod_is_over(&self) -> bool {
         !self.specs.iter().any(|s| s.main)
-            && self.procs.iter().all(|p| p.state.is_final() && !p.held)
+            && self
+                .procs
+                .iter()
+                .all(|p| p.retired || (p.state.is_final() && !p.held))
+    }
+
+    /// Applies a new, already validated config: removed processes stop (in
+    /// reverse dependency order), new ones start (in dependency order),
+    /// changed ones restart, untouched ones keep running. Indices are stable:
+    /// a process keeps its index across reloads, new ones are appended.
+    /// Returns the indices whose spec changed or is new (for the log router).
+    pub fn reload(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+    ) -> Result<(Vec<usize>, Vec<Action>), String> {
+        if self.phase != Phase::Up {
+            return Err("the pod is shutting down".into());
+        }
+        // New config index → stable index.
+        let mut remap = Vec::with_capacity(cfg.procs.len());
+        let mut created = Vec::new();
+        for spec in &cfg.procs {
+            let existing = (0..self.specs.len())
+                .find(|&i| !self.procs[i].retired && self.specs[i].name == spec.name);
+            remap.push(existing.unwrap_or_else(|| {
+                self.specs.push(spec.clone());
+                self.procs.push(Proc::new());
+                created.push(self.specs.len() - 1);
+                self.specs.len() - 1
+            }));
+        }
+        let mut touched = Vec::new();
+        for (k, spec) in cfg.procs.iter().enumerate() {
+            let idx = remap[k];
+            let mut new = spec.clone();
+            for d in &mut new.deps {
+                d.on = remap[d.on];
+            }
+            for t in [&mut new.stdout, &mut new.stderr] {
+                if let crate::config::Target::Process(c) = t {
+                    *c = remap[*c];
+                }
+            }
+            let is_new = created.contains(&idx);
+            let old = std::mem::replace(&mut self.specs[idx], new);
+            if old == self.specs[idx] && !is_new {
+                continue; // untouched: keeps running, same pid
+            }
+            touched.push(idx);
+            if is_new {
+                log::info!("reload: {} is new", spec.name);
+                continue; // started by `step` when its dependencies are met
+            }
+            log::info!("reload: {} changed; restarting it", spec.name);
+            let p = &mut self.procs[idx];
+            p.held = false;
+            p.reason = None;
+            p.failures = 0;
+            p.short_runs = 0;
+            p.backoff_until = None;
+            match p.pid {
+                Some(pid) if p.state != State::Stopping => {
+                    p.restart_now = true;
+                    p.state = State::Stopping;
+                    // Stopped as the old spec said.
+                    p.stop_deadline = Some(now + old.stop_timeout);
+                    self.out.push(Action::SignalGroup {
+                        idx,
+                        pid,
+                        sig: old.stop_signal,
+                    });
+                }
+                Some(_) => p.restart_now = true,
+                None => p.state = State::Waiting,
+            }
+        }
+        // Removed: retire, stopped by `step` once their dependents are down.
+        for idx in 0..self.specs.len() {
+            if !remap.contains(&idx) && !self.procs[idx].retired {
+                log::info!("reload: {} was removed; stopping it", self.specs[idx].name);
+                let p = &mut self.procs[idx];
+                p.retired = true;
+                p.held = true;
+                p.backoff_until = None;
+                if p.state == State::Backoff || p.state == State::Waiting {
+                    p.state = p
+                        .last_exit
+                        .map_or(State::Exited(ExitStatus::Code(0)), State::Exited);
+                }
+            }
+        }
+        self.start_order = cfg
+            .plan
+            .start_order()
+            .into_iter()
+            .map(|k| remap[k])
+            .collect();
+        self.shutdown_timeout = cfg.global.shutdown_timeout;
+        self.sweep_grace = self
+            .specs
+            .iter()
+            .map(|s| s.stop_timeout)
+            .max()
+            .unwrap_or(self.sweep_grace);
+        self.step(now);
+        Ok((touched, std::mem::take(&mut self.out)))
+    }
+
+    /// Stops retired processes whose dependents are all down.
+    fn stop_retired(&mut self, now: Instant) {
+        for idx in 0..self.procs.len() {
+            let p = &self.procs[idx];
+            let Some(pid) = p.pid else { continue };
+            if !p.retired || p.state == State::Stopping {
+                continue;
+            }
+            let dependents_down = (0..self.specs.len())
+                .filter(|&j| j != idx && self.specs[j].deps.iter().any(|d| d.on == idx))
+                .all(|j| !self.alive(j));
+            if dependents_down {
+                let p = &mut self.procs[idx];
+                p.state = State::Stopping;
+                p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
+                let sig = self.specs[idx].stop_signal;
+                self.out.push(Action::SignalGroup { idx, pid, sig });
+            }
+        }
+    }
+
+    /// Processes of the current config (not retired by a reload).
+    pub fn current(&self) -> Vec<usize> {
+        (0..self.procs.len())
+            .filter(|&i| !self.procs[i].retired)
+            .collect()
     }
 
     /// A request of the control socket; `Err` is the message for the client.

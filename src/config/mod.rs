@@ -186,6 +186,39 @@ pub fn default_log_dir(env: EnvLookup) -> String {
     }
 }
 
+/// The control socket a config file names, read leniently: the client
+/// verbs must find a running podinit even when the file has since been
+/// broken (the server validates on `reload`). None: disabled.
+pub fn control_socket_of(path: &str, env: EnvLookup) -> Option<String> {
+    let default = Some(default_control_socket(env));
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return default;
+    };
+    let Ok(doc) = DeTable::parse(&text) else {
+        return default;
+    };
+    let Some(podinit) = doc
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref() == "podinit")
+        .map(|(_, v)| v)
+    else {
+        return default;
+    };
+    let DeValue::Table(t) = podinit.get_ref() else {
+        return default;
+    };
+    match t
+        .iter()
+        .find(|(k, _)| k.get_ref() == "control_socket")
+        .map(|(_, v)| v.get_ref())
+    {
+        Some(DeValue::String(s)) if s.is_empty() => None,
+        Some(DeValue::String(s)) => units::expand_vars(s, env).ok().or(default),
+        _ => default,
+    }
+}
+
 /// Sizes: `"512KiB"`, `"10MiB"`, `"1GiB"`, `"100KB"`, `"100B"`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let s = text.trim();

@@ -86,7 +86,16 @@ pub struct Router {
     sinks: Vec<Sink>,
     /// Per process: what its stdin, stdout and stderr are.
     stdio: Vec<[Stdio; 3]>,
+    /// Held open: `null` targets are this fd.
+    #[allow(dead_code)]
     devnull: Option<OwnedFd>,
+    null: Stdio,
+    width: usize,
+    colour: bool,
+    /// Sinks by target ("console:0", "file:PATH", "process:IDX").
+    by_key: HashMap<String, usize>,
+    /// Per process, the output settings its current streams were made for.
+    signature: Vec<String>,
     buf: Vec<u8>,
 }
 
@@ -172,13 +181,6 @@ impl Router {
         let null = devnull
             .as_ref()
             .map_or(Stdio::Inherit, |f| Stdio::Fd(f.as_raw_fd()));
-        let mut r = Router {
-            streams: Vec::new(),
-            sinks: Vec::new(),
-            stdio: vec![[null, Stdio::Inherit, Stdio::Inherit]; specs.len()],
-            devnull: None,
-            buf: vec![0; READ_CHUNK],
-        };
         let width = specs
             .iter()
             .filter(|s| {
@@ -190,116 +192,181 @@ impl Router {
             .map(|s| s.name.len())
             .max()
             .unwrap_or(0);
-        let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (idx, spec) in specs.iter().enumerate() {
-            if spec.from_command_line {
-                // The `-- COMMAND` process keeps podinit's stdio, as with tini.
-                r.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
-                continue;
-            }
-            for (n, target) in [&spec.stdout, &spec.stderr].into_iter().enumerate() {
-                let target = match (n, target) {
-                    (1, Target::Stdout) => {
-                        // One pipe for both streams keeps their order exactly.
-                        r.stdio[idx][2] = r.stdio[idx][1];
-                        continue;
-                    }
-                    (_, Target::Null) => {
-                        r.stdio[idx][n + 1] = null;
-                        continue;
-                    }
-                    (_, t) => t,
-                };
-                let (key, label) = match target {
-                    Target::Console => (
-                        format!("console:{n}"),
-                        if n == 0 { "stdout" } else { "stderr" }.to_string(),
-                    ),
-                    Target::File(p) => (format!("file:{p}"), p.clone()),
-                    Target::Process(c) => (
-                        format!("process:{c}"),
-                        format!("the stdin of {}", specs[*c].name),
-                    ),
-                    Target::Null | Target::Stdout => unreachable!("handled above"),
-                };
-                let sink = match by_key.get(&key) {
-                    Some(&s) => s,
-                    None => {
-                        let kind = match target {
-                            Target::Console => match console_fd(n as RawFd + 1) {
-                                Some(fd) => Kind::Console(fd),
-                                None => {
-                                    log::warn!(
-                                        "podinit's {label} is closed; console output of the pod is dropped"
-                                    );
-                                    Kind::Discard
-                                }
-                            },
-                            Target::File(p) => Kind::File {
-                                path: PathBuf::from(p),
-                                file: None,
-                                size: 0,
-                                max_size: spec.log_max_size,
-                                max_files: spec.log_max_files,
-                            },
-                            _ => {
-                                let (read, write) = pipe()?;
-                                // The consumer reads its stdin blocking, as usual.
-                                // SAFETY: fcntl on an open fd.
-                                unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, 0) };
-                                set_nonblocking(write.as_raw_fd());
-                                Kind::Pipe { read, write }
-                            }
-                        };
-                        r.sinks.push(Sink {
-                            kind,
-                            label,
-                            queue: Vec::new(),
-                            sent: 0,
-                            feeders: Vec::new(),
-                            failing: false,
-                            retry_at: None,
-                            want_out: false,
-                        });
-                        by_key.insert(key, r.sinks.len() - 1);
-                        r.sinks.len() - 1
-                    }
-                };
-                let (read, write) = pipe()?;
-                let sid = r.streams.len();
-                poller.add(
-                    read.as_raw_fd(),
-                    libc::EPOLLIN as u32,
-                    token(KIND_STREAM, sid as u64),
-                )?;
-                r.stdio[idx][n + 1] = Stdio::Fd(write.as_raw_fd());
-                let stream_name = if n == 0 { "stdout" } else { "stderr" };
-                r.streams.push(Stream {
-                    proc: idx,
-                    read,
-                    write,
-                    framer: Self::framer(spec, target, width, colour, idx, stream_name),
-                    sink,
-                    paused: false,
-                    watch: None,
-                });
-                r.sinks[sink].feeders.push(sid);
-            }
+        let mut r = Router {
+            streams: Vec::new(),
+            sinks: Vec::new(),
+            stdio: Vec::new(),
+            devnull,
+            null,
+            width,
+            colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            by_key: HashMap::new(),
+            signature: Vec::new(),
+            buf: vec![0; READ_CHUNK],
+        };
+        for idx in 0..specs.len() {
+            r.add(idx, specs, poller)?;
         }
-        // Consumers read their stdin from the pipe of their sink.
-        for (idx, spec) in specs.iter().enumerate() {
-            if spec.from_command_line {
-                continue;
-            }
-            if let Some(&s) = by_key.get(&format!("process:{idx}"))
-                && let Kind::Pipe { read, .. } = &r.sinks[s].kind
-            {
-                r.stdio[idx][0] = Stdio::Fd(read.as_raw_fd());
-            }
-        }
-        r.devnull = devnull;
+        r.link_consumers(specs);
         Ok(r)
+    }
+
+    /// What of a spec decides its streams: a change makes new ones.
+    fn signature_of(spec: &ProcSpec) -> String {
+        format!(
+            "{:?} {:?} {:?} {} {:?} {} {}",
+            spec.stdout,
+            spec.stderr,
+            spec.log_format,
+            spec.log_timestamps,
+            spec.log_max_size,
+            spec.log_max_files,
+            spec.from_command_line
+        )
+    }
+
+    /// After a reload: streams for new processes and for those whose output
+    /// settings changed (their old streams stay, to be drained).
+    pub fn update(
+        &mut self,
+        specs: &[ProcSpec],
+        touched: &[usize],
+        poller: &Poller,
+    ) -> io::Result<()> {
+        for &idx in touched {
+            if idx < self.signature.len() && self.signature[idx] == Self::signature_of(&specs[idx])
+            {
+                continue;
+            }
+            for s in self.streams.iter_mut().filter(|s| s.proc == idx) {
+                s.watch = None;
+            }
+            self.add(idx, specs, poller)?;
+        }
+        self.link_consumers(specs);
+        Ok(())
+    }
+
+    /// Consumers read their stdin from the pipe of their sink.
+    fn link_consumers(&mut self, specs: &[ProcSpec]) {
+        for (idx, spec) in specs.iter().enumerate() {
+            if spec.from_command_line {
+                continue;
+            }
+            if let Some(&s) = self.by_key.get(&format!("process:{idx}"))
+                && let Kind::Pipe { read, .. } = &self.sinks[s].kind
+            {
+                self.stdio[idx][0] = Stdio::Fd(read.as_raw_fd());
+            }
+        }
+    }
+
+    /// Sets up the streams of process `idx` (and the sinks they need).
+    fn add(&mut self, idx: usize, specs: &[ProcSpec], poller: &Poller) -> io::Result<()> {
+        let spec = &specs[idx];
+        let null = self.null;
+        if self.stdio.len() <= idx {
+            self.stdio
+                .resize(idx + 1, [null, Stdio::Inherit, Stdio::Inherit]);
+            self.signature.resize(idx + 1, String::new());
+        }
+        self.signature[idx] = Self::signature_of(spec);
+        if spec.from_command_line {
+            // The `-- COMMAND` process keeps podinit's stdio, as with tini.
+            self.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
+            return Ok(());
+        }
+        self.stdio[idx] = [null, Stdio::Inherit, Stdio::Inherit];
+        for (n, target) in [&spec.stdout, &spec.stderr].into_iter().enumerate() {
+            let target = match (n, target) {
+                (1, Target::Stdout) => {
+                    // One pipe for both streams keeps their order exactly.
+                    self.stdio[idx][2] = self.stdio[idx][1];
+                    continue;
+                }
+                (_, Target::Null) => {
+                    self.stdio[idx][n + 1] = null;
+                    continue;
+                }
+                (_, t) => t,
+            };
+            let (key, label) = match target {
+                Target::Console => (
+                    format!("console:{n}"),
+                    if n == 0 { "stdout" } else { "stderr" }.to_string(),
+                ),
+                Target::File(p) => (format!("file:{p}"), p.clone()),
+                Target::Process(c) => (
+                    format!("process:{c}"),
+                    format!("the stdin of {}", specs[*c].name),
+                ),
+                Target::Null | Target::Stdout => unreachable!("handled above"),
+            };
+            let sink = match self.by_key.get(&key) {
+                Some(&s) => s,
+                None => {
+                    let kind = match target {
+                        Target::Console => match console_fd(n as RawFd + 1) {
+                            Some(fd) => Kind::Console(fd),
+                            None => {
+                                log::warn!(
+                                    "podinit's {label} is closed; console output of the pod is dropped"
+                                );
+                                Kind::Discard
+                            }
+                        },
+                        Target::File(p) => Kind::File {
+                            path: PathBuf::from(p),
+                            file: None,
+                            size: 0,
+                            max_size: spec.log_max_size,
+                            max_files: spec.log_max_files,
+                        },
+                        _ => {
+                            let (read, write) = pipe()?;
+                            // The consumer reads its stdin blocking, as usual.
+                            // SAFETY: fcntl on an open fd.
+                            unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, 0) };
+                            set_nonblocking(write.as_raw_fd());
+                            Kind::Pipe { read, write }
+                        }
+                    };
+                    self.sinks.push(Sink {
+                        kind,
+                        label,
+                        queue: Vec::new(),
+                        sent: 0,
+                        feeders: Vec::new(),
+                        failing: false,
+                        retry_at: None,
+                        want_out: false,
+                    });
+                    self.by_key.insert(key, self.sinks.len() - 1);
+                    self.sinks.len() - 1
+                }
+            };
+            let (read, write) = pipe()?;
+            let sid = self.streams.len();
+            poller.add(
+                read.as_raw_fd(),
+                libc::EPOLLIN as u32,
+                token(KIND_STREAM, sid as u64),
+            )?;
+            self.stdio[idx][n + 1] = Stdio::Fd(write.as_raw_fd());
+            let stream_name = if n == 0 { "stdout" } else { "stderr" };
+            let framer = Self::framer(spec, target, self.width, self.colour, idx, stream_name);
+            self.streams.push(Stream {
+                proc: idx,
+                read,
+                write,
+                framer,
+                sink,
+                paused: false,
+                watch: None,
+            });
+            self.sinks[sink].feeders.push(sid);
+        }
+        Ok(())
     }
 
     fn framer(

@@ -225,6 +225,9 @@ fn decode(status: libc::c_int) -> Option<ExitStatus> {
 
 pub struct Runtime {
     sup: Supervisor,
+    /// The config file and the `-- COMMAND`, to read again on reload.
+    source: Option<String>,
+    command: Option<Vec<String>>,
     control: Option<Server>,
     router: Router,
     poller: Poller,
@@ -286,6 +289,12 @@ impl Runtime {
             },
         };
         Ok(Runtime {
+            source: cfg.source.clone(),
+            command: cfg
+                .procs
+                .iter()
+                .find(|p| p.from_command_line)
+                .map(|p| p.argv.clone()),
             control,
             router,
             sup: Supervisor::new(cfg),
@@ -367,6 +376,13 @@ impl Runtime {
                 self.reap();
             }
             for sig in signals {
+                if sig == libc::SIGHUP && self.source.is_some() {
+                    match self.reload() {
+                        Ok(()) => {}
+                        Err(e) => log::error!("reload failed, nothing changed: {e}"),
+                    }
+                    continue;
+                }
                 let acts = self.sup.handle(Instant::now(), Input::Signal(sig));
                 self.execute(acts);
             }
@@ -619,14 +635,15 @@ impl Runtime {
     /// One control request: the payload of `ok`, or the error message.
     fn control_request(&mut self, line: &str) -> Result<String, String> {
         let req = control::parse_request(line)?;
+        let current = self.sup.current();
         let names = |args: &[String]| -> Result<Vec<usize>, String> {
             args.iter()
                 .filter(|a| !a.starts_with("--"))
                 .map(|a| {
-                    self.sup
-                        .specs()
+                    current
                         .iter()
-                        .position(|s| s.name == *a)
+                        .copied()
+                        .find(|&i| self.sup.specs()[i].name == *a)
                         .ok_or_else(|| format!("unknown process {a:?}"))
                 })
                 .collect()
@@ -636,7 +653,7 @@ impl Runtime {
             "status" => {
                 let mut ids = names(&req.args)?;
                 if ids.is_empty() {
-                    ids = (0..self.sup.specs().len()).collect();
+                    ids = current.clone();
                 }
                 Ok(control::status_json(self.sup.specs(), self.sup.procs(), &ids, now) + "\n")
             }
@@ -673,9 +690,27 @@ impl Runtime {
                 self.execute(acts);
                 Ok(String::new())
             }
-            "reload" => Err("reloading the config is not supported by this version yet".into()),
+            "reload" => self.reload().map(|()| String::new()),
             other => Err(format!("unknown verb {other:?}")),
         }
+    }
+
+    /// Reads the config again and applies it (SIGHUP, `podinit reload`).
+    /// An invalid config changes nothing.
+    fn reload(&mut self) -> Result<(), String> {
+        let Some(path) = self.source.clone() else {
+            return Err("podinit runs without a config file; there is nothing to reload".into());
+        };
+        log::info!("reloading {path}");
+        let cfg = crate::config::load_file(&path, self.command.clone(), &|k| std::env::var(k).ok())
+            .map_err(|e| e.0)?;
+        let (touched, actions) = self.sup.reload(Instant::now(), &cfg)?;
+        if let Err(e) = self.router.update(self.sup.specs(), &touched, &self.poller) {
+            log::error!("reload: log streams: {e}");
+        }
+        self.execute(actions);
+        log::info!("reload of {path} applied");
+        Ok(())
     }
 
     /// A process wrote to its readiness channel.
