@@ -619,11 +619,9 @@ impl Supervisor {
                 }
                 _ => {}
             },
-            libc::SIGHUP if !self.drop_in => {
-                log::warn!(
-                    "received SIGHUP: reloading the config is not supported by this version; ignored"
-                );
-            }
+            // With a config, SIGHUP means reload: the runtime reads the file
+            // and calls `reload`; it is never forwarded.
+            libc::SIGHUP if !self.drop_in => {}
             _ => self.forward(sig),
         }
     }

@@ -251,3 +251,93 @@ fn garbage_and_silent_clients_do_not_delay_sigterm() {
     );
     drop(silent);
 }
+
+#[test]
+fn reload_adds_removes_and_changes_while_untouched_keep_their_pid() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "reload",
+        r#"
+[process.keep]
+command = "sleep 1000"
+[process.change]
+command = "sleep 1000"
+[process.gone_child]
+command = ["sh", "-c", "trap 'echo gone_child >> $DIR/stops; exit 0' TERM; while :; do sleep 0.02; done"]
+depends_on = ["gone_parent"]
+[process.gone_parent]
+command = ["sh", "-c", "trap 'echo gone_parent >> $DIR/stops; exit 0' TERM; while :; do sleep 0.02; done"]
+"#,
+    );
+    let keep = pid_field(&wait_for(&cfg, "keep", "\"state\":\"ready\""));
+    let change = pid_field(&wait_for(&cfg, "change", "\"state\":\"ready\""));
+    wait_for(&cfg, "gone_child", "\"state\":\"ready\"");
+    let d = pod.dir.path().display().to_string();
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[podinit]
+control_socket = "{d}/ctl.sock"
+[process.keep]
+command = "sleep 1000"
+[process.change]
+command = "sleep 999"
+[process.fresh]
+command = ["sh", "-c", "echo fresh-output; exec sleep 1000"]
+stdout = "file:{d}/fresh.log"
+depends_on = ["keep"]
+"#
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = ctl(&cfg, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    wait_for(&cfg, "fresh", "\"state\":\"ready\"");
+    let changed = wait_for(&cfg, "change", "\"restarts\":1");
+    assert_ne!(pid_field(&changed), change, "a changed process restarts");
+    assert!(changed.contains("\"state\":\"ready\""), "{changed}");
+    assert_eq!(
+        pid_field(&status_of(&cfg, "keep")),
+        keep,
+        "an untouched process keeps its pid"
+    );
+    let (code, _, err) = ctl(&cfg, &["status", "gone_child"]);
+    assert_eq!(code, 1, "removed processes are gone from status");
+    assert!(err.contains("unknown process"), "{err}");
+    // Removed ones stopped in reverse dependency order: the dependent first.
+    let deadline = Instant::now() + LIMIT;
+    while pod.dir.read("stops").lines().count() < 2 {
+        assert!(Instant::now() < deadline, "removed processes not stopped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(pod.dir.read("stops"), "gone_child\ngone_parent\n");
+    // The new process's output follows its target.
+    while !pod.dir.read("fresh.log").contains("fresh-output") {
+        assert!(Instant::now() < deadline, "fresh output not in its file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // An invalid config changes nothing and is reported.
+    std::fs::write(
+        &cfg,
+        format!("[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.keep]\ncommand = 5\n"),
+    )
+    .unwrap();
+    let (code, _, err) = ctl(&cfg, &["reload"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pod.toml:4: process.keep.command"), "{err}");
+    assert_eq!(pid_field(&status_of(&cfg, "keep")), keep);
+    assert!(status_of(&cfg, "fresh").contains("\"state\":\"ready\""));
+    // SIGHUP with the broken file: reported, nothing changes.
+    pod.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(pid_field(&status_of(&cfg, "keep")), keep);
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("reload failed, nothing changed").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}

@@ -880,3 +880,110 @@ fn backoff_function() {
     assert_eq!(backoff(ms(200), ms(800), 40), ms(800));
     assert_eq!(backoff(Duration::ZERO, ms(800), 5), Duration::ZERO);
 }
+
+// ---- control verbs and reload -------------------------------------------
+
+#[test]
+fn stop_holds_a_process_down_until_start() {
+    let (mut s, _) = Sim::new(&pod(
+        "[process.w]\ncommand = \"w\"\n[process.m]\ncommand = \"m\"\nmain = true\n",
+    ));
+    s.spawned("w");
+    s.spawned("m");
+    let w = s.idx("w");
+    assert_eq!(
+        s.sup.control(s.now, Control::Stop(w)).unwrap(),
+        vec![s.group("w", TERM)]
+    );
+    assert!(
+        s.sup.control(s.now, Control::Stop(w)).is_err(),
+        "stopping twice"
+    );
+    assert_eq!(s.exited("w", ExitStatus::Signaled(TERM)), vec![]);
+    assert_eq!(s.state("w"), State::Exited(ExitStatus::Signaled(TERM)));
+    assert_eq!(s.at(60_000), vec![], "no restart despite restart = always");
+    assert_eq!(
+        s.sup.control(s.now, Control::Start(w)).unwrap(),
+        vec![s.spawn("w")]
+    );
+    s.spawned("w");
+    assert!(
+        s.sup.control(s.now, Control::Start(w)).is_err(),
+        "already running"
+    );
+    // restart: stop, then spawn at once, no backoff.
+    assert_eq!(
+        s.sup.control(s.now, Control::Restart(w)).unwrap(),
+        vec![s.group("w", TERM)]
+    );
+    assert_eq!(s.exited("w", ExitStatus::Code(0)), vec![s.spawn("w")]);
+    s.spawned("w");
+    assert_eq!(
+        s.sup
+            .control(s.now, Control::Signal(w, libc::SIGUSR2))
+            .unwrap(),
+        vec![Action::SignalProcess {
+            idx: w,
+            pid: 100,
+            sig: libc::SIGUSR2
+        }]
+    );
+}
+
+#[test]
+fn reload_diffs_by_name_with_stable_indices() {
+    let old = pod(
+        "[process.keep]\ncommand = \"k\"\n[process.change]\ncommand = \"c\"\n[process.gone]\ncommand = \"g\"\n",
+    );
+    let (mut s, _) = Sim::new(&old);
+    for n in ["keep", "change", "gone"] {
+        s.spawned(n);
+    }
+    let new = pod(
+        "[process.fresh]\ncommand = \"f\"\ndepends_on = [\"keep\"]\n[process.keep]\ncommand = \"k\"\n[process.change]\ncommand = \"c2\"\n",
+    );
+    let (touched, acts) = s.sup.reload(s.now, &new).unwrap();
+    // fresh is appended as index 3; change (1) restarts; gone (2) stops.
+    assert_eq!(touched, vec![3, 1]);
+    assert_eq!(
+        acts,
+        vec![
+            Action::SignalGroup {
+                idx: 1,
+                pid: 101,
+                sig: TERM
+            },
+            Action::SignalGroup {
+                idx: 2,
+                pid: 102,
+                sig: TERM
+            },
+            Action::Spawn(3)
+        ]
+    );
+    assert_eq!(s.sup.current(), vec![0, 1, 3]);
+    assert_eq!(
+        s.sup.specs()[3].deps[0].on,
+        0,
+        "dependencies are remapped to stable indices"
+    );
+    assert_eq!(
+        s.feed(Input::Reaped {
+            pid: 101,
+            status: ExitStatus::Signaled(TERM)
+        }),
+        vec![Action::Spawn(1)]
+    );
+    assert_eq!(
+        s.feed(Input::Reaped {
+            pid: 102,
+            status: ExitStatus::Signaled(TERM)
+        }),
+        vec![]
+    );
+    assert_eq!(
+        s.sup.procs()[2].state,
+        State::Exited(ExitStatus::Signaled(TERM))
+    );
+    assert_eq!(s.sup.procs()[0].pid, Some(100), "untouched keeps running");
+}
