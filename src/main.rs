@@ -3,14 +3,7 @@
 //! The command line: parse it, load the config, then either print the plan
 //! (`check`) or hand the pod to the runtime and exit with its status.
 
-mod config;
-mod control;
-mod logs;
-mod plan;
-mod runtime;
-mod spawn;
-mod supervisor;
-mod users;
+use podinit::{config, control, runtime};
 
 use std::io::Write;
 
@@ -220,6 +213,7 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
 }
 
 fn main() {
+    podinit::install_panic_guard();
     init_logging();
     let argv: Vec<String> = std::env::args_os()
         .skip(1)

@@ -349,3 +349,33 @@ fn check_prints_the_plan() {
         "{text}"
     );
 }
+
+#[test]
+fn a_panic_kills_and_reaps_the_pod_and_exits_70() {
+    // Not PID 1: the guard must find the pod's processes itself.
+    let marker = format!(
+        "{}.{}",
+        1000 + std::process::id() % 1000,
+        std::process::id()
+    );
+    let out = std::process::Command::new(BIN)
+        .args(["--", "sleep", &marker])
+        .env("PODINIT_TEST_PANIC", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(70), "{err}");
+    assert!(err.contains("internal error"), "{err}");
+    assert!(err.contains("main started"), "the pod was running: {err}");
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "processes of the pod survived the panic: {survivors:?}"
+    );
+}
