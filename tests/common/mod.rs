@@ -123,9 +123,9 @@ impl Pod {
             .env("PODINIT_LOG", "debug")
             .env("TEST_DIR", dir.path());
         let started = Instant::now();
-        let child = cmd.spawn().expect("spawn podinit");
+        let mut child = cmd.spawn().expect("spawn podinit");
         let pid = if nested {
-            find_child(child.id() as i32)
+            find_child(&mut child)
         } else {
             child.id() as i32
         };
@@ -138,8 +138,11 @@ impl Pod {
     }
 
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill with integer arguments.
-        unsafe { libc::kill(self.pid, sig) };
+        // Never kill(-1) or kill(0): a pod that is already gone has no pid.
+        if self.pid > 0 {
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(self.pid, sig) };
+        }
     }
 
     /// Waits for podinit to exit (killing it after `limit`), and collects its output.
@@ -194,14 +197,18 @@ impl Drop for Pod {
     }
 }
 
-/// The first child of `parent` (podinit under unshare).
-fn find_child(parent: i32) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// The first child of `parent` (podinit under unshare); -1 when podinit
+/// has already come and gone (a config error exits at once).
+fn find_child(parent: &mut Child) -> i32 {
+    let id = parent.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let kids = fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-            .unwrap_or_default();
+        let kids = fs::read_to_string(format!("/proc/{id}/task/{id}/children")).unwrap_or_default();
         if let Some(p) = kids.split_whitespace().next() {
             return p.parse().unwrap();
+        }
+        if matches!(parent.try_wait(), Ok(Some(_))) {
+            return -1;
         }
         assert!(Instant::now() < deadline, "unshare did not start podinit");
         std::thread::sleep(Duration::from_millis(1));
