@@ -214,6 +214,7 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
 
 fn main() {
     podinit::install_panic_guard();
+    podinit::cloexec_inherited_fds();
     init_logging();
     let argv: Vec<String> = std::env::args_os()
         .skip(1)

@@ -248,6 +248,7 @@ pub fn spawn(
         extra_fds: setup.extra_fds.as_ptr(),
         nextra: setup.extra_fds.len(),
         foreground: setup.foreground,
+        no_new_privs: spec.no_new_privs,
     };
 
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
@@ -338,6 +339,7 @@ struct ChildSetup {
     extra_fds: *const (RawFd, i32),
     nextra: usize,
     foreground: bool,
+    no_new_privs: bool,
 }
 
 /// The child between fork and exec.
@@ -416,6 +418,9 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         }
         if let Some(m) = c.umask {
             libc::umask(m as libc::mode_t);
+        }
+        if c.no_new_privs && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail(STEP_FDS);
         }
         libc::execve(c.path, c.argv, c.envp);
         fail(STEP_EXEC);

@@ -305,35 +305,6 @@ working_dir = "/no/such/dir"
     );
 }
 
-/// Creates (once) a user in a supplementary group, for the user switch test.
-fn test_user() -> Option<(u32, u32, u32)> {
-    let run = |args: &[&str]| {
-        std::process::Command::new(args[0])
-            .args(&args[1..])
-            .output()
-            .ok()
-    };
-    let _lock = exclusive();
-    run(&["groupadd", "-f", "podinit-extra"])?;
-    if !run(&["id", "podinit-user"])?.status.success() {
-        run(&["useradd", "-M", "-N", "-G", "podinit-extra", "podinit-user"])?;
-    }
-    let num = |flag: &str, name: &str| -> Option<u32> {
-        String::from_utf8(run(&["id", flag, name])?.stdout)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    };
-    let extra = String::from_utf8(run(&["getent", "group", "podinit-extra"])?.stdout).ok()?;
-    let extra_gid = extra.split(':').nth(2)?.parse().ok()?;
-    Some((
-        num("-u", "podinit-user")?,
-        num("-g", "podinit-user")?,
-        extra_gid,
-    ))
-}
-
 #[test]
 fn user_and_group_switch_with_supplementary_groups() {
     need_root!();

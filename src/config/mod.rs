@@ -135,6 +135,9 @@ pub struct ProcSpec {
     /// Rotate file targets past this size (None: never).
     pub log_max_size: Option<u64>,
     pub log_max_files: u32,
+    /// PR_SET_NO_NEW_PRIVS before exec: setuid binaries and file
+    /// capabilities cannot raise its privileges.
+    pub no_new_privs: bool,
 }
 
 impl ProcSpec {
@@ -335,6 +338,7 @@ const PROCESS_KEYS: &[&str] = &[
     "log_timestamps",
     "log_max_size",
     "log_max_files",
+    "no_new_privs",
 ];
 
 const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
@@ -610,6 +614,7 @@ fn command_proc(argv: Vec<String>, deps: Vec<Dep>, stop_timeout: Duration) -> Pr
         log_timestamps: false,
         log_max_size: None,
         log_max_files: DEFAULT_LOG_MAX_FILES,
+        no_new_privs: false,
     }
 }
 
@@ -1229,6 +1234,10 @@ fn process(
         log_timestamps,
         log_max_size,
         log_max_files,
+        no_new_privs: get("no_new_privs")
+            .map(|i| i.boolean(cx))
+            .transpose()?
+            .unwrap_or(false),
     })
 }
 
@@ -1364,6 +1373,9 @@ pub fn describe(cfg: &Config) -> String {
         );
         if p.log_timestamps {
             let _ = writeln!(out, "  log_timestamps = true");
+        }
+        if p.no_new_privs {
+            let _ = writeln!(out, "  no_new_privs = true");
         }
         if let Some(n) = p.log_max_size {
             let _ = writeln!(
