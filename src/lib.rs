@@ -40,7 +40,7 @@ pub fn cloexec_inherited_fds() {
             libc::SYS_close_range,
             3u32,
             u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as u32,
+            libc::CLOSE_RANGE_CLOEXEC,
         )
     };
     if rc == 0 {
