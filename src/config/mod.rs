@@ -570,7 +570,8 @@ pub fn load_file(
 /// The pod of `podinit -- COMMAND` without a config file.
 pub fn command_only(argv: Vec<String>) -> Config {
     let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
-    let plan = plan::plan(&procs).expect("one process has no cycle");
+    // One process without dependencies: its plan is that one level.
+    let plan = plan::plan(&procs).unwrap_or(Plan { levels: vec![vec![0]] });
     Config {
         source: None,
         global: Global {
