@@ -227,7 +227,11 @@ fn main() {
             return;
         }
         Ok(Parsed::Version) => {
-            println!("podinit {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "podinit {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                env!("PODINIT_GIT_REV")
+            );
             return;
         }
         Err(e) => {

@@ -571,7 +571,9 @@ pub fn load_file(
 pub fn command_only(argv: Vec<String>) -> Config {
     let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
     // One process without dependencies: its plan is that one level.
-    let plan = plan::plan(&procs).unwrap_or(Plan { levels: vec![vec![0]] });
+    let plan = plan::plan(&procs).unwrap_or(Plan {
+        levels: vec![vec![0]],
+    });
     Config {
         source: None,
         global: Global {
