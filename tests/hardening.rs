@@ -371,3 +371,43 @@ fn a_minimal_image_without_dev_null_or_tmp() {
         "the missing /dev/null is reported: {err}"
     );
 }
+
+#[test]
+fn a_log_consumer_that_never_reads_blocks_only_its_producer() {
+    need_root!();
+    let toml = r#"
+[podinit]
+control_socket = "$DIR/ctl.sock"
+[process.deaf]
+command = ["sleep", "1004"]
+[process.producer]
+command = ["perl", "-e", "print 'p' x 99, \"\n\" for 1..200000; open(F, '>', '$DIR/producer-done')"]
+stdout = "process:deaf"
+[process.other]
+command = ["sh", "-c", "for i in $(seq 1000); do echo line $i; done; touch $DIR/other-done; exec sleep 1005"]
+stdout = "file:$DIR/other.log"
+"#;
+    let pod = pod_pid1("deaf", toml, &[]);
+    pod.wait_file("other-done", LIMIT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !pod.dir.join("producer-done").exists(),
+        "20 MB cannot fit: the producer must be held up"
+    );
+    let cfg = pod.dir.s("pod.toml");
+    let out = std::process::Command::new(BIN)
+        .args(["status", "--json", "-c", &cfg])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the control socket answers");
+    let t0 = Instant::now();
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.dir.read("other.log").lines().count(), 1000);
+}
