@@ -411,3 +411,34 @@ stdout = "file:$DIR/other.log"
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.dir.read("other.log").lines().count(), 1000);
 }
+
+#[test]
+fn a_stalled_consumer_is_reported_once() {
+    need_root!();
+    let toml = r#"
+[process.deaf]
+command = ["sleep", "1006"]
+[process.producer]
+command = ["perl", "-e", "print 'p' x 99, \"\n\" for 1..100000"]
+stdout = "process:deaf"
+"#;
+    let pod = pod_pid1("stall", toml, &[]);
+    let deadline = Instant::now() + LIMIT;
+    while !pod
+        .dir
+        .read("podinit.stderr")
+        .contains("has not been read for 5s")
+    {
+        assert!(Instant::now() < deadline, "stall not reported");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(
+        out.stderr.matches("has not been read").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+}

@@ -73,7 +73,13 @@ struct Sink {
     failing: bool,
     retry_at: Option<Instant>,
     want_out: bool,
+    /// Since when a consumer's stdin has been full, and whether that was said.
+    blocked_since: Option<Instant>,
+    stall_reported: bool,
 }
+
+/// A consumer that has not read its stdin for this long is reported (once).
+const STALL: Duration = Duration::from_secs(5);
 
 impl Sink {
     fn pending(&self) -> usize {
@@ -340,6 +346,8 @@ impl Router {
                         failing: false,
                         retry_at: None,
                         want_out: false,
+                        blocked_since: None,
+                        stall_reported: false,
                     });
                     self.by_key.insert(key, self.sinks.len() - 1);
                     self.sinks.len() - 1
@@ -505,10 +513,32 @@ impl Router {
 
     /// When a failing sink should be retried.
     pub fn next_retry(&self) -> Option<Instant> {
-        self.sinks.iter().filter_map(|s| s.retry_at).min()
+        let stalls = self
+            .sinks
+            .iter()
+            .filter(|s| !s.stall_reported)
+            .filter_map(|s| s.blocked_since.map(|t| t + STALL));
+        self.sinks
+            .iter()
+            .filter_map(|s| s.retry_at)
+            .chain(stalls)
+            .min()
     }
 
     pub fn retry(&mut self, now: Instant, poller: &Poller) {
+        for sink in &mut self.sinks {
+            if let Some(t) = sink.blocked_since
+                && !sink.stall_reported
+                && now >= t + STALL
+            {
+                sink.stall_reported = true;
+                log::warn!(
+                    "{} has not been read for {}s; holding its writers' output until it is",
+                    sink.label,
+                    STALL.as_secs()
+                );
+            }
+        }
         for i in 0..self.sinks.len() {
             if self.sinks[i].retry_at.is_some_and(|t| now >= t) {
                 self.sinks[i].retry_at = None;
@@ -558,12 +588,22 @@ impl Router {
             match result {
                 Ok(n) => {
                     sink.sent += n;
+                    // Any progress means the reader is alive.
+                    if n > 0 {
+                        sink.blocked_since = None;
+                        if std::mem::take(&mut sink.stall_reported) {
+                            log::info!("{} is read again; delivery resumed", sink.label);
+                        }
+                    }
                     if sink.failing {
                         sink.failing = false;
                         log::info!("writing to {} works again; delivery resumed", sink.label);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if matches!(sink.kind, Kind::Pipe { .. }) && sink.blocked_since.is_none() {
+                        sink.blocked_since = Some(now);
+                    }
                     if !sink.want_out
                         && let Some(fd) = sink_fd(&sink.kind)
                     {
