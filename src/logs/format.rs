@@ -59,13 +59,12 @@ pub struct Framer {
     timestamps: bool,
     /// `prefix`: the coloured, padded `NAME | ` put before each line.
     prefix: Vec<u8>,
-    /// `json`: the escaped process name and stream.
-    process: String,
-    stream: &'static str,
     /// An unterminated line carried over to the next chunk.
     partial: Vec<u8>,
     /// The time of the chunk being framed, formatted once for all its lines.
     stamp: String,
+    /// The part of a json line between the time and the line, the same for all.
+    json_middle: Vec<u8>,
 }
 
 impl Framer {
@@ -86,14 +85,18 @@ impl Framer {
             prefix.extend_from_slice(b"\x1b[0m");
         }
         prefix.extend_from_slice(b" | ");
+        let mut json_middle = b"\",\"process\":\"".to_vec();
+        json_escape(name, &mut json_middle);
+        json_middle.extend_from_slice(b"\",\"stream\":\"");
+        json_middle.extend_from_slice(stream.as_bytes());
+        json_middle.extend_from_slice(b"\",\"line\":\"");
         Framer {
             format,
             timestamps,
             prefix,
-            process: name.to_string(),
-            stream,
             partial: Vec::new(),
             stamp: String::new(),
+            json_middle,
         }
     }
 
@@ -167,11 +170,8 @@ impl Framer {
             LogFormat::Json => {
                 out.extend_from_slice(b"{\"time\":\"");
                 out.extend_from_slice(self.stamp.as_bytes());
-                out.extend_from_slice(b"\",\"process\":\"");
-                json_escape(&self.process, out);
-                out.extend_from_slice(b"\",\"stream\":\"");
-                out.extend_from_slice(self.stream.as_bytes());
-                out.extend_from_slice(b"\",\"line\":\"");
+                // `","process":"NAME","stream":"S","line":"`, made once.
+                out.extend_from_slice(&self.json_middle);
                 if !needs_escape(line) {
                     // Plain printable ASCII, by far the common case: no escaping.
                     out.extend_from_slice(line);
