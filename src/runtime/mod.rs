@@ -246,6 +246,8 @@ fn decode(status: libc::c_int) -> Option<ExitStatus> {
 
 pub struct Runtime {
     sup: Supervisor,
+    /// Bound right after the first processes are spawned (they come first).
+    control_path: Option<String>,
     /// The config file and the `-- COMMAND`, to read again on reload.
     source: Option<String>,
     command: Option<Vec<String>>,
@@ -293,30 +295,15 @@ impl Runtime {
             .map_err(|e| log::warn!("cannot open /dev/null ({e}); processes get a closed stdin"))
             .ok();
         let router = Router::new(&cfg.procs, &poller)?;
-        let control = match &cfg.global.control_socket {
-            None => None,
-            Some(path) => match Server::bind(path) {
-                Ok(s) => {
-                    poller.add(s.fd(), libc::EPOLLIN as u32, token(KIND_CTL_LISTEN, 0))?;
-                    log::debug!("control socket at {path}");
-                    Some(s)
-                }
-                Err(e) => {
-                    log::warn!(
-                        "control socket {path} not available: {e}; `podinit status` and the other verbs will not reach this pod"
-                    );
-                    None
-                }
-            },
-        };
         Ok(Runtime {
+            control_path: cfg.global.control_socket.clone(),
             source: cfg.source.clone(),
             command: cfg
                 .procs
                 .iter()
                 .find(|p| p.from_command_line)
                 .map(|p| p.argv.clone()),
-            control,
+            control: None,
             router,
             sup: Supervisor::new(cfg),
             poller,
@@ -339,6 +326,7 @@ impl Runtime {
     pub fn run(mut self) -> i32 {
         let first = self.sup.start(Instant::now());
         self.execute(first);
+        self.bind_control();
         // A test hook of debug builds only: proves the panic guard.
         #[cfg(debug_assertions)]
         if std::env::var_os("PODINIT_TEST_PANIC").is_some() {
@@ -626,6 +614,28 @@ impl Runtime {
             }
         };
         self.sup.handle(Instant::now(), input)
+    }
+
+    fn bind_control(&mut self) {
+        let Some(path) = self.control_path.take() else {
+            return;
+        };
+        match Server::bind(&path) {
+            Ok(s) => {
+                if let Err(e) =
+                    self.poller
+                        .add(s.fd(), libc::EPOLLIN as u32, token(KIND_CTL_LISTEN, 0))
+                {
+                    log::warn!("control socket {path}: {e}");
+                    return;
+                }
+                log::debug!("control socket at {path}");
+                self.control = Some(s);
+            }
+            Err(e) => log::warn!(
+                "control socket {path} not available: {e}; `podinit status` and the other verbs will not reach this pod"
+            ),
+        }
     }
 
     fn on_control_accept(&mut self) {
