@@ -344,8 +344,11 @@ fn a_minimal_image_without_dev_null_or_tmp() {
     // Outside /tmp, which this test hides.
     let d = format!("/run/podinit-test-minimal-{}", std::process::id());
     std::fs::create_dir_all(&d).unwrap();
+    // The binary may live under /tmp too (a clone there): run a copy.
+    let bin = format!("{d}/podinit");
+    std::fs::copy(BIN, &bin).unwrap();
     let script = format!(
-        "mount -t tmpfs none /dev && mount -t tmpfs none /tmp && exec {BIN} -- sh -c 'echo ran > {d}/ran; exit 4'"
+        "mount -t tmpfs none /dev && mount -t tmpfs none /tmp && exec {bin} -- sh -c 'echo ran > {d}/ran; exit 4'"
     );
     let out = std::process::Command::new("unshare")
         .args([
