@@ -139,13 +139,22 @@ impl Server {
         if let Some(dir) = std::path::Path::new(path).parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        // Bound (and listening) under a temporary name, then renamed into
+        // place: a client that sees the path never meets a socket that is
+        // not listening yet.
+        let tmp = format!("{path}.{}", std::process::id());
+        let _ = std::fs::remove_file(&tmp);
         // SAFETY: umask only affects this thread's file creation, restored below.
         let old = unsafe { libc::umask(0o177) };
-        let listener = UnixListener::bind(path);
+        let listener = UnixListener::bind(&tmp);
         // SAFETY: as above.
         unsafe { libc::umask(old) };
         let listener = listener?;
         listener.set_nonblocking(true)?;
+        if let Err(e) = std::fs::rename(&tmp, path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(Server {
             listener,
             path: path.to_string(),
