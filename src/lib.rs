@@ -9,6 +9,7 @@ pub mod plan;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;
+pub mod sys;
 pub mod users;
 
 /// podinit's exit status when a bug made it panic (after it killed and

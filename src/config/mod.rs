@@ -269,26 +269,18 @@ pub const COMMAND_NAME: &str = "main";
 /// requests, its own SIGCHLD, signals only the kernel sends on a fault of
 /// podinit itself, and those a process cannot catch.
 pub fn forwardable(sig: i32) -> bool {
-    !matches!(
-        sig,
-        libc::SIGTERM
-            | libc::SIGINT
-            | libc::SIGQUIT
-            | libc::SIGHUP
-            | libc::SIGCHLD
-            | libc::SIGKILL
-            | libc::SIGSTOP
-            | libc::SIGPIPE
-            | libc::SIGSEGV
-            | libc::SIGBUS
-            | libc::SIGILL
-            | libc::SIGFPE
-            | libc::SIGABRT
-            | libc::SIGTRAP
-            | libc::SIGSYS
-            | libc::SIGTTIN
-            | libc::SIGTTOU
-    ) && (1..=units::SIG_MAX).contains(&sig)
+    (1..=units::SIG_MAX).contains(&sig)
+        && !units::unblockable(sig)
+        && !matches!(
+            sig,
+            libc::SIGTERM
+                | libc::SIGINT
+                | libc::SIGQUIT
+                | libc::SIGHUP
+                | libc::SIGCHLD
+                | libc::SIGTTIN
+                | libc::SIGTTOU
+        )
 }
 
 /// Every signal that is forwarded by default.

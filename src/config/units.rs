@@ -101,6 +101,25 @@ const SIGNALS: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
+/// Signals podinit never blocks nor forwards: faults of its own, which must
+/// kill it loudly rather than hang, and those nobody can catch. SIGPIPE stays
+/// ignored (Rust's default) so a closed console gives EPIPE, not a signal.
+pub fn unblockable(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGKILL
+            | libc::SIGSTOP
+            | libc::SIGPIPE
+            | libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGABRT
+            | libc::SIGTRAP
+            | libc::SIGSYS
+    )
+}
+
 /// Highest signal number on Linux (SIGRTMAX).
 pub const SIG_MAX: i32 = 64;
 

@@ -105,25 +105,11 @@ pub struct Router {
     buf: Vec<u8>,
 }
 
-fn os_err(call: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{call}: {e}"))
-}
-
-/// A close-on-exec pipe whose read end is non-blocking.
+/// A stream pipe: close-on-exec, the read end non-blocking, and large.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(os_err("pipe2"));
-    }
-    // SAFETY: fresh fds from pipe2.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fcntl on open fds; a larger pipe is only an optimisation.
-    unsafe {
-        libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
-        libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
-    }
+    let (r, w) = crate::sys::pipe()?;
+    // SAFETY: fcntl on an open fd; a larger pipe is only an optimisation.
+    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
     Ok((r, w))
 }
 

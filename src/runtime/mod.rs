@@ -101,29 +101,7 @@ struct Notify {
     datagram: bool,
 }
 
-/// Signals podinit must not block: faults of its own, which must kill it
-/// loudly rather than hang, and those nobody can catch. SIGPIPE stays ignored
-/// (Rust's default) so a closed console gives EPIPE, not a signal.
-fn unblockable(sig: i32) -> bool {
-    matches!(
-        sig,
-        libc::SIGKILL
-            | libc::SIGSTOP
-            | libc::SIGPIPE
-            | libc::SIGSEGV
-            | libc::SIGBUS
-            | libc::SIGILL
-            | libc::SIGFPE
-            | libc::SIGABRT
-            | libc::SIGTRAP
-            | libc::SIGSYS
-    )
-}
-
-fn os_err(call: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{call}: {e}"))
-}
+use crate::sys::{os_err, pipe};
 
 /// After the interactive command ends, the terminal's foreground is
 /// podinit's own group again (SIGTTOU is blocked, so this cannot stop us).
@@ -155,20 +133,6 @@ pub fn kill_everything() {
             }
         }
     }
-}
-
-/// A close-on-exec pipe; the read end non-blocking.
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(os_err("pipe2"));
-    }
-    // SAFETY: fresh fds from pipe2.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fcntl on an open fd.
-    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-    Ok((r, w))
 }
 
 /// A datagram socket bound to the abstract address `name` (no file to clean up).
@@ -218,7 +182,7 @@ fn signal_fd() -> io::Result<OwnedFd> {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for sig in 1..=crate::config::units::SIG_MAX {
-            if !unblockable(sig) {
+            if !crate::config::units::unblockable(sig) {
                 // glibc refuses its two internal real-time signals; that is fine.
                 libc::sigaddset(&mut set, sig);
             }

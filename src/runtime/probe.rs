@@ -111,6 +111,23 @@ fn connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
     }
 }
 
+/// The pending error of a socket (0: its connect succeeded).
+fn so_error(fd: RawFd) -> libc::c_int {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: err and len are valid out-pointers of the right size.
+    unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    err
+}
+
 /// `HTTP/1.x NNN` → NNN.
 pub fn http_status(response: &[u8]) -> Option<u16> {
     let line = response.split(|&b| b == b'\n').next()?;
@@ -241,19 +258,7 @@ impl Probes {
     fn advance(net: &mut Net, poller: &Poller, id: u64) -> Option<bool> {
         let fd = net.fd.as_raw_fd();
         if let Some(req) = net.request.take() {
-            let mut err: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: err and len are valid out-pointers of the right size.
-            unsafe {
-                libc::getsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    (&mut err as *mut libc::c_int).cast(),
-                    &mut len,
-                )
-            };
-            if err != 0 {
+            if so_error(fd) != 0 {
                 return Some(false);
             }
             // A fresh loopback socket takes a small request whole.
@@ -275,19 +280,7 @@ impl Probes {
             return None;
         }
         if !net.http {
-            let mut err: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: as above.
-            unsafe {
-                libc::getsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    (&mut err as *mut libc::c_int).cast(),
-                    &mut len,
-                )
-            };
-            return Some(err == 0);
+            return Some(so_error(fd) == 0);
         }
         let mut buf = [0u8; 512];
         loop {
