@@ -379,3 +379,38 @@ fn a_panic_kills_and_reaps_the_pod_and_exits_70() {
         "processes of the pod survived the panic: {survivors:?}"
     );
 }
+
+#[test]
+fn the_config_is_found_through_podinit_config() {
+    let dir = TempDir::new("envcfg");
+    let cfg = dir.write(
+        "pod.toml",
+        "[podinit]\ncontrol_socket = \"\"\n[process.m]\ncommand = [\"sh\", \"-c\", \"exit 9\"]\nmain = true\n",
+    );
+    let out = std::process::Command::new(BIN)
+        .env("PODINIT_CONFIG", &cfg)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // -c wins over the variable.
+    let other = dir.write("other.toml", "[podinit]\ncontrol_socket = \"\"\n[process.m]\ncommand = [\"sh\", \"-c\", \"exit 4\"]\nmain = true\n");
+    let out = std::process::Command::new(BIN)
+        .env("PODINIT_CONFIG", &cfg)
+        .arg("-c")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    // A PODINIT_CONFIG that does not exist is an error, not a fallback.
+    let out = std::process::Command::new(BIN)
+        .env("PODINIT_CONFIG", dir.join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
