@@ -1,0 +1,52 @@
+//! Every TOML block of the docs and README, and every example pod, goes
+//! through podinit's own parser: the documentation cannot drift.
+
+use podinit::config;
+
+fn toml_blocks(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (n, line) in text.lines().enumerate() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```toml") => current = Some((n + 1, String::new())),
+            (Some(_), l) if l.starts_with("```") => out.push(current.take().unwrap()),
+            (Some((_, body)), _) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_file(path: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    let blocks = toml_blocks(&text);
+    for (line, body) in &blocks {
+        let name = format!("{path}:{line}");
+        // Variables in the docs have defaults or are set here.
+        let env = |k: &str| (k == "PORT").then(|| "8080".to_string());
+        if let Err(e) = config::parse(body, &name, None, &env) {
+            panic!("{name}: a documented config does not parse: {e}\n{body}");
+        }
+    }
+    blocks.len()
+}
+
+#[test]
+fn every_toml_block_of_the_docs_parses() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let n = check_file(&format!("{root}/docs/configuration.md"))
+        + check_file(&format!("{root}/README.md"));
+    assert!(n >= 8, "only {n} TOML blocks found");
+}
+
+#[test]
+fn every_example_parses() {
+    let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = e.path().to_string_lossy().into_owned();
+        config::load_file(&path, None, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
