@@ -383,6 +383,11 @@ impl Router {
         )
     }
 
+    /// `/dev/null` as a child's stdio (inherited when there is none).
+    pub fn null(&self) -> Stdio {
+        self.null
+    }
+
     /// stdin, stdout, stderr for process `idx`.
     pub fn stdio(&self, idx: usize) -> [Stdio; 3] {
         self.stdio[idx]

@@ -222,7 +222,6 @@ pub struct Runtime {
     probes: probe::Probes,
     notify: HashMap<usize, Notify>,
     notify_seq: u64,
-    devnull: Option<OwnedFd>,
     base_env: Vec<(String, String)>,
     pid1: bool,
     /// podinit owns the terminal on its stdin (it is the foreground job):
@@ -252,12 +251,6 @@ impl Runtime {
             libc::EPOLLIN as u32,
             token(KIND_SIGNAL, 0),
         )?;
-        let devnull = std::fs::OpenOptions::new()
-            .read(true)
-            .open("/dev/null")
-            .map(OwnedFd::from)
-            .map_err(|e| log::warn!("cannot open /dev/null ({e}); processes get a closed stdin"))
-            .ok();
         let router = Router::new(&cfg.procs, &poller)?;
         Ok(Runtime {
             control_path: cfg.global.control_socket.clone(),
@@ -275,7 +268,6 @@ impl Runtime {
             probes: probe::Probes::default(),
             notify: HashMap::new(),
             notify_seq: 0,
-            devnull,
             base_env: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
@@ -461,10 +453,10 @@ impl Runtime {
                         Role::Ready => spec.ready.as_ref(),
                         Role::Health => spec.health.as_ref(),
                     };
-                    let devnull = self.devnull.as_ref().map(|f| f.as_raw_fd());
+                    let null = self.router.null();
                     match probe.and_then(|p| {
                         self.probes
-                            .start(id, spec, p, &self.base_env, devnull, &self.poller)
+                            .start(id, spec, p, &self.base_env, null, &self.poller)
                     }) {
                         Some(ok) => self
                             .sup

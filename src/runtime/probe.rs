@@ -147,7 +147,7 @@ impl Probes {
         spec: &ProcSpec,
         probe: &Probe,
         base_env: &[(String, String)],
-        devnull: Option<RawFd>,
+        null: Stdio,
         poller: &Poller,
     ) -> Option<bool> {
         match &probe.kind {
@@ -155,7 +155,6 @@ impl Probes {
             ProbeKind::Exec(argv) => {
                 let mut s = spec.clone();
                 s.argv = argv.clone();
-                let null = devnull.map_or(Stdio::Inherit, Stdio::Fd);
                 let mut setup = Setup::new(null);
                 setup.stdout = null;
                 setup.stderr = null;
