@@ -240,10 +240,7 @@ fn garbage_and_silent_clients_do_not_delay_sigterm() {
             let _ = s.write_all(&junk);
         }
     }
-    let t0 = Instant::now();
-    pod.signal(libc::SIGTERM);
-    let out = pod.wait(LIMIT);
-    let took = t0.elapsed();
+    let (out, took) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
         took < Duration::from_secs(1),

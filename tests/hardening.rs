@@ -277,9 +277,7 @@ main = true
         .filter(|(_, s)| *s == 'Z')
         .count();
     assert!(zombies <= 1, "{zombies} zombies");
-    let t0 = Instant::now();
-    pod.signal(libc::SIGTERM);
-    let out = pod.wait(LIMIT);
+    let (out, took) = pod.terminate(LIMIT);
     assert_eq!(
         out.code(),
         143,
@@ -291,7 +289,7 @@ main = true
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(took < Duration::from_secs(3));
 }
 
 /// A C program that makes `N` orphans one after the other (double forks):
@@ -403,14 +401,8 @@ stdout = "file:$DIR/other.log"
         .output()
         .unwrap();
     assert!(out.status.success(), "the control socket answers");
-    let t0 = Instant::now();
-    pod.signal(libc::SIGTERM);
-    let out = pod.wait(LIMIT);
-    assert!(
-        t0.elapsed() < Duration::from_secs(3),
-        "shutdown took {:?}",
-        t0.elapsed()
-    );
+    let (out, took) = pod.terminate(LIMIT);
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.dir.read("other.log").lines().count(), 1000);
 }

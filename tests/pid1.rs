@@ -167,10 +167,7 @@ stop_timeout = "1500ms"
     let pod = pod_pid1("stubborn", toml, &[]);
     pod.wait_file("up", LIMIT);
     pod.wait_file("grandchild", LIMIT);
-    let t0 = Instant::now();
-    pod.signal(libc::SIGTERM);
-    let out = pod.wait(LIMIT);
-    let took = t0.elapsed();
+    let (out, took) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(
         took >= Duration::from_millis(1000) && took <= Duration::from_millis(2000),
@@ -211,10 +208,8 @@ depends_on = ["b"]
         let pod = pod_pid1("coop", toml, &[]);
         pod.wait_file("up", LIMIT);
         std::thread::sleep(Duration::from_millis(50));
-        let t0 = Instant::now();
-        pod.signal(libc::SIGTERM);
-        let out = pod.wait(LIMIT);
-        best = best.min(t0.elapsed());
+        let (out, took) = pod.terminate(LIMIT);
+        best = best.min(took);
         assert_eq!(out.code(), 0, "{}", out.stderr);
     }
     assert!(

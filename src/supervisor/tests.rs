@@ -664,7 +664,7 @@ fn a_main_with_restarts_ends_the_pod_only_when_it_ends_for_good() {
 
 #[test]
 fn failure_propagates_through_a_dependency_chain_with_a_message_naming_it() {
-    let cfg = pod(r#"
+    let chain = r#"
 [process.db]
 command = "db"
 restart = "never"
@@ -676,7 +676,8 @@ depends_on = ["db"]
 command = "app"
 main = true
 depends_on = ["migrate"]
-"#);
+"#;
+    let cfg = pod(chain);
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("db");
     assert_eq!(s.sup.procs()[s.idx("migrate")].state, State::Starting);
@@ -691,21 +692,11 @@ depends_on = ["migrate"]
         "app will not start: it needs migrate to be completed, but migrate exited (exit status 3)"
     );
 
-    // Two levels: db exits before migrate starts.
-    let cfg = pod(r#"
-[process.db]
-command = "db"
-restart = "never"
-ready = { tcp = "localhost:5432" }
-[process.migrate]
-command = "migrate"
-oneshot = true
-depends_on = ["db"]
-[process.app]
-command = "app"
-main = true
-depends_on = ["migrate"]
-"#);
+    // Two levels: db (with a readiness probe) exits before migrate starts.
+    let cfg = pod(&chain.replace(
+        "restart = \"never\"\n",
+        "restart = \"never\"\nready = { tcp = \"localhost:5432\" }\n",
+    ));
     let (mut s, _) = Sim::new(&cfg);
     s.spawned("db");
     assert_eq!(

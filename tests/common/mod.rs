@@ -175,6 +175,15 @@ impl Pod {
         }
     }
 
+    /// Sends SIGTERM and waits for the exit; the outcome and how long the
+    /// shutdown took from the signal on.
+    pub fn terminate(self, limit: Duration) -> (Outcome, Duration) {
+        let t0 = Instant::now();
+        self.signal(libc::SIGTERM);
+        let out = self.wait(limit);
+        (out, t0.elapsed())
+    }
+
     /// Waits until `name` exists in the pod's dir.
     pub fn wait_file(&self, name: &str, limit: Duration) {
         let p = self.dir.join(name);
