@@ -3,61 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-
-/// A new pty: (master, slave path).
-fn openpty() -> (std::fs::File, String) {
-    // SAFETY: plain libc pty calls; the buffer outlives ptsname_r.
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0, "posix_openpt");
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut buf = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
-        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        (std::fs::File::from(OwnedFd::from_raw_fd(m)), name)
-    }
-}
-
-struct Term {
-    master: std::fs::File,
-    seen: String,
-}
-
-impl Term {
-    fn send(&mut self, s: &str) {
-        self.master.write_all(s.as_bytes()).unwrap();
-    }
-
-    /// Reads until `needle` has appeared (after what was already matched).
-    fn expect(&mut self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = [0u8; 4096];
-        while !self.seen.contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} not seen; screen so far:\n{}",
-                self.seen
-            );
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-                _ => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-        // Later expectations look only at what comes after.
-        let at = self.seen.find(needle).unwrap() + needle.len();
-        self.seen.drain(..at);
-    }
-}
 
 #[test]
 fn an_interactive_bash_under_podinit_behaves_as_without_it() {
@@ -65,23 +15,14 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
         eprintln!("SKIPPED: bash is not installed");
         return;
     }
-    let (master, slave) = openpty();
-    // SAFETY: fcntl on our fd.
-    unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-    let tty = || {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&slave)
-            .unwrap()
-    };
+    let mut t = pty::Term::open();
     let mut cmd = Command::new(BIN);
     cmd.args(["--", "bash", "--norc", "--noprofile", "-i"])
         .env("PS1", "PROMPT$ ")
         .env("PODINIT_LOG", "warn")
-        .stdin(Stdio::from(tty()))
-        .stdout(Stdio::from(tty()))
-        .stderr(Stdio::from(tty()));
+        .stdin(Stdio::from(t.slave()))
+        .stdout(Stdio::from(t.slave()))
+        .stderr(Stdio::from(t.slave()));
     // SAFETY: only async-signal-safe calls: a new session whose controlling
     // terminal is the pty, as a terminal emulator (or `docker run -it`) does.
     unsafe {
@@ -92,10 +33,6 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
         });
     }
     let mut child = cmd.spawn().unwrap();
-    let mut t = Term {
-        master,
-        seen: String::new(),
-    };
     t.expect("PROMPT$ ");
     // Echo, and bash's own output.
     t.send("echo hel''lo\n");
@@ -120,20 +57,6 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
     std::thread::sleep(Duration::from_millis(100));
     // `exit 5` makes podinit exit 5.
     t.send("exit 5\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "podinit did not exit; screen:\n{}",
-            t.seen
-        );
-        let mut buf = [0u8; 4096];
-        let _ = t.master.read(&mut buf);
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = t.wait(&mut child);
     assert_eq!(status.code(), Some(5), "screen:\n{}", t.seen);
-    let _ = TempDir::new("tty"); // the harness's helpers are shared with other tests
 }

@@ -3,6 +3,8 @@
 //! as a plain child when a test wants the subreaper path.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
