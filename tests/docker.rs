@@ -450,3 +450,46 @@ fn docker_run_it_gives_the_main_shell_the_terminal() {
     let status = t.wait(&mut child);
     assert_eq!(status.code(), Some(5), "screen:\n{}", t.seen);
 }
+
+#[test]
+fn an_app_image_on_a_base_image_adds_etc_podinit_toml_and_a_cmd() {
+    let img = need_docker!();
+    let ctx = TempDir::new("docker-app");
+    ctx.write(
+        "pod.toml",
+        r#"
+[process.side]
+command = ["sh", "-c", "echo side up; exec sleep 1000"]
+ready = { log = "side up" }
+"#,
+    );
+    // The base image's ENTRYPOINT is podinit --; the app image adds a
+    // config where podinit looks by default and a CMD, which becomes `main`.
+    ctx.write(
+        "Dockerfile",
+        &format!(
+            "FROM {img}\n\
+             COPY pod.toml /etc/podinit.toml\n\
+             ENTRYPOINT [\"/usr/bin/podinit\", \"--\"]\n\
+             CMD [\"sh\", \"-c\", \"echo main ran; podinit status; exit 4\"]\n"
+        ),
+    );
+    let tag = format!("podinit-e2e-app:{}", std::process::id());
+    let out = docker(&["build", "-q", "-t", &tag, &ctx.s("")]);
+    assert!(out.status.success(), "docker build: {}", text(&out.stderr));
+    let c = Container::new();
+    c.start(&tag, &[], &[]);
+    let code = c.wait();
+    let (out, err) = c.logs();
+    let _ = docker(&["rmi", "-f", &tag]);
+    assert_eq!(code, 4, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("side | side up"), "{out}");
+    // The CMD keeps podinit's stdout, unprefixed, as under tini.
+    assert!(out.lines().any(|l| l == "main ran"), "{out}");
+    // `podinit status` from inside the container reached the pod.
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("side ") && l.contains(" 0 "))
+        .unwrap_or_else(|| panic!("no status row for side:\n{out}"));
+    assert!(row.contains(" ready "), "{row}");
+}

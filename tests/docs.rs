@@ -50,3 +50,41 @@ fn every_example_parses() {
         config::load_file(&path, None, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// The `--help` and `check` output shown in docs/configuration.md is what
+/// the binary prints today.
+#[test]
+fn the_help_and_check_output_in_the_docs_is_the_binarys() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let docs = std::fs::read_to_string(format!("{root}/docs/configuration.md")).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_podinit"))
+            .args(args)
+            .current_dir(root)
+            .env_remove("USER")
+            .env_remove("PODINIT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podinit {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(
+        docs.contains(&format!("$ podinit --help\n{help}```")),
+        "docs/configuration.md shows another --help than:\n{help}"
+    );
+    // check shows the defaults of log_dir and control_socket, which are
+    // per-user places when not run as root.
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED (check part): the docs show check as root");
+        return;
+    }
+    let check = run(&["check", "-c", "examples/demo.toml"]);
+    assert!(
+        docs.contains(&format!(
+            "$ podinit check -c examples/demo.toml\n{check}```"
+        )),
+        "docs/configuration.md shows another check output than:\n{check}"
+    );
+}

@@ -1237,6 +1237,24 @@ fn process(
 }
 
 /// `podinit check`: the plan and every process's effective settings.
+/// The longest a shutdown can take: along the stop order, each level waits
+/// for its slowest `stop_timeout`, then strays get the sweep's grace (the
+/// longest `stop_timeout`); `shutdown_timeout` caps the whole.
+pub fn worst_case_shutdown(cfg: &Config) -> Duration {
+    let slowest = |ids: &[usize]| {
+        ids.iter()
+            .map(|&i| cfg.procs[i].stop_timeout)
+            .max()
+            .unwrap_or_default()
+    };
+    let levels: Duration = cfg.plan.levels.iter().map(|l| slowest(l)).sum();
+    let all: Vec<usize> = (0..cfg.procs.len()).collect();
+    (levels + slowest(&all)).min(cfg.global.shutdown_timeout)
+}
+
+/// docker stop's default grace period (`docker run --stop-timeout`).
+const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
+
 pub fn describe(cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
@@ -1255,6 +1273,17 @@ pub fn describe(cfg: &Config) -> String {
         out,
         "shutdown_timeout: {}",
         format_duration(cfg.global.shutdown_timeout)
+    );
+    let worst = worst_case_shutdown(cfg);
+    let _ = writeln!(
+        out,
+        "worst-case shutdown: {}{}",
+        format_duration(worst),
+        if worst > DOCKER_STOP_GRACE {
+            " (more than docker stop's 10s: raise it with --stop-timeout or stop_grace_period)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(out, "log_dir: {}", cfg.global.log_dir);
     let _ = writeln!(

@@ -352,6 +352,37 @@ fn describe_shows_plan_and_settings() {
 }
 
 #[test]
+fn worst_case_shutdown_sums_the_slowest_of_each_stop_level_plus_the_sweep() {
+    // Levels: [a, b] then [c]; the slowest of the first is 4s, c is 1s, and
+    // the stray sweep waits the longest stop_timeout (4s): 9s.
+    let text = r#"
+[process.a]
+command = "a"
+stop_timeout = "4s"
+[process.b]
+command = "b"
+stop_timeout = "2s"
+[process.c]
+command = "c"
+stop_timeout = "1s"
+depends_on = ["a", "b"]
+"#;
+    let c = ok(text);
+    assert_eq!(worst_case_shutdown(&c), Duration::from_secs(9));
+    assert!(describe(&c).contains("worst-case shutdown: 9s\n"));
+    // Capped by shutdown_timeout.
+    let c = ok(&format!("[podinit]\nshutdown_timeout = \"5s\"\n{text}"));
+    assert_eq!(worst_case_shutdown(&c), Duration::from_secs(5));
+    // Past docker stop's default grace, check says so.
+    let c = ok("[process.a]\ncommand = \"a\"\nstop_timeout = \"20s\"\n");
+    let d = describe(&c);
+    assert!(
+        d.contains("worst-case shutdown: 30s (more than docker stop's 10s"),
+        "{d}"
+    );
+}
+
+#[test]
 fn similar_key_detection() {
     assert!(similar("stop_timeout", "stop_timout"));
     assert!(similar("depends_on", "depends-on"));
