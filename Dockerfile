@@ -3,10 +3,14 @@
 #   docker build -t podinit .
 #   # in your Dockerfile:
 #   COPY --from=podinit /usr/bin/podinit /usr/bin/podinit
-#   ENTRYPOINT ["/usr/bin/podinit", "-c", "/etc/podinit.toml", "--"]
+#   ENTRYPOINT ["/usr/bin/podinit"]
 #
-# The binary is static (glibc, crt-static), stripped, LTO, panic = abort.
-FROM rust:1-bookworm AS build
+# The binary is static (glibc crt-static), stripped, LTO, panic = abort,
+# built by scripts/build-static with machine paths remapped (see README,
+# "Releases"). The final stage is what tests/docker.rs builds from a
+# host-built binary and runs on a real engine; the build stage needs the
+# rust image from a registry.
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN ./scripts/build-static && cp target/x86_64-unknown-linux-gnu/release/podinit /podinit
