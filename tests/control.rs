@@ -338,3 +338,47 @@ depends_on = ["keep"]
         out.stderr
     );
 }
+
+#[test]
+fn a_reload_that_adds_a_longer_name_realigns_every_prefix() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "realign",
+        r#"
+[process.a]
+command = ["sh", "-c", "while :; do echo tick; sleep 0.05; done"]
+"#,
+    );
+    let wait_stdout = |needle: &str| {
+        let deadline = Instant::now() + LIMIT;
+        while !pod.dir.read("podinit.stdout").contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never on stdout:\n{}",
+                pod.dir.read("podinit.stdout")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_stdout("a | tick\n");
+    let d = pod.dir.path().display().to_string();
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[podinit]
+control_socket = "{d}/ctl.sock"
+[process.a]
+command = ["sh", "-c", "while :; do echo tick; sleep 0.05; done"]
+[process.longer_name]
+command = ["sh", "-c", "echo hello; exec sleep 1000"]
+"#
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = ctl(&cfg, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    // The untouched process's lines now line up with the new name's.
+    wait_stdout("longer_name | hello\n");
+    wait_stdout("a           | tick\n");
+    pod.terminate(LIMIT);
+}

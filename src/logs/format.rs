@@ -53,10 +53,26 @@ fn json_escape(s: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// The coloured, padded `NAME | ` of the `prefix` format.
+fn make_prefix(name: &str, width: usize, colour: Option<u8>) -> Vec<u8> {
+    let mut prefix = Vec::new();
+    if let Some(c) = colour {
+        prefix.extend_from_slice(format!("\x1b[{c}m").as_bytes());
+    }
+    prefix.extend_from_slice(format!("{name:<width$}").as_bytes());
+    if colour.is_some() {
+        prefix.extend_from_slice(b"\x1b[0m");
+    }
+    prefix.extend_from_slice(b" | ");
+    prefix
+}
+
 /// Turns one stream's bytes into its target's format.
 pub struct Framer {
     format: LogFormat,
     timestamps: bool,
+    /// `prefix`: the colour of the name, if any.
+    colour: Option<u8>,
     /// `prefix`: the coloured, padded `NAME | ` put before each line.
     prefix: Vec<u8>,
     /// An unterminated line carried over to the next chunk.
@@ -76,15 +92,7 @@ impl Framer {
         colour: Option<u8>,
         stream: &'static str,
     ) -> Framer {
-        let mut prefix = Vec::new();
-        if let Some(c) = colour {
-            prefix.extend_from_slice(format!("\x1b[{c}m").as_bytes());
-        }
-        prefix.extend_from_slice(format!("{name:<width$}").as_bytes());
-        if colour.is_some() {
-            prefix.extend_from_slice(b"\x1b[0m");
-        }
-        prefix.extend_from_slice(b" | ");
+        let prefix = make_prefix(name, width, colour);
         let mut json_middle = b"\",\"process\":\"".to_vec();
         json_escape(name, &mut json_middle);
         json_middle.extend_from_slice(b"\",\"stream\":\"");
@@ -93,10 +101,18 @@ impl Framer {
         Framer {
             format,
             timestamps,
+            colour,
             prefix,
             partial: Vec::new(),
             stamp: String::new(),
             json_middle,
+        }
+    }
+
+    /// Pads the `prefix` name to a new width (names added by a reload).
+    pub fn realign(&mut self, name: &str, width: usize) {
+        if self.format == LogFormat::Prefix {
+            self.prefix = make_prefix(name, width, self.colour);
         }
     }
 

@@ -159,6 +159,22 @@ fn is_tty(fd: RawFd) -> bool {
 
 const COLOURS: &[u8] = &[36, 33, 32, 35, 34, 96, 93, 92, 95, 94, 31];
 
+/// The width `prefix` pads names to: the longest name with a `prefix`
+/// console stream (the `-- COMMAND` process keeps podinit's stdio).
+fn prefix_width(specs: &[ProcSpec]) -> usize {
+    specs
+        .iter()
+        .filter(|s| {
+            !s.from_command_line
+                && [&s.stdout, &s.stderr]
+                    .iter()
+                    .any(|t| **t == Target::Console && s.format_for(t) == LogFormat::Prefix)
+        })
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0)
+}
+
 impl Router {
     pub fn new(specs: &[ProcSpec], poller: &Poller) -> io::Result<Router> {
         let devnull: Option<OwnedFd> = std::fs::OpenOptions::new()
@@ -173,17 +189,7 @@ impl Router {
         let null = devnull
             .as_ref()
             .map_or(Stdio::Inherit, |f| Stdio::Fd(f.as_raw_fd()));
-        let width = specs
-            .iter()
-            .filter(|s| {
-                !s.from_command_line
-                    && [&s.stdout, &s.stderr]
-                        .iter()
-                        .any(|t| **t == Target::Console && s.format_for(t) == LogFormat::Prefix)
-            })
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(0);
+        let width = prefix_width(specs);
         let mut r = Router {
             streams: Vec::new(),
             sinks: Vec::new(),
@@ -236,6 +242,16 @@ impl Router {
             self.add(idx, specs, poller)?;
         }
         self.link_consumers(specs);
+        // A longer name came in: every console prefix takes the new width.
+        let width = prefix_width(specs);
+        if width > self.width {
+            self.width = width;
+            for s in &mut self.streams {
+                if let Some(spec) = specs.get(s.proc) {
+                    s.framer.realign(&spec.name, width);
+                }
+            }
+        }
         Ok(())
     }
 
