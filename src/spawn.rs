@@ -249,6 +249,7 @@ pub fn spawn(
         nextra: setup.extra_fds.len(),
         foreground: setup.foreground,
         no_new_privs: spec.no_new_privs,
+        ignored: ignored_signals(),
     };
 
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
@@ -340,6 +341,55 @@ struct ChildSetup {
     nextra: usize,
     foreground: bool,
     no_new_privs: bool,
+    /// Signals podinit ignores, bit N-1 for signal N.
+    ignored: u64,
+}
+
+/// The kernel's `struct sigaction` as `rt_sigaction(2)` takes it. Raw,
+/// because glibc's wrappers refuse signals 32 and 33 (its own), which a
+/// parent may still have left ignored. All zeroes is SIG_DFL, no flags,
+/// an empty mask.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+const SIGSET_BYTES: usize = 8;
+
+/// Signals whose disposition is SIG_IGN in podinit (inherited from its
+/// parent, e.g. under nohup, or Rust's SIGPIPE), as a bit mask. exec keeps
+/// SIG_IGN but resets handlers, so these are all a child must reset. Asked
+/// once: podinit itself never ignores a signal after start.
+fn ignored_signals() -> u64 {
+    static IGNORED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *IGNORED.get_or_init(|| {
+        let mut mask = 0u64;
+        for sig in 1..=crate::config::units::SIG_MAX {
+            let mut old = KernelSigaction {
+                handler: 0,
+                flags: 0,
+                restorer: 0,
+                mask: 0,
+            };
+            // SAFETY: a query (no new action) into a struct of the kernel's layout.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    std::ptr::null::<KernelSigaction>(),
+                    &mut old as *mut KernelSigaction,
+                    SIGSET_BYTES,
+                )
+            };
+            if r == 0 && old.handler == libc::SIG_IGN {
+                mask |= 1 << (sig - 1);
+            }
+        }
+        mask
+    })
 }
 
 /// The child between fork and exec.
@@ -363,10 +413,24 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
             libc::tcsetpgrp(0, libc::getpid());
         }
         // Dispositions and mask as a fresh process expects them: podinit blocks
-        // almost everything (signalfd) and Rust ignores SIGPIPE.
+        // almost everything (signalfd), Rust ignores SIGPIPE, and podinit's
+        // parent may have left signals ignored. Handlers reset themselves at
+        // exec; ignored signals do not.
+        let dfl = KernelSigaction {
+            handler: libc::SIG_DFL,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        };
         for sig in 1..=crate::config::units::SIG_MAX {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
+            if c.ignored & (1 << (sig - 1)) != 0 {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    SIGSET_BYTES,
+                );
             }
         }
         let mut set: libc::sigset_t = std::mem::zeroed();

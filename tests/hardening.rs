@@ -437,3 +437,46 @@ stdout = "process:deaf"
         out.stderr
     );
 }
+
+#[test]
+fn a_process_starts_with_no_signal_ignored_or_blocked_whatever_podinit_inherited() {
+    need_root!();
+    use std::os::unix::process::CommandExt;
+    // podinit started the way nohup or a non-interactive shell's `&` would:
+    // with HUP, INT and QUIT ignored. Its processes must not inherit that,
+    // nor podinit's own blocked mask (signalfd) or ignored SIGPIPE.
+    let dir = TempDir::new("sigstate");
+    let toml = format!(
+        "[process.probe]\ncommand = [\"sh\", \"-c\", \"grep -E '^Sig(Ign|Blk)' /proc/self/status > {0}/conf.tmp; mv {0}/conf.tmp {0}/conf; exec sleep 1000\"]\n",
+        dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN, "-c"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: only signal(2) between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + LIMIT;
+    while !dir.join("conf").exists() {
+        assert!(Instant::now() < deadline, "the probe process never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // `sh -c` itself ignores nothing here (not interactive); what it shows is
+    // what it got from podinit.
+    assert_eq!(
+        dir.read("conf"),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+}
