@@ -95,13 +95,9 @@ fn build_images() -> Result<(), String> {
     let ctx = TempDir::new("docker-ctx");
     std::fs::copy(&podinit, ctx.join("podinit")).map_err(|e| e.to_string())?;
     std::fs::copy(&busybox, ctx.join("busybox")).map_err(|e| e.to_string())?;
-    // The final stage of the project's Dockerfile, from the host-built binary.
-    ctx.write(
-        "Dockerfile.bin",
-        "FROM scratch\n\
-         COPY podinit /usr/bin/podinit\n\
-         ENTRYPOINT [\"/usr/bin/podinit\"]\n",
-    );
+    // The final stage of the project's Dockerfile, with the host-built
+    // binary in place of the build stage's (no registry to pull rust from).
+    ctx.write("Dockerfile.bin", &final_stage());
     // A base image that embeds it, as README's third recipe does.
     ctx.write(
         "Dockerfile",
@@ -122,6 +118,24 @@ fn build_images() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The last stage of the project's Dockerfile, copying `podinit` from the
+/// build context instead of from the build stage.
+/// A Dockerfile that does not fit fails the tests (it does not skip them).
+fn final_stage() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
+    let text = std::fs::read_to_string(&path).expect("read the Dockerfile");
+    let last = text
+        .rfind("\nFROM ")
+        .expect("the Dockerfile has a final stage");
+    let stage = &text[last + 1..];
+    let from_build = "COPY --from=build /podinit ";
+    assert!(
+        stage.contains(from_build),
+        "the Dockerfile's final stage has no `{from_build}`:\n{stage}"
+    );
+    stage.replace(from_build, "COPY podinit ")
 }
 
 /// Builds the images once per test binary; the reason to skip otherwise.
@@ -250,6 +264,10 @@ fn run_once(img: &str, docker_args: &[&str], args: &[&str]) -> (i32, String, Str
 #[test]
 fn exit_codes_pass_through_docker_run() {
     let img = need_docker!();
+    // The project's image: podinit is its ENTRYPOINT.
+    let (code, out, err) = run_once(BIN_IMAGE, &[], &["--version"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("podinit 0.1"), "{out}");
     // Drop-in mode, as `tini --`.
     let (code, out, _) = run_once(img, &[], &["--", "sh", "-c", "echo hi; exit 7"]);
     assert_eq!((code, out.as_str()), (7, "hi\n"));

@@ -88,3 +88,26 @@ fn the_help_and_check_output_in_the_docs_is_the_binarys() {
         "docs/configuration.md shows another check output than:\n{check}"
     );
 }
+
+/// The README's measurements are bench/run's last full run, as written to
+/// bench/results.md (bench/run copies them between the README's markers).
+#[test]
+fn the_readme_tables_are_bench_runs_last_results() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let results = std::fs::read_to_string(format!("{root}/bench/results.md")).unwrap();
+    let block = readme
+        .split_once("<!-- bench/run: begin -->\n")
+        .and_then(|(_, rest)| rest.split_once("<!-- bench/run: end -->"))
+        .map(|(block, _)| block)
+        .expect("README has the bench/run markers");
+    let mut want: String = results[results.find("| measure").unwrap()..]
+        .lines()
+        .filter(|l| !l.starts_with("binaries:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    while want.contains("\n\n\n") {
+        want = want.replace("\n\n\n", "\n\n");
+    }
+    assert_eq!(block.trim_end(), want.trim_end());
+}
