@@ -765,6 +765,11 @@ impl Runtime {
             // SAFETY: as above.
             unsafe { libc::kill(pid, sig) };
         }
+        if sig != libc::SIGKILL && sig != libc::SIGCONT {
+            // A stopped process acts on the signal only once continued.
+            // SAFETY: as above.
+            unsafe { libc::kill(-pid, libc::SIGCONT) };
+        }
         for (d, pgrp) in procfs::descendants(pid) {
             if pgrp != pid {
                 log::debug!(
@@ -773,12 +778,11 @@ impl Runtime {
                 );
                 // SAFETY: as above.
                 unsafe { libc::kill(d, sig) };
+                if sig != libc::SIGKILL && sig != libc::SIGCONT {
+                    // SAFETY: as above.
+                    unsafe { libc::kill(d, libc::SIGCONT) };
+                }
             }
-        }
-        if sig != libc::SIGKILL && sig != libc::SIGCONT {
-            // A stopped process acts on the signal only once continued.
-            // SAFETY: as above.
-            unsafe { libc::kill(-pid, libc::SIGCONT) };
         }
     }
 
