@@ -98,14 +98,15 @@ fn build_images() -> Result<(), String> {
     // The final stage of the project's Dockerfile, with the host-built
     // binary in place of the build stage's (no registry to pull rust from).
     ctx.write("Dockerfile.bin", &final_stage());
-    // A base image that embeds it, as README's third recipe does.
+    // A base image that embeds it, as README's third recipe does. No /run:
+    // podinit makes it for its control socket.
     ctx.write(
         "Dockerfile",
         &format!(
             "FROM scratch\n\
              COPY busybox /bin/busybox\n\
              RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
-             RUN [\"/bin/busybox\", \"mkdir\", \"-p\", \"/tmp\", \"/run\"]\n\
+             RUN [\"/bin/busybox\", \"mkdir\", \"-p\", \"/tmp\"]\n\
              COPY --from={BIN_IMAGE} /usr/bin/podinit /usr/bin/podinit\n\
              ENTRYPOINT [\"/usr/bin/podinit\"]\n"
         ),
