@@ -7,9 +7,9 @@
 #
 # The binary is static (glibc crt-static), stripped, LTO, panic = abort,
 # built by scripts/build-static with machine paths remapped (see README,
-# "Releases"). The final stage is what tests/docker.rs builds from a
-# host-built binary and runs on a real engine; the build stage needs the
-# rust image from a registry.
+# "Releases"): scripts/check-dockerfile builds this file and checks the
+# image's binary is the same bytes. tests/docker.rs builds the final stage
+# from a host-built binary and runs it on a real engine.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
