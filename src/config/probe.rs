@@ -68,7 +68,7 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_FAILURES: u32 = 3;
 
-const KINDS: &[&str] = &[
+pub(super) const KINDS: &[&str] = &[
     "exec",
     "tcp",
     "http",

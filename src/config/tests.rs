@@ -465,3 +465,34 @@ env_file = "/etc/app.env"
     );
     assert!(d.contains("umask = 027"), "{d}");
 }
+
+#[test]
+fn every_key_has_a_row_in_the_reference_docs() {
+    let docs = include_str!("../../docs/configuration.md");
+    // A key is documented where a table row's first cell or a heading names it.
+    let documented = |key: &str| {
+        let name = format!("`{key}`");
+        docs.lines().any(|l| {
+            (l.starts_with("| ") && l.split(" | ").next().unwrap_or("").contains(&name))
+                || (l.starts_with('#') && l.contains(&name))
+        })
+    };
+    for key in PROCESS_KEYS.iter().chain(GLOBAL_KEYS) {
+        assert!(
+            documented(key),
+            "docs/configuration.md does not document `{key}`"
+        );
+    }
+    for kind in probe::KINDS {
+        assert!(
+            docs.contains(&format!("| `{kind} ")),
+            "docs/configuration.md has no row for the `{kind}` probe"
+        );
+    }
+    for key in ["interval", "timeout", "initial_delay", "failures"] {
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "probe key `{key}` undocumented"
+        );
+    }
+}
