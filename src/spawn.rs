@@ -350,6 +350,7 @@ struct ChildSetup {
 /// parent may still have left ignored. All zeroes is SIG_DFL, no flags,
 /// an empty mask.
 #[repr(C)]
+#[derive(Default)]
 struct KernelSigaction {
     handler: usize,
     flags: libc::c_ulong,
@@ -368,12 +369,7 @@ fn ignored_signals() -> u64 {
     *IGNORED.get_or_init(|| {
         let mut mask = 0u64;
         for sig in 1..=crate::config::units::SIG_MAX {
-            let mut old = KernelSigaction {
-                handler: 0,
-                flags: 0,
-                restorer: 0,
-                mask: 0,
-            };
+            let mut old = KernelSigaction::default();
             // SAFETY: a query (no new action) into a struct of the kernel's layout.
             let r = unsafe {
                 libc::syscall(
@@ -416,12 +412,7 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         // almost everything (signalfd), Rust ignores SIGPIPE, and podinit's
         // parent may have left signals ignored. Handlers reset themselves at
         // exec; ignored signals do not.
-        let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
+        let dfl = KernelSigaction::default(); // handler 0 is SIG_DFL
         for sig in 1..=crate::config::units::SIG_MAX {
             if c.ignored & (1 << (sig - 1)) != 0 {
                 libc::syscall(

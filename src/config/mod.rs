@@ -1236,7 +1236,6 @@ fn process(
     })
 }
 
-/// `podinit check`: the plan and every process's effective settings.
 /// The longest a shutdown can take: along the stop order, each level waits
 /// for its slowest `stop_timeout`, then strays get the sweep's grace (the
 /// longest `stop_timeout`); `shutdown_timeout` caps the whole.
@@ -1255,6 +1254,7 @@ pub fn worst_case_shutdown(cfg: &Config) -> Duration {
 /// docker stop's default grace period (`docker run --stop-timeout`).
 const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// `podinit check`: the plan and every process's effective settings.
 pub fn describe(cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
