@@ -409,3 +409,60 @@ fn the_config_is_found_through_podinit_config() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
+
+#[test]
+fn stopped_processes_are_continued_so_they_act_on_their_stop_signal() {
+    need_root!();
+    // A process and a descendant that left its group (setsid), both
+    // SIGSTOPped: a TERM they cannot act on until continued. podinit must
+    // send SIGCONT after the stop signal, or both would wait for SIGKILL.
+    // The outer one waits for the inner one, so the kernel's own SIGCONT to
+    // an orphaned stopped group cannot stand in for podinit's.
+    let dir = TempDir::new("stopped");
+    let d = dir.path().display().to_string();
+    dir.write(
+        "inner.sh",
+        &format!(
+            "trap 'echo inner >> {d}/terms; exit 0' TERM\n\
+             touch {d}/inner-ready; kill -STOP $$\n\
+             while :; do sleep 0.05; done\n"
+        ),
+    );
+    dir.write(
+        "outer.sh",
+        &format!(
+            "trap 'wait; echo outer >> {d}/terms; exit 0' TERM\n\
+             setsid sh {d}/inner.sh &\n\
+             touch {d}/outer-ready; kill -STOP $$\n\
+             while :; do sleep 0.05; done\n"
+        ),
+    );
+    let cfg = dir.write(
+        "pod.toml",
+        &format!("[process.app]\ncommand = [\"sh\", \"{d}/outer.sh\"]\nstop_timeout = \"30s\"\n"),
+    );
+    let cfg = cfg.to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_file("outer-ready", LIMIT);
+    pod.wait_file("inner-ready", LIMIT);
+    let deadline = Instant::now() + LIMIT;
+    while processes_in_ns(pod.pid)
+        .iter()
+        .filter(|(_, st)| *st == 'T')
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the two shells never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (out, took) = pod.terminate(LIMIT);
+    assert!(
+        !out.stderr.contains("did not stop"),
+        "waited for SIGKILL:\n{}",
+        out.stderr
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}\n{}", out.stderr);
+    let mut terms: Vec<String> = out.dir.read("terms").lines().map(String::from).collect();
+    terms.sort();
+    assert_eq!(terms, ["inner", "outer"], "{}", out.stderr);
+}
