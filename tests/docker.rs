@@ -40,25 +40,26 @@ fn text(b: &[u8]) -> String {
 
 /// The static podinit: `PODINIT_STATIC_BIN` if set, else built by
 /// `scripts/build-static` into its own target dir (cargo's lock on the test
-/// build's target dir is held while the tests run).
-fn static_podinit() -> Result<PathBuf, String> {
+/// build's target dir is held while the tests run). A failed build fails
+/// the tests: it is ours, not the machine's.
+fn static_podinit() -> PathBuf {
     if let Some(p) = std::env::var_os("PODINIT_STATIC_BIN") {
-        return Ok(PathBuf::from(p));
+        return PathBuf::from(p);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(root.join("scripts/build-static"))
         .env("CARGO_TARGET_DIR", root.join("target/e2e"))
         .output()
-        .map_err(|e| format!("cannot run scripts/build-static: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "scripts/build-static failed: {}",
-            text(&out.stderr)
-        ));
-    }
+        .expect("run scripts/build-static");
+    assert!(
+        out.status.success(),
+        "scripts/build-static failed: {}",
+        text(&out.stderr)
+    );
     let line = text(&out.stdout);
-    let path = line.split_whitespace().next().unwrap_or_default();
-    Ok(PathBuf::from(path))
+    let path = PathBuf::from(line.split_whitespace().next().unwrap_or_default());
+    assert!(path.is_file(), "scripts/build-static printed {line:?}");
+    path
 }
 
 /// A statically linked busybox (Debian's busybox-static), or why not.
@@ -91,7 +92,7 @@ fn build_images() -> Result<(), String> {
         ));
     }
     let busybox = static_busybox()?;
-    let podinit = static_podinit()?;
+    let podinit = static_podinit();
     let ctx = TempDir::new("docker-ctx");
     std::fs::copy(&podinit, ctx.join("podinit")).map_err(|e| e.to_string())?;
     std::fs::copy(&busybox, ctx.join("busybox")).map_err(|e| e.to_string())?;
