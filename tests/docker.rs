@@ -114,17 +114,20 @@ fn build_images() -> Result<(), String> {
     );
     for (file, tag) in [("Dockerfile.bin", BIN_IMAGE), ("Dockerfile", IMAGE)] {
         let ctx_path = ctx.s("");
+        // The engine answered `docker info`: a failed build is ours.
         let out = docker(&["build", "-q", "-f", &ctx.s(file), "-t", tag, &ctx_path]);
-        if !out.status.success() {
-            return Err(format!("docker build {tag} failed: {}", text(&out.stderr)));
-        }
+        assert!(
+            out.status.success(),
+            "docker build {tag} failed: {}",
+            text(&out.stderr)
+        );
     }
     Ok(())
 }
 
 /// The last stage of the project's Dockerfile, copying `podinit` from the
-/// build context instead of from the build stage.
-/// A Dockerfile that does not fit fails the tests (it does not skip them).
+/// build context instead of from the build stage. A Dockerfile that does not
+/// fit fails the tests (it does not skip them).
 fn final_stage() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile");
     let text = std::fs::read_to_string(&path).expect("read the Dockerfile");
