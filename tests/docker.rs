@@ -339,6 +339,15 @@ depends_on = ["cache"]
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("all processes are down"), "{err}");
 
+    // Drop-in mode: docker stop's TERM reaches the command, and its death
+    // by TERM comes back as 143, as with tini.
+    let drop_in = Container::new();
+    drop_in.start(img, &[], &["--", "sleep", "1000"]);
+    drop_in.wait_until("pidof sleep");
+    let took = drop_in.stop(None);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(drop_in.wait(), 143);
+
     // The same sleep as PID 1 without an init: the kernel drops TERM for a
     // PID 1 without a handler, so docker waits out its grace period.
     let bare = Container::new();
