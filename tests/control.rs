@@ -309,10 +309,7 @@ depends_on = ["keep"]
     }
     assert_eq!(pod.dir.read("stops"), "gone_child\ngone_parent\n");
     // The new process's output follows its target.
-    while !pod.dir.read("fresh.log").contains("fresh-output") {
-        assert!(Instant::now() < deadline, "fresh output not in its file");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    pod.wait_text("fresh.log", "fresh-output", LIMIT);
     // An invalid config changes nothing and is reported.
     std::fs::write(
         &cfg,
@@ -349,17 +346,7 @@ fn a_reload_that_adds_a_longer_name_realigns_every_prefix() {
 command = ["sh", "-c", "while :; do echo tick; sleep 0.05; done"]
 "#,
     );
-    let wait_stdout = |needle: &str| {
-        let deadline = Instant::now() + LIMIT;
-        while !pod.dir.read("podinit.stdout").contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} never on stdout:\n{}",
-                pod.dir.read("podinit.stdout")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let wait_stdout = |needle: &str| pod.wait_text("podinit.stdout", needle, LIMIT);
     wait_stdout("a | tick\n");
     let d = pod.dir.path().display().to_string();
     std::fs::write(

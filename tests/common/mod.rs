@@ -199,6 +199,19 @@ impl Pod {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+
+    /// Waits until file `name` in the pod's dir contains `needle`.
+    pub fn wait_text(&self, name: &str, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.dir.read(name).contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} not in {name} within {limit:?}:\n{}",
+                self.dir.read(name)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Pod {
