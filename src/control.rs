@@ -96,13 +96,41 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
             format!(
                 "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"ready\":{}}}",
                 json_str(&s.name),
-                p.state.name(),
+                p.state_name(),
                 p.restarts,
                 p.state == State::Ready
             )
         })
         .collect();
     format!("{{\"processes\":[{}]}}", rows.join(","))
+}
+
+/// Why a directory is not safe for podinit's socket: it must belong to
+/// podinit's user or root, and be writable by nobody else (unless sticky,
+/// like /run or /tmp, where others cannot replace what is ours).
+fn unsafe_dir(dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("{}: {e}", dir.display())),
+    };
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if m.uid() != me && m.uid() != 0 {
+        return Some(format!(
+            "{} belongs to uid {}, not to podinit's uid {me} or root; refusing to put the control socket there",
+            dir.display(),
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0 {
+        return Some(format!(
+            "{} is writable by other users (mode {:o}); refusing to put the control socket there",
+            dir.display(),
+            m.mode() & 0o7777
+        ));
+    }
+    None
 }
 
 fn peer_uid(fd: RawFd) -> Option<u32> {
@@ -127,17 +155,43 @@ fn peer_uid(fd: RawFd) -> Option<u32> {
 
 impl Server {
     /// Binds the socket (mode 0600). A live podinit already there is left
-    /// alone (Err); a stale socket file is replaced.
+    /// alone (Err); a stale socket is replaced; anything else at the path
+    /// (a regular file, a directory, a symlink) is never touched (Err). A
+    /// missing directory is made (0700 unless root); a directory another
+    /// user controls is refused, so nobody else can own the socket path.
     pub fn bind(path: &str) -> io::Result<Server> {
-        if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("{path}: another podinit is listening there"),
-            ));
+        use std::os::unix::fs::{DirBuilderExt, FileTypeExt};
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            // SAFETY: geteuid cannot fail.
+            let root = unsafe { libc::geteuid() } == 0;
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(if root { 0o755 } else { 0o700 })
+                .create(dir);
+            if let Some(why) = unsafe_dir(dir) {
+                return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+            }
         }
-        let _ = std::fs::remove_file(path);
-        if let Some(dir) = std::path::Path::new(path).parent() {
-            let _ = std::fs::create_dir_all(dir);
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_socket() => {
+                if UnixStream::connect(path).is_ok() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!("{path}: another podinit is listening there"),
+                    ));
+                }
+                std::fs::remove_file(path)?; // stale: its podinit is gone
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{path} exists and is not a socket; podinit will not replace it"),
+                ));
+            }
+            Err(_) => {}
         }
         // Bound (and listening) under a temporary name, then renamed into
         // place: a client that sees the path never meets a socket that is
@@ -286,6 +340,19 @@ pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String)
     let mut s = UnixStream::connect(path).map_err(|e| {
         format!("no podinit is listening on {path} ({e}); is it running, and is this its control_socket?")
     })?;
+    // Only root or our own user may answer in the pod's name: on a shared
+    // host, another user could have put a socket of theirs at this path.
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    match peer_uid(s.as_raw_fd()) {
+        Some(uid) if uid == 0 || uid == me => {}
+        other => {
+            return Err(format!(
+                "refusing to talk to {path}: it is served by uid {}, neither root nor you (uid {me})",
+                other.map_or("unknown".to_string(), |u| u.to_string())
+            ));
+        }
+    }
     let mut line = format!("{PROTOCOL} {verb}");
     for a in args {
         if a.is_empty() || a.contains(char::is_whitespace) {

@@ -5,6 +5,7 @@
 
 use podinit::{config, control, runtime};
 
+use std::ffi::OsString;
 use std::io::Write;
 
 const USAGE: &str = "\
@@ -44,7 +45,7 @@ enum Verb {
 struct Args {
     verb: Verb,
     config: Option<String>,
-    command: Option<Vec<String>>,
+    command: Option<Vec<OsString>>,
     rest: Vec<String>,
 }
 
@@ -55,54 +56,57 @@ enum Parsed {
     Version,
 }
 
-fn parse_args(argv: &[String]) -> Result<Parsed, String> {
+const VERBS: &[&str] = &[
+    "run", "check", "status", "start", "stop", "restart", "signal", "reload",
+];
+
+/// Parses the command line. Options (`-c FILE`) may come before or after
+/// the verb; everything after `--` is the command, byte for byte.
+fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
     let mut args = Args {
         verb: Verb::Run,
         config: None,
         command: None,
         rest: Vec::new(),
     };
+    let mut verb_seen = false;
     let mut i = 0;
-    if let Some(first) = argv.first() {
-        match first.as_str() {
-            "run" => i = 1,
-            "check" => {
-                args.verb = Verb::Check;
-                i = 1;
-            }
-            "status" | "start" | "stop" | "restart" | "signal" | "reload" => {
-                args.verb = Verb::Control(first.clone());
-                i = 1;
-            }
-            _ => {}
-        }
-    }
     while i < argv.len() {
-        let a = argv[i].as_str();
-        match a {
-            "--" => {
-                args.command = Some(argv[i + 1..].to_vec());
-                if argv.len() == i + 1 {
-                    return Err("`--` must be followed by a command".into());
-                }
-                break;
+        if argv[i] == "--" {
+            if argv.len() == i + 1 {
+                return Err("`--` must be followed by a command".into());
             }
+            args.command = Some(argv[i + 1..].to_vec());
+            break;
+        }
+        let a = argv[i].to_string_lossy();
+        let a = a.as_ref();
+        match a {
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
             "-c" | "--config" => {
                 let f = argv.get(i + 1).ok_or(format!("{a} needs a file name"))?;
-                args.config = Some(f.clone());
+                args.config = Some(f.to_string_lossy().into_owned());
                 i += 1;
             }
             _ if a.starts_with("--config=") => {
                 args.config = Some(a["--config=".len()..].to_string())
             }
             _ if a.starts_with("-c") && a.len() > 2 => args.config = Some(a[2..].to_string()),
+            _ if !verb_seen && VERBS.contains(&a) => {
+                verb_seen = true;
+                args.verb = match a {
+                    "run" => Verb::Run,
+                    "check" => Verb::Check,
+                    _ => Verb::Control(a.to_string()),
+                };
+            }
             _ if matches!(args.verb, Verb::Control(_)) => args.rest.push(a.to_string()),
             _ if a.starts_with('-') => return Err(format!("unknown option {a:?}")),
             _ => {
                 return Err(format!(
-                    "unexpected argument {a:?}; to run a command, put it after `--` (podinit -- {a} ...)"
+                    "unexpected argument {a:?}: the verbs are {}; to run a command, put it after `--` (podinit -- {a} ...)",
+                    VERBS.join(", ")
                 ));
             }
         }
@@ -111,8 +115,9 @@ fn parse_args(argv: &[String]) -> Result<Parsed, String> {
     Ok(Parsed::Args(args))
 }
 
-fn init_logging() {
-    let env = env_logger::Env::new().filter_or("PODINIT_LOG", "info");
+/// podinit's own messages, at `PODINIT_LOG`'s level, else `default`.
+fn init_logging(default: &str) {
+    let env = env_logger::Env::new().filter_or("PODINIT_LOG", default);
     env_logger::Builder::from_env(env)
         .format(|buf, record| {
             let level = match record.level() {
@@ -215,11 +220,7 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
 fn main() {
     podinit::install_panic_guard();
     podinit::cloexec_inherited_fds();
-    init_logging();
-    let argv: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     let mut args = match parse_args(&argv) {
         Ok(Parsed::Args(a)) => a,
         Ok(Parsed::Help) => {
@@ -239,6 +240,12 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
+    // Drop-in mode (`podinit -- CMD`, no config) is as quiet as tini:
+    // warnings and errors only, unless PODINIT_LOG asks for more.
+    let drop_in = args.verb == Verb::Run
+        && args.command.is_some()
+        && matches!(config_path(args.config.clone()), Ok(None));
+    init_logging(if drop_in { "warn" } else { "info" });
     if let Verb::Control(verb) = &args.verb {
         let verb = verb.clone();
         std::process::exit(control_client(&verb, &mut args));
@@ -250,9 +257,15 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
+    for w in config::warnings(&cfg) {
+        log::warn!("{w}");
+    }
     if args.verb == Verb::Check {
         print!("{}", config::describe(&cfg));
         return;
+    }
+    if let Some((old, new)) = podinit::spawn::raise_fd_limit() {
+        log::debug!("fd limit raised from {old} to {new} for podinit; processes get {old}");
     }
     let code = match runtime::Runtime::new(&cfg) {
         Ok(rt) => rt.run(),
@@ -270,7 +283,7 @@ mod tests {
     use super::*;
 
     fn args(s: &[&str]) -> Result<Parsed, String> {
-        parse_args(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+        parse_args(&s.iter().map(OsString::from).collect::<Vec<_>>())
     }
 
     fn ok(s: &[&str]) -> Args {
@@ -289,6 +302,13 @@ mod tests {
             a.command,
             Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
         );
+        // Bytes that are not UTF-8 reach the command untouched.
+        use std::os::unix::ffi::OsStringExt;
+        let odd = OsString::from_vec(b"f\xe9.txt".to_vec());
+        match parse_args(&["--".into(), "ls".into(), odd.clone()]) {
+            Ok(Parsed::Args(a)) => assert_eq!(a.command, Some(vec!["ls".into(), odd])),
+            _ => panic!("should parse"),
+        }
         assert_eq!(ok(&["check", "--config=y"]).verb, Verb::Check);
         assert_eq!(ok(&["check", "-cy"]).config.as_deref(), Some("y"));
         // Options after `--` belong to the command.
@@ -305,6 +325,19 @@ mod tests {
         assert_eq!(
             ok(&["signal", "app", "USR1"]).rest,
             vec!["app".to_string(), "USR1".to_string()]
+        );
+        // Global options before the verb.
+        let a = ok(&["-c", "x.toml", "status", "--json"]);
+        assert_eq!(a.verb, Verb::Control("status".into()));
+        assert_eq!(a.config.as_deref(), Some("x.toml"));
+        assert_eq!(a.rest, vec!["--json".to_string()]);
+        assert_eq!(ok(&["--config=y", "check"]).verb, Verb::Check);
+        // A process named like a verb is still an argument of the verb.
+        assert_eq!(ok(&["stop", "status"]).rest, vec!["status".to_string()]);
+        assert!(
+            args(&["-c", "x", "bogus"])
+                .unwrap_err()
+                .contains("the verbs are")
         );
     }
 }

@@ -6,7 +6,7 @@
 //! needs is allocated before `fork`; between `fork` and `exec` the child only
 //! makes async-signal-safe calls.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ pub struct Setup {
     /// (fd in podinit, fd number in the child), e.g. a notify_fd pipe.
     pub extra_fds: Vec<(RawFd, i32)>,
     /// Variables set after the process's own (e.g. NOTIFY_SOCKET).
-    pub extra_env: Vec<(String, String)>,
+    pub extra_env: Vec<(OsString, OsString)>,
     /// Make the child's process group the foreground of the terminal on
     /// its stdin (the `-- COMMAND` process when podinit runs interactively).
     pub foreground: bool,
@@ -106,9 +106,13 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// An environment: names and values as bytes, exactly as podinit got them
+/// (neither has to be UTF-8).
+pub type Env = Vec<(OsString, OsString)>;
+
 /// The environment a process gets: podinit's, plus its own additions.
-pub fn environment(base: &[(String, String)], extra: &[(String, String)]) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = base
+pub fn environment(base: &[(OsString, OsString)], extra: &[(OsString, OsString)]) -> Env {
+    let mut env: Env = base
         .iter()
         .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
         .cloned()
@@ -119,17 +123,18 @@ pub fn environment(base: &[(String, String)], extra: &[(String, String)]) -> Vec
 
 /// Finds the program as `execvp` would, but with the PATH of the process's
 /// own environment. `Err` carries the status a shell would give.
-pub fn resolve(program: &str, env: &[(String, String)]) -> Result<PathBuf, SpawnError> {
+pub fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf, SpawnError> {
     let not_exec = |p: &Path, why: &str| SpawnError {
         status: ExitStatus::Code(126),
         message: format!("cannot execute {}: {why}", p.display()),
     };
-    if program.contains('/') {
+    let shown = program.to_string_lossy();
+    if program.as_bytes().contains(&b'/') {
         let p = PathBuf::from(program);
         return match std::fs::metadata(&p) {
             Err(_) => Err(SpawnError {
                 status: ExitStatus::Code(127),
-                message: format!("cannot execute {program}: no such file"),
+                message: format!("cannot execute {shown}: no such file"),
             }),
             Ok(m) if m.is_dir() => Err(not_exec(&p, "is a directory")),
             Ok(_) => Ok(p),
@@ -139,12 +144,12 @@ pub fn resolve(program: &str, env: &[(String, String)]) -> Result<PathBuf, Spawn
         .iter()
         .rev()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or(DEFAULT_PATH);
+        .map(|(_, v)| v.as_bytes())
+        .unwrap_or(DEFAULT_PATH.as_bytes());
     let mut denied: Option<PathBuf> = None;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = Path::new(dir).join(program);
+    for dir in path.split(|&b| b == b':') {
+        let dir = if dir.is_empty() { b"." } else { dir };
+        let candidate = Path::new(OsStr::from_bytes(dir)).join(program);
         let Ok(meta) = std::fs::metadata(&candidate) else {
             continue;
         };
@@ -160,7 +165,10 @@ pub fn resolve(program: &str, env: &[(String, String)]) -> Result<PathBuf, Spawn
         Some(p) => Err(not_exec(&p, "permission denied")),
         None => Err(SpawnError {
             status: ExitStatus::Code(127),
-            message: format!("cannot execute {program}: command not found in PATH ({path})"),
+            message: format!(
+                "cannot execute {shown}: command not found in PATH ({})",
+                String::from_utf8_lossy(path)
+            ),
         }),
     }
 }
@@ -173,33 +181,52 @@ fn executable(p: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
 }
 
-fn cstring(s: &str) -> CString {
-    // Config validation rejects NUL bytes; strip any that slipped through.
-    CString::new(s.replace('\0', "")).unwrap_or_default()
+fn cstring(s: &[u8]) -> CString {
+    // Config validation rejects NUL bytes (and the kernel hands none to
+    // podinit); strip any that slipped through.
+    CString::new(s.iter().copied().filter(|&b| b != 0).collect::<Vec<u8>>()).unwrap_or_default()
+}
+
+/// `KEY=value` as the kernel takes it.
+fn env_entry(k: &OsStr, v: &OsStr) -> CString {
+    let mut b = Vec::with_capacity(k.len() + v.len() + 1);
+    b.extend_from_slice(k.as_bytes());
+    b.push(b'=');
+    b.extend_from_slice(v.as_bytes());
+    cstring(&b)
 }
 
 /// Spawns `spec` in a new process group. Returns its pid once it has
 /// successfully exec'ed, or why it could not (as a status and a message).
 pub fn spawn(
     spec: &ProcSpec,
-    base_env: &[(String, String)],
+    base_env: &[(OsString, OsString)],
     setup: &Setup,
 ) -> Result<Pid, SpawnError> {
     // The environment: podinit's, the login variables of `user`, env_file, env.
-    let mut extra: Vec<(String, String)> = Vec::new();
+    let mut extra: Env = Vec::new();
     let identity = if spec.user.is_some() || spec.group.is_some() {
         let id =
             crate::users::lookup(spec.user.as_deref(), spec.group.as_deref()).map_err(|e| {
                 setup_error(spec, if e.contains("group") { "group" } else { "user" }, e)
             })?;
         if let Some(name) = &id.name {
-            extra.push(("USER".into(), name.clone()));
-            extra.push(("LOGNAME".into(), name.clone()));
+            extra.push(("USER".into(), name.into()));
+            extra.push(("LOGNAME".into(), name.into()));
         }
         if let Some(home) = &id.home {
-            extra.push(("HOME".into(), home.clone()));
+            extra.push(("HOME".into(), home.into()));
         }
-        Some(id)
+        match crate::users::switch_needed(&id) {
+            Ok(needed) => needed.then_some(id),
+            Err(why) => {
+                return Err(setup_error(
+                    spec,
+                    if spec.user.is_some() { "user" } else { "group" },
+                    why,
+                ));
+            }
+        }
     } else {
         None
     };
@@ -208,9 +235,9 @@ pub fn spawn(
             .map_err(|e| setup_error(spec, "env_file", format!("cannot read {path}: {e}")))?;
         let vars = parse_env_file(&text)
             .map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
-        extra.extend(vars);
+        extra.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
     }
-    extra.extend(spec.env.iter().cloned());
+    extra.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
     extra.extend(setup.extra_env.iter().cloned());
     let env = environment(base_env, &extra);
     let path = resolve(&spec.argv[0], &env)?;
@@ -224,15 +251,14 @@ pub fn spawn(
         ),
         None => None,
     };
-    let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a)).collect();
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| cstring(&format!("{k}={v}")))
-        .collect();
+    let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect();
+    let envp: Vec<CString> = env.iter().map(|(k, v)| env_entry(k, v)).collect();
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
+    // Sources are moved above every target fd before the dup2s.
+    let highest_target = setup.extra_fds.iter().map(|&(_, t)| t).fold(2, i32::max);
     let child_setup = ChildSetup {
         path: c_path.as_ptr(),
         argv: argv_p.as_ptr(),
@@ -247,6 +273,8 @@ pub fn spawn(
         stdio: [setup.stdin, setup.stdout, setup.stderr],
         extra_fds: setup.extra_fds.as_ptr(),
         nextra: setup.extra_fds.len(),
+        fd_floor: highest_target + 1,
+        nofile: original_fd_limit(),
         foreground: setup.foreground,
         no_new_privs: spec.no_new_privs,
         ignored: ignored_signals(),
@@ -339,6 +367,10 @@ struct ChildSetup {
     stdio: [Stdio; 3],
     extra_fds: *const (RawFd, i32),
     nextra: usize,
+    /// The lowest fd a source may be moved to (above every target).
+    fd_floor: i32,
+    /// The fd limit podinit was started with, restored for the child.
+    nofile: Option<libc::rlimit>,
     foreground: bool,
     no_new_privs: bool,
     /// Signals podinit ignores, bit N-1 for signal N.
@@ -432,7 +464,7 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         let mut sources = [-1; 3];
         for (i, s) in c.stdio.iter().enumerate() {
             if let Stdio::Fd(fd) = s {
-                sources[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 1024);
+                sources[i] = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, c.fd_floor);
                 if sources[i] < 0 {
                     fail(STEP_FDS);
                 }
@@ -441,20 +473,33 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         let extra = std::slice::from_raw_parts(c.extra_fds, c.nextra);
         let mut moved = [-1; 8];
         for (i, (src, _)) in extra.iter().take(moved.len()).enumerate() {
-            moved[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 1024);
+            moved[i] = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, c.fd_floor);
             if moved[i] < 0 {
                 fail(STEP_FDS);
             }
         }
         for (target, src) in sources.iter().enumerate() {
-            if *src >= 0 && libc::dup2(*src, target as i32) < 0 {
-                fail(STEP_FDS);
+            if *src >= 0 {
+                if libc::dup2(*src, target as i32) < 0 {
+                    fail(STEP_FDS);
+                }
+                // Each run starts with blocking stdio, whatever an earlier
+                // run set on the shared pipe (Node and libuv set O_NONBLOCK).
+                let fl = libc::fcntl(target as i32, libc::F_GETFL);
+                if fl >= 0 && fl & libc::O_NONBLOCK != 0 {
+                    libc::fcntl(target as i32, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+                }
             }
         }
         for (i, (_, target)) in extra.iter().take(moved.len()).enumerate() {
             if libc::dup2(moved[i], *target) < 0 {
                 fail(STEP_FDS);
             }
+        }
+        // The limits podinit was started with (it raised its own soft
+        // limit); lowering it below fds already open is allowed.
+        if let Some(lim) = &c.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, lim);
         }
         if let Some((uid, gid)) = c.identity {
             if libc::setgroups(c.ngroups, c.groups) != 0 {
@@ -482,41 +527,73 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
     }
 }
 
+/// The RLIMIT_NOFILE podinit was started with, when it raised its own.
+static ORIGINAL_NOFILE: std::sync::OnceLock<libc::rlimit> = std::sync::OnceLock::new();
+
+fn original_fd_limit() -> Option<libc::rlimit> {
+    ORIGINAL_NOFILE.get().copied()
+}
+
+/// Raises podinit's own soft fd limit to the hard limit: it holds a few fds
+/// per process (pipes, probes, clients), so a big pod needs more than a
+/// login shell's 1,024. Every child gets the limits podinit was started
+/// with back before exec. Returns (old soft, new soft) when it changed.
+pub fn raise_fd_limit() -> Option<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit into a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
+        || lim.rlim_cur >= lim.rlim_max
+    {
+        return None;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: setrlimit from a local struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return None;
+    }
+    let _ = ORIGINAL_NOFILE.set(lim);
+    Some((lim.rlim_cur, lim.rlim_max))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(path: &str) -> Vec<(String, String)> {
+    fn env(path: &str) -> Env {
         vec![("PATH".into(), path.into())]
     }
 
     #[test]
     fn resolve_finds_programs_in_the_process_path() {
         assert_eq!(
-            resolve("sh", &env("/nonexistent:/bin")).unwrap(),
+            resolve("sh".as_ref(), &env("/nonexistent:/bin")).unwrap(),
             PathBuf::from("/bin/sh")
         );
-        let e = resolve("no-such-program-xyz", &env("/bin")).unwrap_err();
+        let e = resolve("no-such-program-xyz".as_ref(), &env("/bin")).unwrap_err();
         assert_eq!(e.status, ExitStatus::Code(127));
         assert!(e.message.contains("no-such-program-xyz"), "{}", e.message);
-        let e = resolve("/no/such/file", &env("/bin")).unwrap_err();
+        let e = resolve("/no/such/file".as_ref(), &env("/bin")).unwrap_err();
         assert_eq!(e.status, ExitStatus::Code(127));
-        let e = resolve("/tmp", &env("/bin")).unwrap_err();
+        let e = resolve("/tmp".as_ref(), &env("/bin")).unwrap_err();
         assert_eq!(e.status, ExitStatus::Code(126));
     }
 
     #[test]
     fn environment_overrides_base() {
-        let base = vec![("A".into(), "1".into()), ("B".into(), "2".into())];
-        let extra = vec![("B".into(), "3".into()), ("C".into(), "4".into())];
+        let base: Env = vec![("A".into(), "1".into()), ("B".into(), "2".into())];
+        let extra: Env = vec![("B".into(), "3".into()), ("C".into(), "4".into())];
         let e = environment(&base, &extra);
-        assert_eq!(
-            e,
-            vec![
-                ("A".to_string(), "1".to_string()),
-                ("B".to_string(), "3".to_string()),
-                ("C".to_string(), "4".to_string())
-            ]
-        );
+        let want: Env = vec![
+            ("A".into(), "1".into()),
+            ("B".into(), "3".into()),
+            ("C".into(), "4".into()),
+        ];
+        assert_eq!(e, want);
     }
 }

@@ -196,6 +196,17 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The state as `status` shows it: a process the operator stopped
+    /// (`podinit stop`) is `stopped` until `podinit start`, whatever its
+    /// last exit was.
+    pub fn state_name(&self) -> &'static str {
+        if self.held && self.pid.is_none() && self.state != State::Starting {
+            "stopped"
+        } else {
+            self.state.name()
+        }
+    }
+
     fn new() -> Proc {
         Proc {
             state: State::Waiting,
@@ -572,7 +583,9 @@ impl Supervisor {
             };
             if p.state == State::Completed {
                 log::info!("{name} completed");
-            } else if success {
+            } else if success || spec.from_command_line {
+                // The `-- COMMAND`'s status is podinit's own: news, not a
+                // warning (drop-in mode stays as quiet as tini).
                 log::info!("{name} exited ({status})");
             } else {
                 log::warn!("{name} exited ({status})");

@@ -22,3 +22,36 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     Ok((r, w))
 }
+
+/// Why podinit could not create or append to the file `path` (its
+/// directories made as needed), or None when it can. Asked with podinit's
+/// own rights (`access`), so a read-only mount, a missing HOME or another
+/// user's directory all show up here before the pod starts.
+pub fn write_problem(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let can = |p: &std::path::Path, mode: i32| -> Result<(), io::Error> {
+        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: a NUL-terminated path and a mode.
+        if unsafe { libc::access(c.as_ptr(), mode) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    if path.exists() {
+        return can(path, libc::W_OK)
+            .err()
+            .map(|e| format!("{} is not writable: {e}", path.display()));
+    }
+    // The nearest directory that exists must let us create what is below.
+    let mut dir = path.parent()?;
+    while !dir.exists() {
+        dir = dir.parent()?;
+    }
+    if !dir.is_dir() {
+        return Some(format!("{} is not a directory", dir.display()));
+    }
+    can(dir, libc::W_OK | libc::X_OK)
+        .err()
+        .map(|e| format!("cannot create {} in {}: {e}", path.display(), dir.display()))
+}

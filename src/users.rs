@@ -13,6 +13,8 @@ pub struct Identity {
     /// Login name and home, when the user is in /etc/passwd.
     pub name: Option<String>,
     pub home: Option<String>,
+    /// `group` was given (not only derived from the user).
+    pub explicit_group: bool,
 }
 
 struct PasswdEntry {
@@ -117,7 +119,38 @@ pub fn resolve(
         groups: supplementary,
         name,
         home,
+        explicit_group: group.is_some(),
     })
+}
+
+/// Whether podinit, running as `euid`/`egid`, must switch identity to run
+/// as `id`: `Ok(false)` when that identity is already in effect (the config
+/// names podinit's own user, as under `docker run --user` or Kubernetes
+/// `runAsUser`), `Err` with the reason when a switch is needed and podinit
+/// is not root. A derived gid that differs is not a reason to fail: under
+/// an arbitrary uid (OpenShift) the primary group is often 0.
+pub fn switch_needed_as(id: &Identity, euid: u32, egid: u32) -> Result<bool, String> {
+    if euid == 0 {
+        return Ok(true);
+    }
+    if id.uid == euid && (id.gid == egid || !id.explicit_group) {
+        return Ok(false);
+    }
+    let who = match &id.name {
+        Some(n) => format!("{n:?} (uid {}, gid {})", id.uid, id.gid),
+        None => format!("uid {}, gid {}", id.uid, id.gid),
+    };
+    Err(format!(
+        "podinit runs as uid {euid}, gid {egid} without root privileges, so it cannot switch to {who}; \
+         run podinit as root or as that user, or remove the key"
+    ))
+}
+
+/// [`switch_needed_as`] for podinit's own effective ids.
+pub fn switch_needed(id: &Identity) -> Result<bool, String> {
+    // SAFETY: geteuid/getegid cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    switch_needed_as(id, euid, egid)
 }
 
 /// Reads the two files and resolves; a missing file reads as empty.
@@ -158,6 +191,25 @@ mod tests {
             resolve(Some("app"), Some("nogroup2"), PASSWD, GROUP)
                 .unwrap_err()
                 .contains("unknown group")
+        );
+    }
+
+    #[test]
+    fn a_switch_only_when_needed_and_possible() {
+        let app = resolve(Some("app"), None, PASSWD, GROUP).unwrap();
+        assert_eq!(switch_needed_as(&app, 0, 0), Ok(true));
+        // Already app: nothing to do, even without root.
+        assert_eq!(switch_needed_as(&app, 1000, 1000), Ok(false));
+        // An arbitrary uid with gid 0 (OpenShift): the user is in effect.
+        let n = resolve(Some("1000680000"), None, PASSWD, GROUP).unwrap();
+        assert_eq!(switch_needed_as(&n, 1000680000, 0), Ok(false));
+        // An explicit other group cannot be had without root.
+        let g = resolve(Some("app"), Some("log"), PASSWD, GROUP).unwrap();
+        assert!(switch_needed_as(&g, 1000, 1000).is_err());
+        let e = switch_needed_as(&app, 65534, 65534).unwrap_err();
+        assert!(
+            e.contains("uid 65534") && e.contains("\"app\" (uid 1000"),
+            "{e}"
         );
     }
 }

@@ -99,8 +99,9 @@ pub struct Dep {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcSpec {
     pub name: String,
-    /// argv, `${NAME}` already expanded.
-    pub argv: Vec<String>,
+    /// argv, `${NAME}` already expanded; the `-- COMMAND` process's as
+    /// podinit got it (not necessarily UTF-8).
+    pub argv: Vec<std::ffi::OsString>,
     pub main: bool,
     pub oneshot: bool,
     pub deps: Vec<Dep>,
@@ -169,23 +170,37 @@ pub fn default_control_socket(env: EnvLookup) -> String {
     }
     match env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(d) => format!("{d}/podinit.sock"),
-        None => format!("/tmp/podinit-{uid}.sock"),
+        // A directory of our own (made 0700, refused if another user owns
+        // it), never a name in /tmp that someone else could take first.
+        None => format!("/tmp/podinit-{uid}/podinit.sock"),
     }
 }
 
-/// `log_dir` when the config does not say: the container place as root,
-/// a per-user place otherwise.
+/// `log_dir` when the config does not say: the container place as root, a
+/// place of the user's own otherwise (`$XDG_STATE_HOME/podinit`, else
+/// `$HOME/.local/state/podinit`). Never a shared directory such as /tmp,
+/// where another user could read the logs or plant files: without an
+/// absolute `XDG_STATE_HOME` or a `HOME` other than `/`, there is no default
+/// (empty), and a relative `file:` target is a config error.
 pub fn default_log_dir(env: EnvLookup) -> String {
     // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    default_log_dir_as(unsafe { libc::geteuid() }, env)
+}
+
+pub fn default_log_dir_as(uid: u32, env: EnvLookup) -> String {
+    if uid == 0 {
         return "/var/log/podinit".into();
     }
-    if let Some(x) = env("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+    let usable = |v: String| -> Option<String> {
+        let v = v.trim_end_matches('/').to_string();
+        (v.starts_with('/') && !v.is_empty()).then_some(v)
+    };
+    if let Some(x) = env("XDG_STATE_HOME").and_then(usable) {
         return format!("{x}/podinit");
     }
-    match env("HOME").filter(|v| !v.is_empty()) {
+    match env("HOME").and_then(usable) {
         Some(h) => format!("{h}/.local/state/podinit"),
-        None => "/tmp/podinit-logs".into(),
+        None => String::new(),
     }
 }
 
@@ -256,10 +271,14 @@ pub struct Config {
     pub global: Global,
     pub procs: Vec<ProcSpec>,
     pub plan: Plan,
+    /// Per process with `user` or `group`: where that key is (`FILE:LINE: KEY:`).
+    pub identity_at: Vec<(usize, String)>,
 }
 
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// 5 s: a one-level pod's worst case (stop_timeout + the stray sweep's
+/// grace) then fits docker stop's 10 s.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_millis(200);
 pub const DEFAULT_RESTART_DELAY_MAX: Duration = Duration::from_secs(10);
 /// The name of the process that `podinit -- COMMAND` adds.
@@ -342,6 +361,9 @@ type Entry<'v, 'i> = (&'v str, Range<usize>, Item<'v, 'i>);
 struct Ctx<'a> {
     file: &'a str,
     text: &'a str,
+    /// Where each process's `user` (else `group`) key is, as
+    /// `FILE:LINE: KEY:`, for the identity check of [`load_file`].
+    identity_at: std::cell::RefCell<Vec<(usize, String)>>,
 }
 
 impl Ctx<'_> {
@@ -542,7 +564,7 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !name.starts_with('.')
+        && !name.starts_with(['.', '-'])
 }
 
 /// How the environment of podinit is seen by the loader (injected for tests).
@@ -551,16 +573,34 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// Reads and validates a config file.
 pub fn load_file(
     path: &str,
-    command: Option<Vec<String>>,
+    command: Option<Vec<std::ffi::OsString>>,
     env: EnvLookup,
 ) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("{path}: cannot read the config file: {e}")))?;
-    parse(&text, path, command, env)
+    let cfg = parse(&text, path, command, env)?;
+    check_identities(&cfg)?;
+    Ok(cfg)
+}
+
+/// Every `user` / `group` can be had: podinit is root, or the identity is
+/// its own already. Otherwise the pod would start half-way and fail there.
+fn check_identities(cfg: &Config) -> Result<(), ConfigError> {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(()); // root resolves names at each start (126 if unknown)
+    }
+    for (idx, at) in &cfg.identity_at {
+        let p = &cfg.procs[*idx];
+        crate::users::lookup(p.user.as_deref(), p.group.as_deref())
+            .and_then(|id| crate::users::switch_needed(&id))
+            .map_err(|e| ConfigError(format!("{at} {e}")))?;
+    }
+    Ok(())
 }
 
 /// The pod of `podinit -- COMMAND` without a config file.
-pub fn command_only(argv: Vec<String>) -> Config {
+pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
     let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
     // One process without dependencies: its plan is that one level.
     let plan = plan::plan(&procs).unwrap_or(Plan {
@@ -575,10 +615,11 @@ pub fn command_only(argv: Vec<String>) -> Config {
         },
         procs,
         plan,
+        identity_at: Vec::new(),
     }
 }
 
-fn command_proc(argv: Vec<String>, deps: Vec<Dep>, stop_timeout: Duration) -> ProcSpec {
+fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Duration) -> ProcSpec {
     ProcSpec {
         name: COMMAND_NAME.into(),
         argv,
@@ -620,17 +661,27 @@ pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
 pub fn parse(
     text: &str,
     file: &str,
-    command: Option<Vec<String>>,
+    command: Option<Vec<std::ffi::OsString>>,
     env: EnvLookup,
 ) -> Result<Config, ConfigError> {
-    let cx = Ctx { file, text };
+    let cx = Ctx {
+        file,
+        text,
+        identity_at: Default::default(),
+    };
     let doc = DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        ConfigError(format!(
-            "{file}:{}: invalid TOML: {}",
-            cx.line(&span),
-            e.message().trim()
-        ))
+        let msg = e.message().trim();
+        // toml says only "duplicate key": name it, as every error does.
+        let what = text.get(span.clone()).unwrap_or("").trim();
+        let msg = if msg.starts_with("duplicate") && !what.is_empty() {
+            format!(
+                "{msg} `{what}`: it is already defined above (a key, or a [table], may appear once)"
+            )
+        } else {
+            msg.to_string()
+        };
+        ConfigError(format!("{file}:{}: invalid TOML: {msg}", cx.line(&span)))
     })?;
     let top = entries(doc.get_ref(), "");
     check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
@@ -691,7 +742,7 @@ pub fn parse(
             return Err(cx.err(
                 span,
                 &item.key,
-                "a process name may use letters, digits, '_', '-' and '.' (up to 64, not starting with '.')",
+                "a process name may use letters, digits, '_', '-' and '.' (up to 64, not starting with '.' or '-', which the verbs would take for an option)",
             ));
         }
         if command.is_some() && *name == COMMAND_NAME {
@@ -804,6 +855,7 @@ pub fn parse(
         global,
         procs,
         plan,
+        identity_at: cx.identity_at.take(),
     })
 }
 
@@ -906,7 +958,7 @@ fn process(
                 if w.contains('\0') {
                     return Err(it.bad(cx, "an argument cannot contain a NUL byte"));
                 }
-                argv.push(w);
+                argv.push(w.into());
             }
             argv
         }
@@ -1101,6 +1153,10 @@ fn process(
     };
     let user = id("user")?;
     let group = id("group")?;
+    if let Some(i) = get("user").or_else(|| get("group")) {
+        let at = i.bad(cx, "").0.trim_end().to_string();
+        cx.identity_at.borrow_mut().push((me, at));
+    }
     let umask = match get("umask") {
         None => None,
         Some(i) => {
@@ -1132,6 +1188,14 @@ fn process(
                 }
                 Target::File(if path.starts_with('/') {
                     path
+                } else if log_dir.is_empty() {
+                    return Err(i.bad(
+                        cx,
+                        format!(
+                            "{path:?} is relative to log_dir, which has no default here (podinit is not root and \
+                             has no usable $XDG_STATE_HOME or $HOME); set [podinit] log_dir or give an absolute path"
+                        ),
+                    ));
                 } else {
                     format!("{}/{path}", log_dir.trim_end_matches('/'))
                 })
@@ -1251,6 +1315,34 @@ pub fn worst_case_shutdown(cfg: &Config) -> Duration {
     (levels + slowest(&all)).min(cfg.global.shutdown_timeout)
 }
 
+/// What would fail at run time in this environment, found before anything
+/// starts: log files podinit cannot write (their output would be kept in
+/// memory, retried, and lost at exit) and a control socket it cannot bind.
+/// `podinit check` prints these; the run logs them as warnings.
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &cfg.procs {
+        for (key, target) in [("stdout", &p.stdout), ("stderr", &p.stderr)] {
+            if let Target::File(path) = target
+                && let Some(why) = crate::sys::write_problem(std::path::Path::new(path))
+            {
+                out.push(format!(
+                    "process.{}.{key}: {why}; this output would be kept in memory, retried every second, and lost at exit (set [podinit] log_dir or the target)",
+                    p.name
+                ));
+            }
+        }
+    }
+    if let Some(sock) = &cfg.global.control_socket
+        && let Some(why) = crate::sys::write_problem(std::path::Path::new(sock))
+    {
+        out.push(format!(
+            "podinit.control_socket: {why}; `podinit status` and the other verbs would not reach the pod"
+        ));
+    }
+    out
+}
+
 /// docker stop's default grace period (`docker run --stop-timeout`).
 const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -1285,7 +1377,15 @@ pub fn describe(cfg: &Config) -> String {
             ""
         }
     );
-    let _ = writeln!(out, "log_dir: {}", cfg.global.log_dir);
+    let _ = writeln!(
+        out,
+        "log_dir: {}",
+        if cfg.global.log_dir.is_empty() {
+            "(none: podinit is not root and has no usable $XDG_STATE_HOME or $HOME)"
+        } else {
+            &cfg.global.log_dir
+        }
+    );
     let _ = writeln!(
         out,
         "control_socket: {}",

@@ -496,3 +496,49 @@ fn every_key_has_a_row_in_the_reference_docs() {
         );
     }
 }
+
+#[test]
+fn environments_defaults_and_names() {
+    // A pod written with defaults fits docker stop's 10 s.
+    let c = ok("[process.a]\ncommand = \"sleep 1\"\n");
+    assert!(worst_case_shutdown(&c) <= Duration::from_secs(10));
+    assert!(!describe(&c).contains("more than docker stop"));
+    // Names the verbs could take for an option are refused.
+    let e = err("[process.-x]\ncommand = \"sleep 1\"\n");
+    assert!(e.contains("process.-x") && e.contains("'-'"), "{e}");
+    // A duplicate key is named.
+    let e = err("[process.a]\ncommand = \"sleep 1\"\ncommand = \"sleep 2\"\n");
+    assert!(
+        e.starts_with("pod.toml:3:") && e.contains("`command`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_log_dir_default_is_never_shared() {
+    let with = |vars: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    assert_eq!(default_log_dir_as(0, &with(&[])), "/var/log/podinit");
+    assert_eq!(
+        default_log_dir_as(1000, &with(&[("HOME", "/home/u/")])),
+        "/home/u/.local/state/podinit"
+    );
+    assert_eq!(
+        default_log_dir_as(1000, &with(&[("XDG_STATE_HOME", "/s"), ("HOME", "/h")])),
+        "/s/podinit"
+    );
+    // HOME=/ (giving //.local/...), a relative or missing HOME: no default.
+    for vars in [
+        &[("HOME", "/")][..],
+        &[("HOME", "rel")],
+        &[],
+        &[("XDG_STATE_HOME", "x")],
+    ] {
+        assert_eq!(default_log_dir_as(1000, &with(vars)), "", "{vars:?}");
+    }
+}

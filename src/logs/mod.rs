@@ -71,6 +71,8 @@ struct Sink {
     sent: usize,
     feeders: Vec<usize>,
     failing: bool,
+    /// The last write error, for the report of what was lost at exit.
+    last_error: Option<String>,
     retry_at: Option<Instant>,
     want_out: bool,
     /// Since when a consumer's stdin has been full, and whether that was said.
@@ -346,6 +348,7 @@ impl Router {
                         sent: 0,
                         feeders: Vec::new(),
                         failing: false,
+                        last_error: None,
                         retry_at: None,
                         want_out: false,
                         blocked_since: None,
@@ -555,28 +558,58 @@ impl Router {
     }
 
     /// At podinit's exit: every stream drained, every sink flushed (waiting
-    /// up to `limit` for slow ones).
-    pub fn finish(&mut self, poller: &Poller, limit: Duration) {
+    /// up to `limit` for slow ones; a failing one gets one last try). What
+    /// still could not be delivered is said, with where it was meant to go
+    /// and why; returns the bytes lost.
+    ///
+    /// This is the one place podinit sleeps outside `epoll_wait`: the loop
+    /// is over, nothing else is left to serve, and a slow console is worth
+    /// a few milliseconds more rather than lost lines.
+    pub fn finish(&mut self, poller: &Poller, limit: Duration) -> u64 {
         let procs: Vec<usize> = self.streams.iter().map(|s| s.proc).collect();
         for p in procs {
             self.drain(p, poller);
+        }
+        for i in 0..self.sinks.len() {
+            if self.sinks[i].failing {
+                self.sinks[i].retry_at = None;
+                self.flush(i, poller, Instant::now());
+            }
         }
         let deadline = Instant::now() + limit;
         loop {
             let waiting: Vec<usize> = (0..self.sinks.len())
                 .filter(|&i| {
-                    self.sinks[i].pending() > 0 && !matches!(self.sinks[i].kind, Kind::Pipe { .. })
+                    let s = &self.sinks[i];
+                    s.pending() > 0 && !s.failing && !matches!(s.kind, Kind::Pipe { .. })
                 })
                 .collect();
             if waiting.is_empty() || Instant::now() >= deadline {
                 break;
             }
             for i in waiting {
-                self.sinks[i].retry_at = None;
                 self.flush(i, poller, Instant::now());
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        let mut lost = 0;
+        for s in &self.sinks {
+            let n = s.pending() as u64;
+            if n == 0 || matches!(s.kind, Kind::Discard) {
+                continue;
+            }
+            lost += n;
+            let why = match (&s.last_error, &s.kind) {
+                (Some(e), _) => e.clone(),
+                (None, Kind::Pipe { .. }) => "the consumer did not read it before the end".into(),
+                (None, _) => format!("not written within {limit:?}"),
+            };
+            log::error!(
+                "{n} bytes of output meant for {} were lost at exit: {why}",
+                s.label
+            );
+        }
+        lost
     }
 
     /// Writes what a sink can take now.
@@ -631,6 +664,7 @@ impl Router {
                     sink.kind = Kind::Discard;
                 }
                 Err(e) => {
+                    sink.last_error = Some(e.to_string());
                     if !sink.failing {
                         sink.failing = true;
                         log::error!(

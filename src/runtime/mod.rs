@@ -122,8 +122,8 @@ pub fn kill_everything() {
             if libc::getpid() == 1 {
                 libc::kill(-1, libc::SIGKILL);
             } else {
-                for (pid, _) in procfs::descendants(libc::getpid()) {
-                    libc::kill(pid, libc::SIGKILL);
+                for r in procfs::descendants(libc::getpid()) {
+                    libc::kill(r.pid, libc::SIGKILL);
                 }
             }
             // One child reaped per round; anything forked meanwhile is
@@ -214,7 +214,7 @@ pub struct Runtime {
     control_path: Option<String>,
     /// The config file and the `-- COMMAND`, to read again on reload.
     source: Option<String>,
-    command: Option<Vec<String>>,
+    command: Option<Vec<std::ffi::OsString>>,
     control: Option<Server>,
     router: Router,
     poller: Poller,
@@ -222,7 +222,7 @@ pub struct Runtime {
     probes: probe::Probes,
     notify: HashMap<usize, Notify>,
     notify_seq: u64,
-    base_env: Vec<(String, String)>,
+    base_env: spawn::Env,
     pid1: bool,
     /// podinit owns the terminal on its stdin (it is the foreground job):
     /// the `-- COMMAND` process gets it.
@@ -268,9 +268,7 @@ impl Runtime {
             probes: probe::Probes::default(),
             notify: HashMap::new(),
             notify_seq: 0,
-            base_env: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+            base_env: std::env::vars_os().collect(),
             pid1,
             // SAFETY: terminal queries on fd 0.
             interactive: unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() },
@@ -438,6 +436,9 @@ impl Runtime {
     }
 
     fn execute(&mut self, actions: Vec<Action>) {
+        // One read of /proc for the whole batch (a shutdown step may signal
+        // thousands of groups), taken when the first signal needs it.
+        let mut table: Option<procfs::Table> = None;
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
             let follow = match action {
@@ -469,7 +470,8 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::SignalGroup { idx, pid, sig } => {
-                    self.signal_group(idx, pid, sig);
+                    let t = table.get_or_insert_with(procfs::Table::read);
+                    self.signal_group(t, idx, pid, sig);
                     Vec::new()
                 }
                 Action::SignalProcess { idx, pid, sig } => {
@@ -485,7 +487,7 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::Sweep(sig) => {
-                    self.sweep(sig);
+                    self.sweep(table.get_or_insert_with(procfs::Table::read), sig);
                     // Whatever is already gone must be reaped now, and an
                     // empty table reported, or the pod would wait for nothing.
                     self.reap();
@@ -538,7 +540,7 @@ impl Runtime {
                     Ok(fd) => {
                         setup
                             .extra_env
-                            .push(("NOTIFY_SOCKET".into(), format!("@{name}")));
+                            .push(("NOTIFY_SOCKET".into(), format!("@{name}").into()));
                         notify = Some((fd, true));
                     }
                     Err(e) => log::error!("{}: sd_notify socket: {e}", spec.name),
@@ -755,9 +757,13 @@ impl Runtime {
         }
     }
 
-    /// `sig` to the process group, and to descendants that left it.
-    fn signal_group(&self, idx: usize, pid: i32, sig: i32) {
+    /// `sig` to the process group, and to descendants that left it; then
+    /// SIGCONT to what is stopped (as `table` saw it), so that it can act on
+    /// the signal. Nothing else gets a SIGCONT: a program that handles it
+    /// sees exactly the signals it was sent.
+    fn signal_group(&self, table: &procfs::Table, idx: usize, pid: i32, sig: i32) {
         let name = &self.sup.specs()[idx].name;
+        let cont = sig != libc::SIGKILL && sig != libc::SIGCONT;
         // SAFETY: kill with integer arguments.
         if unsafe { libc::kill(-pid, sig) } != 0 {
             // The group may be gone while the leader is a zombie, or the leader
@@ -765,48 +771,50 @@ impl Runtime {
             // SAFETY: as above.
             unsafe { libc::kill(pid, sig) };
         }
-        if sig != libc::SIGKILL && sig != libc::SIGCONT {
-            // A stopped process acts on the signal only once continued.
+        if cont && table.group_stopped(pid) {
             // SAFETY: as above.
             unsafe { libc::kill(-pid, libc::SIGCONT) };
         }
-        for (d, pgrp) in procfs::descendants(pid) {
-            if pgrp != pid {
+        for d in table.descendants(pid) {
+            if d.pgrp != pid {
                 log::debug!(
-                    "SIG{} to {d}, a descendant of {name} outside its process group",
-                    signal_name(sig)
+                    "SIG{} to {}, a descendant of {name} outside its process group",
+                    signal_name(sig),
+                    d.pid
                 );
                 // SAFETY: as above.
-                unsafe { libc::kill(d, sig) };
-                if sig != libc::SIGKILL && sig != libc::SIGCONT {
+                unsafe { libc::kill(d.pid, sig) };
+                if cont && d.stopped {
                     // SAFETY: as above.
-                    unsafe { libc::kill(d, libc::SIGCONT) };
+                    unsafe { libc::kill(d.pid, libc::SIGCONT) };
                 }
             }
         }
     }
 
     /// `sig` to every process left: all of the container as PID 1, else
-    /// every descendant of podinit.
-    fn sweep(&self, sig: i32) {
+    /// every descendant of podinit; SIGCONT where something is stopped.
+    fn sweep(&self, table: &procfs::Table, sig: i32) {
+        let cont = sig != libc::SIGKILL;
         if self.pid1 {
             // SAFETY: kill(-1) from PID 1 reaches everything in its namespace but itself.
-            unsafe {
-                libc::kill(-1, sig);
-                if sig != libc::SIGKILL {
-                    libc::kill(-1, libc::SIGCONT);
+            unsafe { libc::kill(-1, sig) };
+            if cont {
+                for &pid in table.stopped() {
+                    // SAFETY: kill with integer arguments.
+                    unsafe { libc::kill(pid, libc::SIGCONT) };
                 }
             }
             return;
         }
         // SAFETY: getpid cannot fail.
         let me = unsafe { libc::getpid() };
-        for (pid, _) in procfs::descendants(me) {
+        for r in table.descendants(me) {
             // SAFETY: kill with integer arguments.
             unsafe {
-                libc::kill(pid, sig);
-                if sig != libc::SIGKILL {
-                    libc::kill(pid, libc::SIGCONT);
+                libc::kill(r.pid, sig);
+                if cont && r.stopped {
+                    libc::kill(r.pid, libc::SIGCONT);
                 }
             }
         }

@@ -146,7 +146,7 @@ impl Probes {
         id: u64,
         spec: &ProcSpec,
         probe: &Probe,
-        base_env: &[(String, String)],
+        base_env: &[(std::ffi::OsString, std::ffi::OsString)],
         null: Stdio,
         poller: &Poller,
     ) -> Option<bool> {
@@ -154,7 +154,7 @@ impl Probes {
             ProbeKind::File(p) => Some(std::path::Path::new(p).exists()),
             ProbeKind::Exec(argv) => {
                 let mut s = spec.clone();
-                s.argv = argv.clone();
+                s.argv = argv.iter().map(Into::into).collect();
                 let mut setup = Setup::new(null);
                 setup.stdout = null;
                 setup.stderr = null;

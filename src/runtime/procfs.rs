@@ -1,12 +1,26 @@
-//! The process table as /proc shows it: who descends from whom.
+//! The process table as /proc shows it: who descends from whom, and who is
+//! stopped.
 //!
-//! Used to reach processes that left a process group (setsid, double fork)
-//! and, when podinit is not PID 1, the strays below it.
+//! Used to reach processes that left a process group (setsid, double fork),
+//! to continue only processes that are actually stopped, and, when podinit
+//! is not PID 1, to find the strays below it. Reading /proc costs one open
+//! and one read per process, so the runtime reads it once per batch of
+//! actions (a whole shutdown step) and asks this snapshot, never once per
+//! signal: that was quadratic in the size of the pod.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// (pid, ppid, pgrp) of every process /proc lists.
-fn table() -> Vec<(i32, i32, i32)> {
+/// One row of /proc: pid, ppid, process group, stopped (state T or t).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub stopped: bool,
+}
+
+/// The rows of every process /proc lists.
+fn rows() -> Vec<Row> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -24,47 +38,85 @@ fn table() -> Vec<(i32, i32, i32)> {
         else {
             continue;
         };
-        if let Some(row) = parse_stat(&String::from_utf8_lossy(&buf[..n])) {
-            out.push((pid, row.0, row.1));
+        if let Some(row) = parse_stat(pid, &String::from_utf8_lossy(&buf[..n])) {
+            out.push(row);
         }
     }
     out
 }
 
-/// (ppid, pgrp) from the text of /proc/PID/stat; the command name may hold
+/// A row from the text of /proc/PID/stat; the command name may hold
 /// spaces and parentheses, so fields are counted from its last ')'.
-pub fn parse_stat(stat: &str) -> Option<(i32, i32)> {
+pub fn parse_stat(pid: i32, stat: &str) -> Option<Row> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
-    let _state = fields.next()?;
+    let state = fields.next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((ppid, pgrp))
+    Some(Row {
+        pid,
+        ppid,
+        pgrp,
+        stopped: matches!(state, "T" | "t"),
+    })
 }
 
-/// Every live descendant of `root` (not `root` itself), with its process group.
-pub fn descendants(root: i32) -> Vec<(i32, i32)> {
-    descendants_in(&table(), root)
+/// A snapshot of the process table, indexed by parent and by stopped group.
+#[derive(Default)]
+pub struct Table {
+    children: HashMap<i32, Vec<Row>>,
+    stopped_groups: HashSet<i32>,
+    stopped: Vec<i32>,
 }
 
-pub fn descendants_in(table: &[(i32, i32, i32)], root: i32) -> Vec<(i32, i32)> {
-    let mut children: HashMap<i32, Vec<(i32, i32)>> = HashMap::new();
-    for &(pid, ppid, pgrp) in table {
-        children.entry(ppid).or_default().push((pid, pgrp));
+impl Table {
+    /// Reads /proc once.
+    pub fn read() -> Table {
+        Table::from_rows(rows())
     }
-    let mut out = Vec::new();
-    let mut todo = vec![root];
-    while let Some(p) = todo.pop() {
-        if let Some(kids) = children.get(&p) {
-            for &(pid, pgrp) in kids {
-                if pid != root && !out.iter().any(|&(q, _)| q == pid) {
-                    out.push((pid, pgrp));
-                    todo.push(pid);
+
+    pub fn from_rows(rows: Vec<Row>) -> Table {
+        let mut t = Table::default();
+        for r in rows {
+            if r.stopped {
+                t.stopped_groups.insert(r.pgrp);
+                t.stopped.push(r.pid);
+            }
+            t.children.entry(r.ppid).or_default().push(r);
+        }
+        t
+    }
+
+    /// Every live descendant of `root` (not `root` itself).
+    pub fn descendants(&self, root: i32) -> Vec<Row> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut todo = vec![root];
+        while let Some(p) = todo.pop() {
+            for r in self.children.get(&p).map_or(&[][..], |v| v.as_slice()) {
+                if r.pid != root && seen.insert(r.pid) {
+                    out.push(*r);
+                    todo.push(r.pid);
                 }
             }
         }
+        out
     }
-    out
+
+    /// Whether a process of group `pgrp` is stopped.
+    pub fn group_stopped(&self, pgrp: i32) -> bool {
+        self.stopped_groups.contains(&pgrp)
+    }
+
+    /// Every stopped process.
+    pub fn stopped(&self) -> &[i32] {
+        &self.stopped
+    }
+}
+
+/// Every live descendant of `root`, from a fresh read of /proc.
+pub fn descendants(root: i32) -> Vec<Row> {
+    Table::read().descendants(root)
 }
 
 #[cfg(test)]
@@ -73,23 +125,44 @@ mod tests {
 
     #[test]
     fn stat_with_odd_command_names() {
-        assert_eq!(parse_stat("12 (sh) S 1 12 12 0 -1"), Some((1, 12)));
-        assert_eq!(parse_stat("12 (a) b) (c) R 7 9 9 0"), Some((7, 9)));
-        assert_eq!(parse_stat("garbage"), None);
+        let r = parse_stat(12, "12 (sh) S 1 12 12 0 -1").unwrap();
+        assert_eq!((r.ppid, r.pgrp, r.stopped), (1, 12, false));
+        let r = parse_stat(12, "12 (a) b) (c) T 7 9 9 0").unwrap();
+        assert_eq!((r.ppid, r.pgrp, r.stopped), (7, 9, true));
+        assert_eq!(parse_stat(1, "garbage"), None);
+    }
+
+    fn row(pid: i32, ppid: i32, pgrp: i32, stopped: bool) -> Row {
+        Row {
+            pid,
+            ppid,
+            pgrp,
+            stopped,
+        }
     }
 
     #[test]
-    fn tree_walk() {
-        let t = [
-            (1, 0, 1),
-            (10, 1, 10),
-            (11, 10, 10),
-            (12, 11, 12),
-            (20, 1, 20),
-        ];
-        let mut d = descendants_in(&t, 10);
+    fn tree_walk_and_stopped_groups() {
+        let t = Table::from_rows(vec![
+            row(1, 0, 1, false),
+            row(10, 1, 10, false),
+            row(11, 10, 10, true),
+            row(12, 11, 12, false),
+            row(20, 1, 20, false),
+        ]);
+        let mut d: Vec<(i32, i32)> = t.descendants(10).iter().map(|r| (r.pid, r.pgrp)).collect();
         d.sort();
         assert_eq!(d, vec![(11, 10), (12, 12)]);
-        assert_eq!(descendants_in(&t, 12), vec![]);
+        assert!(t.descendants(12).is_empty());
+        assert!(t.group_stopped(10) && !t.group_stopped(20) && t.stopped() == [11]);
+    }
+
+    #[test]
+    fn a_walk_of_a_big_table_is_linear() {
+        // 20,000 processes under one parent: one index, one walk.
+        let rows = (2..20_002).map(|p| row(p, 1, p, false)).collect();
+        let t = Table::from_rows(rows);
+        assert_eq!(t.descendants(1).len(), 20_000);
+        assert!(t.descendants(5).is_empty());
     }
 }

@@ -110,7 +110,7 @@ fn chain_starts_in_order_and_stops_in_reverse() {
     // The main exits: b stops first, then a, then the strays, then exit.
     assert_eq!(s.exited("c", ExitStatus::Code(4)), vec![s.group("b", TERM)]);
     assert_eq!(s.state("b"), State::Stopping);
-    assert_eq!(s.deadline_ms(), Some(10_000));
+    assert_eq!(s.deadline_ms(), Some(5_000));
     assert_eq!(s.exited("b", ExitStatus::Code(0)), vec![s.group("a", TERM)]);
     assert_eq!(
         s.exited("a", ExitStatus::Signaled(TERM)),
