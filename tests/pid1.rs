@@ -356,6 +356,7 @@ fn a_panic_kills_and_reaps_the_pod_and_exits_70() {
     let out = std::process::Command::new(BIN)
         .args(["--", "sleep", &marker])
         .env("PODINIT_TEST_PANIC", "1")
+        .env("PODINIT_LOG", "info") // drop-in mode is quiet by default
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -172,7 +172,11 @@ pub fn default_control_socket(env: EnvLookup) -> String {
         Some(d) => format!("{d}/podinit.sock"),
         // A directory of our own (made 0700, refused if another user owns
         // it), never a name in /tmp that someone else could take first.
-        None => format!("/tmp/podinit-{uid}/podinit.sock"),
+        None => {
+            let tmp = env("TMPDIR").filter(|t| t.starts_with('/'));
+            let tmp = tmp.as_deref().unwrap_or("/tmp").trim_end_matches('/');
+            format!("{tmp}/podinit-{uid}/podinit.sock")
+        }
     }
 }
 

@@ -102,11 +102,50 @@ impl Outcome {
     }
 }
 
+/// How to run podinit beyond its arguments: as whom, under which fd limit,
+/// with which environment.
+#[derive(Clone, Default)]
+pub struct Opts {
+    /// (uid, gid) to run as; the pod's dir is handed to that user. Needs
+    /// root unless it is the test's own identity.
+    pub user: Option<(u32, u32)>,
+    /// The soft RLIMIT_NOFILE podinit starts with (the hard one is kept).
+    pub nofile: Option<u64>,
+    /// Start from an empty environment (PATH and TEST_DIR are still set).
+    pub clear_env: bool,
+    pub env: Vec<(String, String)>,
+    /// Leave PODINIT_LOG unset (podinit's own default level).
+    pub default_log: bool,
+}
+
+/// The command that makes podinit PID 1 of a new PID namespace. Without
+/// root (the non-root CI lane, or a test that runs podinit as another
+/// user), a user namespace that maps only the caller's own uid gives the
+/// right to make it: podinit is still an ordinary user, without privileges.
+fn pid1_command(unprivileged: bool) -> Command {
+    let mut cmd = Command::new("unshare");
+    if unprivileged {
+        cmd.args(["--user", "--map-current-user"]);
+    }
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+    cmd
+}
+
+/// PATH for processes a test starts: the system's, readable by any user
+/// (a developer's PATH may point into root's home).
+pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 impl Pod {
     /// podinit as PID 1 of a new PID namespace, with `args`.
     pub fn start_pid1(dir: TempDir, args: &[&str]) -> Pod {
-        let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+        Self::launch(dir, pid1_command(!is_root()), args, true)
+    }
+
+    /// podinit as PID 1 of a new PID namespace, run as `opts` say.
+    pub fn start_pid1_with(dir: TempDir, args: &[&str], opts: &Opts) -> Pod {
+        let unprivileged = !is_root() || opts.user.is_some_and(|(u, _)| u != 0);
+        let mut cmd = pid1_command(unprivileged);
+        apply(&mut cmd, &dir, opts);
         Self::launch(dir, cmd, args, true)
     }
 
@@ -122,8 +161,10 @@ impl Pod {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
-            .env("PODINIT_LOG", "debug")
             .env("TEST_DIR", dir.path());
+        if cmd.get_envs().all(|(k, _)| k != "PODINIT_LOG") {
+            cmd.env("PODINIT_LOG", "debug");
+        }
         let started = Instant::now();
         let mut child = cmd.spawn().expect("spawn podinit");
         let pid = if nested {
@@ -219,6 +260,60 @@ impl Drop for Pod {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Applies `opts` to a command that starts podinit (directly or through
+/// unshare), and hands the pod's dir to the user it runs as.
+pub fn apply(cmd: &mut Command, dir: &TempDir, opts: &Opts) {
+    use std::os::unix::process::CommandExt;
+    if opts.clear_env {
+        cmd.env_clear().env("PATH", SYSTEM_PATH);
+    }
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    if opts.default_log {
+        cmd.env_remove("PODINIT_LOG");
+    } else {
+        cmd.env("PODINIT_LOG", "debug");
+    }
+    if let Some((uid, gid)) = opts.user {
+        chown_tree(dir.path(), uid, gid);
+        cmd.uid(uid).gid(gid);
+    }
+    if let Some(soft) = opts.nofile {
+        // SAFETY: only setrlimit between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut lim = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+                lim.rlim_cur = soft;
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+/// Gives a tree to a user (a no-op for a test that is that user already).
+pub fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
+    if p.is_dir() && !p.is_symlink() {
+        for e in fs::read_dir(p).unwrap().flatten() {
+            chown_tree(&e.path(), uid, gid);
+        }
+    }
+}
+
+/// The effective (uid, gid) of the test.
+pub fn my_ids() -> (u32, u32) {
+    // SAFETY: geteuid/getegid cannot fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
 }
 
 /// The first child of `parent` (podinit under unshare); -1 when podinit
