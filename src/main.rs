@@ -22,11 +22,13 @@ Usage:
   podinit --help | --version
 
 Config lookup: -c FILE, else $PODINIT_CONFIG, else /etc/podinit.toml if it exists.
+Options may come before or after the verb (podinit -c FILE status).
 `-- COMMAND` adds a main process named `main` that starts after every other
 process is ready (or completed); with no config at all, podinit is a drop-in
 for tini: one child, signals forwarded, zombies reaped, its status returned.
 
-Environment: PODINIT_LOG sets podinit's own log level (error, warn, info, debug).
+Environment: PODINIT_LOG sets podinit's own log level (error, warn, info, debug;
+info by default, warn in drop-in mode, which is as quiet as tini).
 Exit status: the main process's status (128+N when killed by signal N), 0 after
 a requested shutdown without a main, 2 for a usage or config error.
 ";

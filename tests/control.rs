@@ -190,7 +190,7 @@ fn a_client_with_no_podinit_listening_gets_a_clear_message() {
 
 #[test]
 fn another_users_peer_is_refused_even_when_the_socket_is_world_writable() {
-    need_root!();
+    need_real_root!();
     let (pod, cfg) = pod("peer", "[process.web]\ncommand = \"sleep 1000\"\n");
     let sock = pod.dir.join("ctl.sock");
     let mode = std::fs::metadata(&sock).unwrap().permissions();

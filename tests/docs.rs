@@ -26,7 +26,12 @@ fn check_file(path: &str) -> usize {
     for (line, body) in &blocks {
         let name = format!("{path}:{line}");
         // Variables in the docs have defaults or are set here.
-        let env = |k: &str| (k == "PORT").then(|| "8080".to_string());
+        let env = |k: &str| match k {
+            "PORT" => Some("8080".to_string()),
+            // Relative `file:` targets need a log_dir: as non-root, from HOME.
+            "HOME" => Some("/home/app".to_string()),
+            _ => None,
+        };
         if let Err(e) = config::parse(body, &name, None, &env) {
             panic!("{name}: a documented config does not parse: {e}\n{body}");
         }

@@ -327,7 +327,7 @@ fn the_default_socket_of_an_ordinary_user_is_in_a_directory_of_its_own() {
 
 #[test]
 fn a_socket_directory_another_user_controls_is_refused() {
-    need_root!();
+    need_real_root!();
     // Planted by another user (uid 4242), as on a shared host.
     let planted = TempDir::new("planted");
     std::os::unix::fs::chown(planted.path(), Some(4242), Some(4242)).unwrap();
@@ -357,7 +357,7 @@ fn a_socket_directory_another_user_controls_is_refused() {
 
 #[test]
 fn the_client_refuses_a_server_of_another_user() {
-    need_root!();
+    need_real_root!();
     let (dir, cfg) = write_pod(
         "fakeserver",
         "[podinit]\ncontrol_socket = \"$DIR/s/podinit.sock\"\n\n[process.app]\ncommand = \"true\"\n",
@@ -451,7 +451,7 @@ fn drop_in_mode_is_silent_and_forwards_exactly_the_signals_it_got() {
 
 #[test]
 fn a_pod_runs_on_a_read_only_root_with_a_tmpfs_run() {
-    need_root!();
+    need_real_root!();
     // As under Kubernetes readOnlyRootFilesystem with an emptyDir at /run:
     // the pod runs, status works, console logs flow, and a file target on
     // the read-only root is reported before the start and at the exit.
@@ -527,7 +527,7 @@ stdout = "file:/var/log/podinit-readonly-test/audit.log"
 
 #[test]
 fn an_arbitrary_uid_with_gid_0_and_no_passwd_entry() {
-    need_root!();
+    need_real_root!();
     // OpenShift: a random uid, gid 0, no passwd entry, no HOME.
     let (dir, cfg) = write_pod(
         "openshift",

@@ -46,7 +46,7 @@ fn fds(pid: i32) -> Vec<String> {
 
 #[test]
 fn a_process_gets_its_user_no_capabilities_and_no_fd_of_podinit() {
-    need_root!();
+    need_real_root!();
     let Some((uid, gid, extra)) = test_user() else {
         eprintln!("SKIPPED: cannot create a test user");
         return;
@@ -161,7 +161,7 @@ main = true
 
 #[test]
 fn fork_failures_are_failed_starts_not_crashes() {
-    need_root!();
+    need_real_root!();
     let Some((uid, gid, _)) = test_user() else {
         eprintln!("SKIPPED: cannot create a test user");
         return;
@@ -338,7 +338,7 @@ fn a_hundred_thousand_orphans() {
 
 #[test]
 fn a_minimal_image_without_dev_null_or_tmp() {
-    need_root!();
+    need_real_root!();
     // Outside /tmp, which this test hides.
     let d = format!("/run/podinit-test-minimal-{}", std::process::id());
     std::fs::create_dir_all(&d).unwrap();
@@ -451,8 +451,8 @@ fn a_process_starts_with_no_signal_ignored_or_blocked_whatever_podinit_inherited
         dir.path().display()
     );
     let cfg = dir.write("pod.toml", &toml);
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN, "-c"])
+    let mut cmd = pid1_command(!is_root());
+    cmd.arg("-c")
         .arg(&cfg)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

@@ -349,8 +349,8 @@ stdout = "file:{d}/filer.log"
     );
     let cfg = dir.write("pod.toml", &toml);
     // podinit's stdout is a pipe nobody reads: the console is stuck.
-    let mut child = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN, "-c"])
+    let mut child = pid1_command(!is_root())
+        .arg("-c")
         .arg(&cfg)
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -404,7 +404,7 @@ stdout = "file:{d}/filer.log"
 
 #[test]
 fn a_full_disk_loses_nothing_once_space_returns() {
-    need_root!();
+    need_real_root!();
     let _x = exclusive();
     let dir = TempDir::new("fulldisk");
     let mnt = dir.join("mnt");

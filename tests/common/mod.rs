@@ -13,15 +13,53 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_podinit");
 
-/// Returns early from a test that needs root, saying why.
+/// Returns early from a test that needs a PID namespace for podinit as
+/// PID 1, saying why: root has one, an ordinary user gets one inside an
+/// unprivileged user namespace (the non-root CI lane runs these).
 #[macro_export]
 macro_rules! need_root {
     () => {
-        if !$crate::common::is_root() {
-            eprintln!("SKIPPED: this test needs root (a PID namespace for podinit as PID 1)");
+        if !$crate::common::can_be_pid1() {
+            eprintln!(
+                "SKIPPED: this test needs a PID namespace (root, or unprivileged user namespaces)"
+            );
             return;
         }
     };
+}
+
+/// Returns early from a test that needs real root privileges (switching
+/// users, mounts, an engine), saying so: the root CI lane runs it.
+#[macro_export]
+macro_rules! need_real_root {
+    () => {
+        if !$crate::common::is_root() {
+            eprintln!(
+                "SKIPPED here: this test needs root privileges; the root lane of .ci/run runs it"
+            );
+            return;
+        }
+    };
+}
+
+/// Whether podinit can be made PID 1 of a new PID namespace by this test.
+pub fn can_be_pid1() -> bool {
+    static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OK.get_or_init(|| {
+        is_root()
+            || Command::new("unshare")
+                .args([
+                    "--user",
+                    "--map-current-user",
+                    "--pid",
+                    "--fork",
+                    "--mount-proc",
+                    "true",
+                ])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    })
 }
 
 pub fn is_root() -> bool {
@@ -122,7 +160,7 @@ pub struct Opts {
 /// root (the non-root CI lane, or a test that runs podinit as another
 /// user), a user namespace that maps only the caller's own uid gives the
 /// right to make it: podinit is still an ordinary user, without privileges.
-fn pid1_command(unprivileged: bool) -> Command {
+pub fn pid1_command(unprivileged: bool) -> Command {
     let mut cmd = Command::new("unshare");
     if unprivileged {
         cmd.args(["--user", "--map-current-user"]);
@@ -384,11 +422,17 @@ pub struct Exclusive(#[allow(dead_code)] fs::File);
 
 pub fn exclusive() -> Exclusive {
     use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join("podinit-tests.lock");
+    // Shared by both CI lanes: made 0666 by whichever comes first; flock
+    // works on a read-only fd when the other lane's user made it.
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(std::env::temp_dir().join("podinit-tests.lock"))
+        .mode(0o666)
+        .open(&path)
+        .or_else(|_| fs::File::open(&path))
         .unwrap();
     // SAFETY: flock on an open fd; released when the file is closed.
     unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
