@@ -23,6 +23,16 @@ pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
+/// Whether podinit may create files in `dir` (asked with `access`).
+pub fn writable_dir(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path and a mode.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
 /// Why podinit could not create or append to the file `path` (its
 /// directories made as needed), or None when it can. Asked with podinit's
 /// own rights (`access`), so a read-only mount, a missing HOME or another

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,45 +36,6 @@ fn docker(args: &[&str]) -> Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// The static podinit: `PODINIT_STATIC_BIN` if set, else built by
-/// `scripts/build-static` into its own target dir (cargo's lock on the test
-/// build's target dir is held while the tests run). A failed build fails
-/// the tests: it is ours, not the machine's.
-fn static_podinit() -> PathBuf {
-    if let Some(p) = std::env::var_os("PODINIT_STATIC_BIN") {
-        return PathBuf::from(p);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/build-static"))
-        .env("CARGO_TARGET_DIR", root.join("target/e2e"))
-        .output()
-        .expect("run scripts/build-static");
-    assert!(
-        out.status.success(),
-        "scripts/build-static failed: {}",
-        text(&out.stderr)
-    );
-    let line = text(&out.stdout);
-    let path = PathBuf::from(line.split_whitespace().next().unwrap_or_default());
-    assert!(path.is_file(), "scripts/build-static printed {line:?}");
-    path
-}
-
-/// A statically linked busybox (Debian's busybox-static), or why not.
-fn static_busybox() -> Result<PathBuf, String> {
-    let p = PathBuf::from("/bin/busybox");
-    if !p.exists() {
-        return Err("busybox is not installed (apt-get install busybox-static)".into());
-    }
-    let ldd = Command::new("ldd").arg(&p).output();
-    match ldd {
-        Ok(o) if !o.status.success() || text(&o.stdout).contains("not a dynamic") => Ok(p),
-        Ok(o) if text(&o.stdout).contains("statically linked") => Ok(p),
-        Ok(_) => Err("/bin/busybox is dynamically linked (apt-get install busybox-static)".into()),
-        Err(e) => Err(format!("cannot run ldd: {e}")),
-    }
 }
 
 fn build_images() -> Result<(), String> {

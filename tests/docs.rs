@@ -1,6 +1,8 @@
 //! Every TOML block of the docs and README, and every example pod, goes
 //! through podinit's own parser: the documentation cannot drift.
 
+mod common;
+
 use podinit::config;
 
 fn toml_blocks(text: &str) -> Vec<(usize, String)> {
@@ -49,9 +51,8 @@ fn every_toml_block_of_the_docs_parses() {
 
 #[test]
 fn every_example_parses() {
-    let dir = format!("{}/examples", env!("CARGO_MANIFEST_DIR"));
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = e.path().to_string_lossy().into_owned();
+    for path in common::example_files() {
+        let path = path.to_string_lossy().into_owned();
         config::load_file(&path, None, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -161,23 +161,31 @@ pub struct Global {
 }
 
 /// `control_socket` when the config does not say: `/run/podinit.sock` as
-/// root, else in the user's runtime directory.
+/// root; otherwise `$XDG_RUNTIME_DIR/podinit.sock`, else a directory of
+/// podinit's own (`podinit-UID`, made 0700, refused if another user owns
+/// it) in `/run` when podinit may write there (a Kubernetes `emptyDir`),
+/// else in `$TMPDIR` or `/tmp`. Never a bare name in a shared directory,
+/// which another user could take first.
 pub fn default_control_socket(env: EnvLookup) -> String {
     // SAFETY: geteuid cannot fail.
     let uid = unsafe { libc::geteuid() };
+    let run_writable = uid != 0 && crate::sys::writable_dir(std::path::Path::new("/run"));
+    default_control_socket_as(uid, run_writable, env)
+}
+
+pub fn default_control_socket_as(uid: u32, run_writable: bool, env: EnvLookup) -> String {
     if uid == 0 {
         return "/run/podinit.sock".into();
     }
-    match env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => format!("{d}/podinit.sock"),
-        // A directory of our own (made 0700, refused if another user owns
-        // it), never a name in /tmp that someone else could take first.
-        None => {
-            let tmp = env("TMPDIR").filter(|t| t.starts_with('/'));
-            let tmp = tmp.as_deref().unwrap_or("/tmp").trim_end_matches('/');
-            format!("{tmp}/podinit-{uid}/podinit.sock")
-        }
+    if let Some(d) = env("XDG_RUNTIME_DIR").filter(|v| v.starts_with('/')) {
+        return format!("{}/podinit.sock", d.trim_end_matches('/'));
     }
+    if run_writable {
+        return format!("/run/podinit-{uid}/podinit.sock");
+    }
+    let tmp = env("TMPDIR").filter(|t| t.starts_with('/'));
+    let tmp = tmp.as_deref().unwrap_or("/tmp").trim_end_matches('/');
+    format!("{tmp}/podinit-{uid}/podinit.sock")
 }
 
 /// `log_dir` when the config does not say: the container place as root, a

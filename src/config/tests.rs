@@ -542,3 +542,31 @@ fn the_log_dir_default_is_never_shared() {
         assert_eq!(default_log_dir_as(1000, &with(vars)), "", "{vars:?}");
     }
 }
+
+#[test]
+fn the_control_socket_default_is_never_a_bare_name_in_a_shared_dir() {
+    let none = |_: &str| None;
+    let tmpdir = |k: &str| (k == "TMPDIR").then(|| "/scratch/".to_string());
+    let xdg = |k: &str| (k == "XDG_RUNTIME_DIR").then(|| "/run/user/7".to_string());
+    assert_eq!(
+        default_control_socket_as(0, false, &none),
+        "/run/podinit.sock"
+    );
+    assert_eq!(
+        default_control_socket_as(7, true, &xdg),
+        "/run/user/7/podinit.sock"
+    );
+    // A writable /run (a Kubernetes emptyDir) gets a directory of our own.
+    assert_eq!(
+        default_control_socket_as(7, true, &none),
+        "/run/podinit-7/podinit.sock"
+    );
+    assert_eq!(
+        default_control_socket_as(7, false, &none),
+        "/tmp/podinit-7/podinit.sock"
+    );
+    assert_eq!(
+        default_control_socket_as(7, false, &tmpdir),
+        "/scratch/podinit-7/podinit.sock"
+    );
+}
