@@ -259,6 +259,22 @@ depends_on = ["side"]
     );
     let (code, _, err) = run_once(img, &["-v", &mount], &["-c", "/pod/pod.toml"]);
     assert_eq!(code, 3, "{err}");
+    // The same pod under a 1,024 soft fd limit, as recent engines give, and
+    // as an ordinary user: it starts (before: exit 126, nothing started).
+    let (code, _, err) = run_once(
+        img,
+        &[
+            "-v",
+            &mount,
+            "--ulimit",
+            "nofile=1024:20000",
+            "--user",
+            "65534:65534",
+        ],
+        &["-c", "/pod/pod.toml"],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(!err.contains("cannot start"), "{err}");
     // A config error: 2, the key named, nothing started.
     let (_d2, mount2) = pod_dir(
         "docker-bad",
