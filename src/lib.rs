@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod logs;
 pub mod plan;
+pub mod poll;
 pub mod runtime;
 pub mod spawn;
 pub mod supervisor;

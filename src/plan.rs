@@ -1,9 +1,7 @@
 //! The dependency graph: start levels, stop order, cycles.
 //!
-//! Boundary: pure graph work over indices; knows nothing of processes
-//! beyond their dependency lists.
-
-use crate::config::ProcSpec;
+//! Boundary: pure graph work over indices: it takes each process's
+//! dependency list as plain data and imports nothing of the crate.
 
 /// Start order as levels: every process of level n depends only on processes
 /// of levels < n, and sits at the lowest such level. Stop order is the
@@ -20,17 +18,9 @@ impl Plan {
     }
 }
 
-/// Builds the plan, or returns one dependency cycle as a list of indices
-/// (each depends on the next; the last depends on the first).
-pub fn plan(procs: &[ProcSpec]) -> Result<Plan, Vec<usize>> {
-    let deps: Vec<Vec<usize>> = procs
-        .iter()
-        .map(|p| p.deps.iter().map(|d| d.on).collect())
-        .collect();
-    levels(&deps)
-}
-
-/// The same over a plain adjacency list (`deps[i]`: what i depends on).
+/// Builds the plan from an adjacency list (`deps[i]`: what i depends on),
+/// or returns one dependency cycle as a list of indices (each depends on
+/// the next; the last depends on the first).
 pub fn levels(deps: &[Vec<usize>]) -> Result<Plan, Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ProcSpec;
 use crate::supervisor::{ExitStatus, Pid};
+pub use crate::sys::Stdio;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -21,15 +22,6 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub struct SpawnError {
     pub status: ExitStatus,
     pub message: String,
-}
-
-/// Where one of the child's standard fds comes from.
-#[derive(Clone, Copy, Debug)]
-pub enum Stdio {
-    /// podinit's own (fd 0, 1 or 2 as it is).
-    Inherit,
-    /// This fd, dup'ed onto the standard one.
-    Fd(RawFd),
 }
 
 /// Everything about a spawn that is not in the process's spec.

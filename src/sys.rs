@@ -1,7 +1,16 @@
 //! Small syscall helpers shared by the runtime and the log router.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Where one of the child's standard fds comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Stdio {
+    /// podinit's own (fd 0, 1 or 2 as it is).
+    Inherit,
+    /// This fd, dup'ed onto the standard one.
+    Fd(RawFd),
+}
 
 /// The last OS error, prefixed with the call that failed.
 pub fn os_err(call: &str) -> io::Error {

@@ -615,7 +615,7 @@ fn check_identities(cfg: &Config) -> Result<(), ConfigError> {
 pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
     let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
     // One process without dependencies: its plan is that one level.
-    let plan = plan::plan(&procs).unwrap_or(Plan {
+    let plan = plan::levels(&dependency_lists(&procs)).unwrap_or(Plan {
         levels: vec![vec![0]],
     });
     Config {
@@ -851,7 +851,7 @@ pub fn parse(
         }
     }
 
-    let plan = plan::plan(&procs).map_err(|cycle| {
+    let plan = plan::levels(&dependency_lists(&procs)).map_err(|cycle| {
         let first = cycle[0];
         let (_, span, item) = &procs_items[first];
         let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
@@ -869,6 +869,14 @@ pub fn parse(
         plan,
         identity_at: cx.identity_at.take(),
     })
+}
+
+/// Each process's dependencies as plain indices, for [`plan::levels`].
+pub fn dependency_lists(procs: &[ProcSpec]) -> Vec<Vec<usize>> {
+    procs
+        .iter()
+        .map(|p| p.deps.iter().map(|d| d.on).collect())
+        .collect()
 }
 
 /// A key of a process table, else of `[defaults]`.

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{LogFormat, ProbeKind, ProcSpec, Target};
-use crate::runtime::{KIND_SINK, KIND_STREAM, Poller, token};
-use crate::spawn::Stdio;
+use crate::poll::{KIND_SINK, KIND_STREAM, Poller, token};
+use crate::sys::Stdio;
 use format::{Framer, LineWatch};
 
 /// A sink queue over this pauses its feeders; under `LOW` they resume.

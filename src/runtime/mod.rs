@@ -11,88 +11,19 @@ pub mod procfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
 use crate::control::{self, Server};
 use crate::logs::Router;
+use crate::poll::{
+    self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_NOTIFY, KIND_PROBE, KIND_SIGNAL, KIND_SINK,
+    KIND_STREAM, Poller, token,
+};
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::Control;
 use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
-
-/// epoll tokens: the kind of source in the top byte, an id below.
-const KIND_SIGNAL: u64 = 0;
-const KIND_PROBE: u64 = 1;
-const KIND_NOTIFY: u64 = 2;
-pub const KIND_STREAM: u64 = 3;
-pub const KIND_SINK: u64 = 4;
-const KIND_CTL_LISTEN: u64 = 5;
-const KIND_CTL_CLIENT: u64 = 6;
-
-pub fn token(kind: u64, id: u64) -> u64 {
-    (kind << 56) | (id & ((1 << 56) - 1))
-}
-
-/// The epoll instance: the only place podinit waits.
-pub struct Poller {
-    fd: OwnedFd,
-}
-
-impl Poller {
-    fn new() -> io::Result<Poller> {
-        // SAFETY: epoll_create1 with a flag.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if ep < 0 {
-            return Err(os_err("epoll_create1"));
-        }
-        // SAFETY: a fresh fd from epoll_create1.
-        Ok(Poller {
-            fd: unsafe { OwnedFd::from_raw_fd(ep) },
-        })
-    }
-
-    fn ctl(&self, op: i32, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events, u64: tok };
-        // SAFETY: both fds are open; ev lives across the call.
-        if unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) } != 0 {
-            return Err(os_err("epoll_ctl"));
-        }
-        Ok(())
-    }
-
-    pub fn add(&self, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, events, tok)
-    }
-
-    pub fn modify(&self, fd: RawFd, events: u32, tok: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd, events, tok)
-    }
-
-    pub fn remove(&self, fd: RawFd) {
-        let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
-    }
-
-    fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
-        // SAFETY: events is a valid buffer of the given length.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.fd.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                timeout_ms,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                log::error!("epoll_wait: {e}");
-            }
-            return 0;
-        }
-        n as usize
-    }
-}
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -312,8 +243,8 @@ impl Runtime {
             let n = self.poller.wait(&mut events, timeout);
             for ev in &events[..n] {
                 let tok = ev.u64;
-                let id = tok & ((1 << 56) - 1);
-                match tok >> 56 {
+                let (kind, id) = poll::split(tok);
+                match kind {
                     KIND_PROBE => {
                         if let Some(ok) = self.probes.on_event(id, &self.poller) {
                             let acts = self

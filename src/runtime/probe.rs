@@ -8,8 +8,8 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::Poller;
 use crate::config::{Probe, ProbeKind, ProcSpec};
+use crate::poll::{KIND_PROBE, Poller, token};
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{ExitStatus, Pid};
 
@@ -203,7 +203,7 @@ impl Probes {
                             .add(
                                 net.fd.as_raw_fd(),
                                 libc::EPOLLOUT as u32,
-                                super::token(super::KIND_PROBE, id),
+                                token(KIND_PROBE, id),
                             )
                             .is_err()
                         {
@@ -267,11 +267,7 @@ impl Probes {
                 return Some(false);
             }
             if poller
-                .modify(
-                    fd,
-                    libc::EPOLLIN as u32,
-                    super::token(super::KIND_PROBE, id),
-                )
+                .modify(fd, libc::EPOLLIN as u32, token(KIND_PROBE, id))
                 .is_err()
             {
                 return Some(false);
