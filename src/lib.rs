@@ -16,6 +16,7 @@ pub mod users;
 /// podinit's exit status when a bug made it panic (after it killed and
 /// reaped the pod): EX_SOFTWARE of sysexits.h, distinct from any status a
 /// main process gives.
+/// (`supervisor::exit_status(Ending::Panic)`, tested there.)
 pub const EXIT_PANIC: i32 = 70;
 
 /// The last resort of PID 1: if podinit ever panics, say so, kill every

@@ -3,7 +3,7 @@
 //! The command line: parse it, load the config, then either print the plan
 //! (`check`) or hand the pod to the runtime and exit with its status.
 
-use podinit::{config, control, runtime};
+use podinit::{config, control, runtime, supervisor};
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -33,8 +33,10 @@ Exit status: the main process's status (128+N when killed by signal N), 0 after
 a requested shutdown without a main, 2 for a usage or config error.
 ";
 
-/// Exit status for usage and config errors (SPEC §3).
-const EXIT_USAGE: i32 = 2;
+/// Exit status for usage and config errors (README, "Exit status").
+fn exit_usage() -> i32 {
+    supervisor::exit_status(supervisor::Ending::UsageOrConfig)
+}
 
 #[derive(Debug, PartialEq)]
 enum Verb {
@@ -167,7 +169,7 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
     let path = match config_path(args.config.take()) {
         Err(e) => {
             eprintln!("podinit: {e}");
-            return EXIT_USAGE;
+            return exit_usage();
         }
         Ok(None) => config::default_control_socket(&env),
         Ok(Some(file)) => match config::control_socket_of(&file, &env) {
@@ -195,7 +197,7 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
     };
     if let Some(u) = usage {
         eprintln!("podinit: {u}");
-        return EXIT_USAGE;
+        return exit_usage();
     }
     match control::request(&path, verb, &rest) {
         Err(e) => {
@@ -239,7 +241,7 @@ fn main() {
         }
         Err(e) => {
             eprintln!("podinit: {e}\n\n{USAGE}");
-            std::process::exit(EXIT_USAGE);
+            std::process::exit(exit_usage());
         }
     };
     // Drop-in mode (`podinit -- CMD`, no config) is as quiet as tini:
@@ -256,7 +258,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("podinit: {e}");
-            std::process::exit(EXIT_USAGE);
+            std::process::exit(exit_usage());
         }
     };
     for w in config::warnings(&cfg) {
@@ -273,7 +275,7 @@ fn main() {
         Ok(rt) => rt.run(),
         Err(e) => {
             log::error!("cannot set up the event loop: {e}");
-            1
+            supervisor::exit_status(supervisor::Ending::LoopSetup)
         }
     };
     let _ = std::io::stdout().flush();

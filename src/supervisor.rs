@@ -148,6 +148,15 @@ pub enum Action {
     Exit(i32),
 }
 
+/// Which signal and timeout a stop uses.
+#[derive(Clone, Copy, Debug)]
+enum StopWith {
+    /// The spec's (in drop-in mode, the signal that asked for the shutdown).
+    Spec,
+    /// These, from the spec before a reload changed it.
+    Old(i32, Duration),
+}
+
 /// The pod-wide phase.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Phase {
@@ -175,6 +184,9 @@ pub struct Proc {
     pub reason: Option<String>,
     /// When SIGKILL follows the stop signal; None when no stop is under way.
     stop_deadline: Option<Instant>,
+    /// The signal and timeout of the stop under way (a reload may have
+    /// changed the spec since: the warning names what was really sent).
+    stopping_with: Option<(i32, Duration)>,
     killed: bool,
     /// Consecutive failed runs (for max_restarts).
     failures: u32,
@@ -217,6 +229,7 @@ impl Proc {
             restarts: 0,
             reason: None,
             stop_deadline: None,
+            stopping_with: None,
             killed: false,
             failures: 0,
             short_runs: 0,
@@ -250,7 +263,8 @@ pub struct Supervisor {
     requested: bool,
     /// The signal that requested the shutdown (used in drop-in mode).
     request_signal: Option<i32>,
-    exit_code: Option<i32>,
+    /// How the pod ended, once decided (the first decision stands).
+    ending: Option<Ending>,
     next_probe_id: u64,
     out: Vec<Action>,
 }
@@ -274,7 +288,7 @@ impl Supervisor {
             forced: false,
             requested: false,
             request_signal: None,
-            exit_code: None,
+            ending: None,
             next_probe_id: 1,
             out: Vec::new(),
         }
@@ -469,13 +483,10 @@ impl Supervisor {
                     p.probe_at = Some(now + probe.interval);
                     return;
                 }
-                if let Some(pid) = p.pid {
+                if p.pid.is_some() {
                     log::warn!("{name} is unhealthy; restarting it");
                     p.restart_after_stop = true;
-                    p.state = State::Stopping;
-                    p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
-                    let sig = self.specs[idx].stop_signal;
-                    self.out.push(Action::SignalGroup { idx, pid, sig });
+                    self.stop(now, idx, StopWith::Spec);
                 }
             }
         }
@@ -491,6 +502,7 @@ impl Supervisor {
         p.pid = None;
         p.last_exit = Some(status);
         p.stop_deadline = None;
+        p.stopping_with = None;
         let name = spec.name.clone();
         let success = spec.success_codes.contains(&status.shell_code());
 
@@ -520,8 +532,8 @@ impl Supervisor {
                 State::Exited(status)
             };
             log::info!("{name} stopped ({status})");
-            if spec.main && self.exit_code.is_none() {
-                self.exit_code = Some(if success { 0 } else { status.shell_code() });
+            if spec.main {
+                self.decide(Ending::MainEnded { status, success });
             }
             return;
         }
@@ -593,18 +605,14 @@ impl Supervisor {
         }
         let (main, critical) = (spec.main, spec.critical);
         let failed = self.procs[idx].state == State::Failed;
-        if main && self.exit_code.is_none() {
-            let code = if success { 0 } else { status.shell_code() };
-            self.exit_code = Some(code);
+        if main && self.ending.is_none() {
+            let code = self.decide(Ending::MainEnded { status, success });
             log::info!("main process {name} ended; shutting the pod down (exit status {code})");
             self.begin_shutdown(now);
-        } else if critical && failed && self.exit_code.is_none() {
-            let code = if status.shell_code() != 0 {
-                status.shell_code()
-            } else {
-                1
-            };
-            self.exit_code = Some(code);
+        } else if critical && failed && self.ending.is_none() {
+            let code = self.decide(Ending::CriticalFailed {
+                status: Some(status),
+            });
             log::error!(
                 "critical process {name} failed; shutting the pod down (exit status {code})"
             );
@@ -674,16 +682,8 @@ impl Supervisor {
     fn force(&mut self) {
         self.forced = true;
         for idx in 0..self.procs.len() {
-            if let Some(pid) = self.procs[idx].pid
-                && !self.procs[idx].killed
-            {
-                self.procs[idx].killed = true;
-                self.procs[idx].state = State::Stopping;
-                self.out.push(Action::SignalGroup {
-                    idx,
-                    pid,
-                    sig: libc::SIGKILL,
-                });
+            if self.procs[idx].pid.is_some() && !self.procs[idx].killed {
+                self.kill(idx);
             }
         }
         match self.phase {
@@ -702,18 +702,22 @@ impl Supervisor {
         }
     }
 
+    /// Records how the pod ends, unless that was decided already; returns
+    /// the exit status that follows.
+    fn decide(&mut self, ending: Ending) -> i32 {
+        exit_status(*self.ending.get_or_insert(ending))
+    }
+
     fn finish(&mut self) {
-        let code = match self.exit_code {
-            Some(c) => c,
-            None if self.requested => 0,
-            None => {
-                // No main: the pod ended by itself, when nothing was left to run.
-                let all_ok = self.specs.iter().zip(&self.procs).all(|(s, p)| {
-                    p.last_exit
-                        .is_some_and(|e| s.success_codes.contains(&e.shell_code()))
-                });
-                if all_ok { 0 } else { 1 }
-            }
+        let code = if self.requested {
+            self.decide(Ending::RequestedNoMain)
+        } else {
+            // No main: the pod ended by itself, when nothing was left to run.
+            let all_succeeded = self.specs.iter().zip(&self.procs).all(|(s, p)| {
+                p.last_exit
+                    .is_some_and(|e| s.success_codes.contains(&e.shell_code()))
+            });
+            self.decide(Ending::RanOut { all_succeeded })
         };
         log::info!("all processes are down; exiting with status {code}");
         self.phase = Phase::Done;
@@ -785,8 +789,12 @@ impl Supervisor {
                         log::error!("{reason}");
                         self.procs[idx].state = State::Failed;
                         self.procs[idx].reason = Some(reason);
-                        if (spec.main || spec.critical) && self.exit_code.is_none() {
-                            self.exit_code = Some(1);
+                        if (spec.main || spec.critical) && self.ending.is_none() {
+                            self.ending = Some(if spec.main {
+                                Ending::MainNeverStarts
+                            } else {
+                                Ending::CriticalFailed { status: None }
+                            });
                             let what = if spec.main { "main" } else { "critical" };
                             log::error!(
                                 "{what} process {} can never start; shutting the pod down (exit status 1)",
@@ -872,16 +880,10 @@ impl Supervisor {
             p.short_runs = 0;
             p.backoff_until = None;
             match p.pid {
-                Some(pid) if p.state != State::Stopping => {
+                Some(_) if p.state != State::Stopping => {
                     p.restart_now = true;
-                    p.state = State::Stopping;
                     // Stopped as the old spec said.
-                    p.stop_deadline = Some(now + old.stop_timeout);
-                    self.out.push(Action::SignalGroup {
-                        idx,
-                        pid,
-                        sig: old.stop_signal,
-                    });
+                    self.stop(now, idx, StopWith::Old(old.stop_signal, old.stop_timeout));
                 }
                 Some(_) => p.restart_now = true,
                 None => p.state = State::Waiting,
@@ -923,19 +925,11 @@ impl Supervisor {
     fn stop_retired(&mut self, now: Instant) {
         for idx in 0..self.procs.len() {
             let p = &self.procs[idx];
-            let Some(pid) = p.pid else { continue };
-            if !p.retired || p.state == State::Stopping {
+            if p.pid.is_none() || !p.retired || p.state == State::Stopping {
                 continue;
             }
-            let dependents_down = (0..self.specs.len())
-                .filter(|&j| j != idx && self.specs[j].deps.iter().any(|d| d.on == idx))
-                .all(|j| !self.alive(j));
-            if dependents_down {
-                let p = &mut self.procs[idx];
-                p.state = State::Stopping;
-                p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
-                let sig = self.specs[idx].stop_signal;
-                self.out.push(Action::SignalGroup { idx, pid, sig });
+            if self.dependents_down(idx) {
+                self.stop(now, idx, StopWith::Spec);
             }
         }
     }
@@ -992,9 +986,6 @@ impl Supervisor {
                 if p.state == State::Stopping {
                     return Err(format!("{name} is stopping already"));
                 }
-                let Some(pid) = p.pid else {
-                    return Err(format!("{name} is not running"));
-                };
                 if matches!(cmd, Control::Stop(_)) {
                     p.held = true;
                 } else {
@@ -1002,10 +993,7 @@ impl Supervisor {
                     p.held = false;
                 }
                 log::info!("{verb}: stopping {name} as asked");
-                p.state = State::Stopping;
-                p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
-                let sig = self.specs[idx].stop_signal;
-                self.out.push(Action::SignalGroup { idx, pid, sig });
+                self.stop(now, idx, StopWith::Spec);
             }
             Control::Signal(_, sig) => match self.procs[idx].pid {
                 Some(pid) => self.out.push(Action::SignalProcess { idx, pid, sig }),
@@ -1071,21 +1059,20 @@ impl Supervisor {
         }
         for idx in 0..self.procs.len() {
             let p = &self.procs[idx];
-            if let (Some(deadline), false, Some(pid)) = (p.stop_deadline, p.killed, p.pid)
+            if let (Some(deadline), false, Some(_)) = (p.stop_deadline, p.killed, p.pid)
                 && now >= deadline
             {
+                // What was really sent: a reload may have changed the spec.
+                let (sig, timeout) = p
+                    .stopping_with
+                    .unwrap_or((self.stop_signal_of(idx), self.specs[idx].stop_timeout));
                 log::warn!(
                     "{} did not stop within {} of SIG{}; sending SIGKILL",
                     self.specs[idx].name,
-                    crate::config::format_duration(self.specs[idx].stop_timeout),
-                    signal_name(self.stop_signal_of(idx))
+                    format_duration(timeout),
+                    signal_name(sig)
                 );
-                self.procs[idx].killed = true;
-                self.out.push(Action::SignalGroup {
-                    idx,
-                    pid,
-                    sig: libc::SIGKILL,
-                });
+                self.kill(idx);
             }
         }
         match self.phase {
@@ -1111,6 +1098,47 @@ impl Supervisor {
         }
     }
 
+    /// The one way a process is stopped: its stop signal to its group, and
+    /// SIGKILL at the stop timeout (by `timers`). Every path goes through
+    /// here: shutdown, liveness, `podinit stop`/`restart`, reload.
+    fn stop(&mut self, now: Instant, idx: usize, with: StopWith) {
+        let Some(pid) = self.procs[idx].pid else {
+            return;
+        };
+        let (sig, timeout) = match with {
+            StopWith::Spec => (self.stop_signal_of(idx), self.specs[idx].stop_timeout),
+            StopWith::Old(sig, timeout) => (sig, timeout),
+        };
+        let p = &mut self.procs[idx];
+        p.state = State::Stopping;
+        p.stop_deadline = Some(now + timeout);
+        p.stopping_with = Some((sig, timeout));
+        self.out.push(Action::SignalGroup { idx, pid, sig });
+    }
+
+    /// SIGKILL to the group at once (forced shutdown, stop timeout passed).
+    fn kill(&mut self, idx: usize) {
+        let Some(pid) = self.procs[idx].pid else {
+            return;
+        };
+        let p = &mut self.procs[idx];
+        p.killed = true;
+        p.state = State::Stopping;
+        self.out.push(Action::SignalGroup {
+            idx,
+            pid,
+            sig: libc::SIGKILL,
+        });
+    }
+
+    /// Whether every process that depends on `idx` is down: the rule of
+    /// the stop order (a process stops only after its dependents).
+    fn dependents_down(&self, idx: usize) -> bool {
+        (0..self.specs.len())
+            .filter(|&j| j != idx && self.specs[j].deps.iter().any(|d| d.on == idx))
+            .all(|j| !self.alive(j))
+    }
+
     fn stop_signal_of(&self, idx: usize) -> i32 {
         match (self.drop_in, self.request_signal) {
             (true, Some(sig)) => sig,
@@ -1123,34 +1151,21 @@ impl Supervisor {
     fn stop_next(&mut self, now: Instant, deadline: Instant) {
         for idx in (0..self.procs.len()).rev() {
             let p = &self.procs[idx];
-            let Some(pid) = p.pid else { continue };
-            if p.state == State::Stopping || p.killed {
+            if p.pid.is_none() || p.state == State::Stopping || p.killed {
                 continue;
             }
-            let dependents_down = (0..self.specs.len())
-                .filter(|&j| self.specs[j].deps.iter().any(|d| d.on == idx))
-                .all(|j| !self.alive(j));
-            if !dependents_down {
+            if !self.dependents_down(idx) {
                 continue;
             }
-            let sig = self.stop_signal_of(idx);
-            log::info!(
-                "stopping {} (SIG{} to its process group)",
-                self.specs[idx].name,
-                signal_name(sig)
-            );
-            let p = &mut self.procs[idx];
-            p.state = State::Stopping;
             if self.forced {
-                p.killed = true;
-                self.out.push(Action::SignalGroup {
-                    idx,
-                    pid,
-                    sig: libc::SIGKILL,
-                });
+                self.kill(idx);
             } else {
-                p.stop_deadline = Some(now + self.specs[idx].stop_timeout);
-                self.out.push(Action::SignalGroup { idx, pid, sig });
+                log::info!(
+                    "stopping {} (SIG{} to its process group)",
+                    self.specs[idx].name,
+                    signal_name(self.stop_signal_of(idx))
+                );
+                self.stop(now, idx, StopWith::Spec);
             }
         }
         if self
@@ -1176,6 +1191,9 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
     let factor = 1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX);
     first.checked_mul(factor).unwrap_or(max).min(max)
 }
+
+mod exit;
+pub use exit::{Ending, exit_status};
 
 #[cfg(test)]
 mod tests;
