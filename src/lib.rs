@@ -15,22 +15,27 @@ pub mod users;
 
 /// podinit's exit status when a bug made it panic (after it killed and
 /// reaped the pod): EX_SOFTWARE of sysexits.h, distinct from any status a
-/// main process gives.
-/// (`supervisor::exit_status(Ending::Panic)`, tested there.)
-pub const EXIT_PANIC: i32 = 70;
+/// main process gives; decided with the others in `supervisor::exit_status`.
+pub fn exit_panic() -> i32 {
+    supervisor::exit_status(supervisor::Ending::Panic)
+}
 
 /// The last resort of PID 1: if podinit ever panics, say so, kill every
-/// process of the pod, reap them all, and exit with [`EXIT_PANIC`] — never
+/// process of the pod, reap them all, and exit with [`exit_panic`] — never
 /// leave the container with an init that is gone or wedged.
 pub fn install_panic_guard() {
     std::panic::set_hook(Box::new(|info| {
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
-            format!("podinit: error: internal error ({info}); killing the pod and exiting {EXIT_PANIC}\n").as_bytes(),
+            format!(
+                "podinit: error: internal error ({info}); killing the pod and exiting {}\n",
+                exit_panic()
+            )
+            .as_bytes(),
         );
         runtime::kill_everything();
         // SAFETY: leaving at once, without unwinding or running destructors.
-        unsafe { libc::_exit(EXIT_PANIC) };
+        unsafe { libc::_exit(exit_panic()) };
     }));
 }
 
