@@ -39,10 +39,48 @@ pub struct Server {
     next_id: u64,
 }
 
+/// The verbs of the protocol, parsed once (the command line, the server
+/// and the client share them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Status,
+    Start,
+    Stop,
+    Restart,
+    Signal,
+    Reload,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 6] = [
+        Verb::Status,
+        Verb::Start,
+        Verb::Stop,
+        Verb::Restart,
+        Verb::Signal,
+        Verb::Reload,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Status => "status",
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Restart => "restart",
+            Verb::Signal => "signal",
+            Verb::Reload => "reload",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Verb> {
+        Verb::ALL.into_iter().find(|v| v.as_str() == word)
+    }
+}
+
 /// A parsed request.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
-    pub verb: String,
+    pub verb: Verb,
     pub args: Vec<String>,
 }
 
@@ -57,7 +95,8 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
         }
         None => return Err("empty request".into()),
     }
-    let verb = words.next().ok_or("no verb")?.to_string();
+    let word = words.next().ok_or("no verb")?;
+    let verb = Verb::parse(word).ok_or_else(|| format!("unknown verb {word:?}"))?;
     Ok(Request {
         verb,
         args: words.map(str::to_string).collect(),
@@ -80,8 +119,10 @@ fn json_str(s: &str) -> String {
 }
 
 /// `{"processes":[{"name":…,"state":…,"pid":…,"uptime_ms":…,"restarts":…,
-/// "last_exit":…,"ready":…}, …]}`: pid, uptime_ms and last_exit are null
-/// when there is none; last_exit is the status as a shell gives it.
+/// "last_exit":…,"ready":…,"probe_failure":…}, …]}`: pid, uptime_ms,
+/// last_exit and probe_failure are null when there is none; last_exit is
+/// the status as a shell gives it; probe_failure why the last readiness or
+/// health probe failed.
 pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Instant) -> String {
     let rows: Vec<String> = names
         .iter()
@@ -93,8 +134,9 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
                 _ => "null".into(),
             };
             let last = p.last_exit.map_or("null".into(), |e| e.shell_code().to_string());
+            let probe = p.probe_failure.as_deref().map_or("null".into(), json_str);
             format!(
-                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"ready\":{}}}",
+                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"ready\":{},\"probe_failure\":{probe}}}",
                 json_str(&s.name),
                 p.state_name(),
                 p.restarts,
@@ -336,7 +378,7 @@ impl Drop for Server {
 }
 
 /// Client side: sends one request, returns (ok, payload or message).
-pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String), String> {
+pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String), String> {
     let mut s = UnixStream::connect(path).map_err(|e| {
         format!("no podinit is listening on {path} ({e}); is it running, and is this its control_socket?")
     })?;
@@ -353,7 +395,7 @@ pub fn request(path: &str, verb: &str, args: &[String]) -> Result<(bool, String)
             ));
         }
     }
-    let mut line = format!("{PROTOCOL} {verb}");
+    let mut line = format!("{PROTOCOL} {}", verb.as_str());
     for a in args {
         if a.is_empty() || a.contains(char::is_whitespace) {
             return Err(format!("bad argument {a:?}"));
@@ -452,9 +494,14 @@ mod tests {
         assert_eq!(
             parse_request("podinit/1 signal app USR1").unwrap(),
             Request {
-                verb: "signal".into(),
+                verb: Verb::Signal,
                 args: vec!["app".into(), "USR1".into()]
             }
+        );
+        assert!(
+            parse_request("podinit/1 launch app")
+                .unwrap_err()
+                .contains("unknown verb \"launch\"")
         );
         assert!(
             parse_request("podinit/2 status")

@@ -42,7 +42,7 @@ fn exit_usage() -> i32 {
 enum Verb {
     Run,
     Check,
-    Control(String),
+    Control(control::Verb),
 }
 
 #[derive(Debug, PartialEq)]
@@ -60,9 +60,12 @@ enum Parsed {
     Version,
 }
 
-const VERBS: &[&str] = &[
-    "run", "check", "status", "start", "stop", "restart", "signal", "reload",
-];
+/// Every verb of the command line: `run`, `check`, and the control verbs.
+fn verbs() -> Vec<&'static str> {
+    let mut v = vec!["run", "check"];
+    v.extend(control::Verb::ALL.iter().map(|c| c.as_str()));
+    v
+}
 
 /// Parses the command line. Options (`-c FILE`) may come before or after
 /// the verb; everything after `--` is the command, byte for byte.
@@ -97,12 +100,12 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
                 args.config = Some(a["--config=".len()..].to_string())
             }
             _ if a.starts_with("-c") && a.len() > 2 => args.config = Some(a[2..].to_string()),
-            _ if !verb_seen && VERBS.contains(&a) => {
+            _ if !verb_seen && verbs().contains(&a) => {
                 verb_seen = true;
-                args.verb = match a {
-                    "run" => Verb::Run,
-                    "check" => Verb::Check,
-                    _ => Verb::Control(a.to_string()),
+                args.verb = match (a, control::Verb::parse(a)) {
+                    (_, Some(v)) => Verb::Control(v),
+                    ("check", None) => Verb::Check,
+                    _ => Verb::Run,
                 };
             }
             _ if matches!(args.verb, Verb::Control(_)) => args.rest.push(a.to_string()),
@@ -110,7 +113,7 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
             _ => {
                 return Err(format!(
                     "unexpected argument {a:?}: the verbs are {}; to run a command, put it after `--` (podinit -- {a} ...)",
-                    VERBS.join(", ")
+                    verbs().join(", ")
                 ));
             }
         }
@@ -164,7 +167,8 @@ fn load(args: &mut Args) -> Result<config::Config, String> {
 }
 
 /// `podinit status|start|stop|restart|signal|reload`: asks the running pod.
-fn control_client(verb: &str, args: &mut Args) -> i32 {
+fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
+    use control::Verb as V;
     let env = |k: &str| std::env::var(k).ok();
     let path = match config_path(args.config.take()) {
         Err(e) => {
@@ -188,11 +192,11 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
         .cloned()
         .collect();
     let usage = match verb {
-        "start" | "stop" | "restart" if rest.is_empty() => {
-            Some(format!("usage: podinit {verb} NAME..."))
+        V::Start | V::Stop | V::Restart if rest.is_empty() => {
+            Some(format!("usage: podinit {} NAME...", verb.as_str()))
         }
-        "signal" if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
-        "reload" if !rest.is_empty() => Some("usage: podinit reload".to_string()),
+        V::Signal if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
+        V::Reload if !rest.is_empty() => Some("usage: podinit reload".to_string()),
         _ => None,
     };
     if let Some(u) = usage {
@@ -205,11 +209,11 @@ fn control_client(verb: &str, args: &mut Args) -> i32 {
             1
         }
         Ok((false, msg)) => {
-            eprintln!("podinit: {verb}: {msg}");
+            eprintln!("podinit: {}: {msg}", verb.as_str());
             1
         }
         Ok((true, payload)) => {
-            if verb == "status" {
+            if verb == V::Status {
                 if json {
                     print!("{payload}");
                 } else {
@@ -250,9 +254,8 @@ fn main() {
         && args.command.is_some()
         && matches!(config_path(args.config.clone()), Ok(None));
     init_logging(if drop_in { "warn" } else { "info" });
-    if let Verb::Control(verb) = &args.verb {
-        let verb = verb.clone();
-        std::process::exit(control_client(&verb, &mut args));
+    if let Verb::Control(verb) = args.verb {
+        std::process::exit(control_client(verb, &mut args));
     }
     let cfg = match load(&mut args) {
         Ok(c) => c,
@@ -332,7 +335,7 @@ mod tests {
         );
         // Global options before the verb.
         let a = ok(&["-c", "x.toml", "status", "--json"]);
-        assert_eq!(a.verb, Verb::Control("status".into()));
+        assert_eq!(a.verb, Verb::Control(control::Verb::Status));
         assert_eq!(a.config.as_deref(), Some("x.toml"));
         assert_eq!(a.rest, vec!["--json".to_string()]);
         assert_eq!(ok(&["--config=y", "check"]).verb, Verb::Check);

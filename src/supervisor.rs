@@ -86,9 +86,18 @@ impl State {
     }
 }
 
-/// What happened.
+/// What happened. [`Supervisor::handle`] is the one way in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
+    /// The pod begins: the first processes to spawn.
+    Start,
+    /// A request of the control socket (refusals come back as
+    /// `EventKind::Refused` events: their text is the answer).
+    Control(Control),
+    /// The config, read again and valid (after `Action::ReadConfig`).
+    Reload(Box<Config>),
+    /// Reading or validating it failed: nothing changes.
+    ReloadFailed(String),
     /// The runtime spawned process `idx` as `pid` (its own process group).
     Spawned { idx: usize, pid: Pid },
     /// The command of `idx` could not be executed; counts as this status (126/127).
@@ -102,18 +111,96 @@ pub enum Input {
     /// Time passed (a deadline given by `next_deadline` may be due).
     Tick,
     /// A probe started by `Action::Probe` finished.
-    ProbeResult { id: u64, ok: bool },
+    ProbeResult { id: u64, result: ProbeResult },
     /// Process `pid` said it is ready (notify_fd, sd_notify, a log line).
     Notified { pid: Pid },
 }
 
-/// What the control socket asks of one process.
+/// A decision of the supervisor, as it returns them (see
+/// [`Supervisor::take_events`]): the runtime logs each at its level, and
+/// tests assert on them instead of on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub level: log::Level,
+    pub kind: EventKind,
+    /// The process it is about, if any.
+    pub proc: Option<usize>,
+    /// The message, as the log shows it.
+    pub text: String,
+}
+
+/// What an [`Event`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Started,
+    Ready,
+    NotReady,
+    ProbeFailed,
+    Unhealthy,
+    Exited,
+    Restarting,
+    Completed,
+    Failed,
+    WillNotStart,
+    Stopping,
+    Stopped,
+    Killed,
+    Shutdown,
+    Forced,
+    Sweep,
+    Exit,
+    Reload,
+    Operator,
+    /// A control request or reload that was refused: the text is the answer.
+    Refused,
+    /// A child that is not one of the pod's was reaped.
+    Orphan,
+}
+
+/// Records a decision as an [`Event`].
+macro_rules! note {
+    ($self:ident, $level:ident, $kind:ident, $proc:expr, $($fmt:tt)+) => {
+        $self.events.push(Event {
+            level: log::Level::$level,
+            kind: EventKind::$kind,
+            proc: $proc,
+            text: format!($($fmt)+),
+        })
+    };
+}
+
+/// How a probe went, and why: the reason is in the log and in `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl ProbeResult {
+    pub fn pass(detail: impl Into<String>) -> ProbeResult {
+        ProbeResult {
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn fail(detail: impl Into<String>) -> ProbeResult {
+        ProbeResult {
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What the control socket asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     Start(usize),
     Stop(usize),
     Restart(usize),
     Signal(usize, i32),
+    /// Read the config again and apply it (as SIGHUP does).
+    Reload,
 }
 
 /// Which probe of a process.
@@ -144,6 +231,11 @@ pub enum Action {
     },
     /// Abandon probe `id` (timed out, or its process is gone); no result is expected.
     CancelProbe { id: u64 },
+    /// Read the config file again; answer with Reload or ReloadFailed.
+    ReadConfig,
+    /// Process `idx` is new or its output settings may have changed: give
+    /// it the log streams its spec asks for (before it is spawned).
+    Rewire(usize),
     /// Exit podinit with this status.
     Exit(i32),
 }
@@ -182,6 +274,8 @@ pub struct Proc {
     pub restarts: u32,
     /// Why the process is `failed`, for messages about its dependents.
     pub reason: Option<String>,
+    /// Why its last probe failed (None after a pass), for `status`.
+    pub probe_failure: Option<String>,
     /// When SIGKILL follows the stop signal; None when no stop is under way.
     stop_deadline: Option<Instant>,
     /// The signal and timeout of the stop under way (a reload may have
@@ -228,6 +322,7 @@ impl Proc {
             last_exit: None,
             restarts: 0,
             reason: None,
+            probe_failure: None,
             stop_deadline: None,
             stopping_with: None,
             killed: false,
@@ -267,6 +362,7 @@ pub struct Supervisor {
     ending: Option<Ending>,
     next_probe_id: u64,
     out: Vec<Action>,
+    events: Vec<Event>,
 }
 
 impl Supervisor {
@@ -291,6 +387,7 @@ impl Supervisor {
             ending: None,
             next_probe_id: 1,
             out: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -302,15 +399,21 @@ impl Supervisor {
         &self.procs
     }
 
-    /// Starts the pod: the first processes to spawn.
-    pub fn start(&mut self, now: Instant) -> Vec<Action> {
-        self.step(now);
-        std::mem::take(&mut self.out)
-    }
-
     /// Feeds one event; returns what to do about it.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
+            Input::Start => {}
+            Input::Control(cmd) => self.on_control(now, cmd),
+            Input::Reload(cfg) => self.on_reload(now, &cfg),
+            Input::ReloadFailed(why) => {
+                note!(
+                    self,
+                    Error,
+                    Refused,
+                    None,
+                    "reload failed, nothing changed: {why}"
+                )
+            }
             Input::Spawned { idx, pid } => self.on_spawned(now, idx, pid),
             Input::SpawnFailed { idx, status } => {
                 self.procs[idx].state = State::Starting;
@@ -320,7 +423,7 @@ impl Supervisor {
                 if let Some(idx) = self.procs.iter().position(|p| p.pid == Some(pid)) {
                     self.on_exit(now, idx, status);
                 } else {
-                    log::debug!("reaped orphan {pid} ({status})");
+                    note!(self, Debug, Orphan, None, "reaped orphan {pid} ({status})");
                 }
             }
             Input::NoChildren => {
@@ -330,7 +433,7 @@ impl Supervisor {
             }
             Input::Signal(sig) => self.on_signal(now, sig),
             Input::Tick => {}
-            Input::ProbeResult { id, ok } => self.on_probe_result(now, id, ok),
+            Input::ProbeResult { id, result } => self.on_probe_result(now, id, result),
             Input::Notified { pid } => {
                 if let Some(idx) = self.procs.iter().position(|p| p.pid == Some(pid))
                     && self.procs[idx].state == State::Running
@@ -341,6 +444,11 @@ impl Supervisor {
         }
         self.step(now);
         std::mem::take(&mut self.out)
+    }
+
+    /// The decisions taken since the last call, in order (for the log).
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
     /// The next time something is due, if nothing else happens before.
@@ -402,7 +510,14 @@ impl Supervisor {
         p.killed = false;
         p.stop_deadline = None;
         p.health_failures = 0;
-        log::info!("{} started (pid {pid})", self.specs[idx].name);
+        note!(
+            self,
+            Info,
+            Started,
+            Some(idx),
+            "{} started (pid {pid})",
+            self.specs[idx].name
+        );
         // A process spawned while a shutdown began is stopped at once by `step`.
         match &self.specs[idx].ready {
             // Without a readiness probe, a process is ready once started.
@@ -422,7 +537,14 @@ impl Supervisor {
         p.state = State::Ready;
         p.probe_at = None;
         if self.specs[idx].ready.is_some() {
-            log::info!("{} is ready", self.specs[idx].name);
+            note!(
+                self,
+                Info,
+                Ready,
+                Some(idx),
+                "{} is ready",
+                self.specs[idx].name
+            );
         }
         if let Some(h) = &self.specs[idx].health {
             p.probe_at = Some(now + h.initial_delay);
@@ -437,7 +559,7 @@ impl Supervisor {
         }
     }
 
-    fn on_probe_result(&mut self, now: Instant, id: u64, ok: bool) {
+    fn on_probe_result(&mut self, now: Instant, id: u64, result: ProbeResult) {
         let Some(idx) = self
             .procs
             .iter()
@@ -449,17 +571,25 @@ impl Supervisor {
             .probe_running
             .take()
             .unwrap_or((0, Role::Ready, now));
-        self.probe_outcome(now, idx, role, ok);
+        self.probe_outcome(now, idx, role, result);
     }
 
-    fn probe_outcome(&mut self, now: Instant, idx: usize, role: Role, ok: bool) {
+    fn probe_outcome(&mut self, now: Instant, idx: usize, role: Role, result: ProbeResult) {
         let name = self.specs[idx].name.clone();
+        let why = result.detail;
+        self.procs[idx].probe_failure = (!result.ok).then(|| why.clone());
         match role {
             Role::Ready => {
-                if ok {
+                if result.ok {
                     self.become_ready(now, idx);
                 } else if let Some(probe) = &self.specs[idx].ready {
-                    log::debug!("{name} is not ready yet");
+                    note!(
+                        self,
+                        Debug,
+                        NotReady,
+                        Some(idx),
+                        "{name} is not ready yet: {why}"
+                    );
                     self.procs[idx].probe_at = Some(now + probe.interval);
                 }
             }
@@ -468,14 +598,18 @@ impl Supervisor {
                     return;
                 };
                 let p = &mut self.procs[idx];
-                if ok {
+                if result.ok {
                     p.health_failures = 0;
                     p.probe_at = Some(now + probe.interval);
                     return;
                 }
                 p.health_failures += 1;
-                log::warn!(
-                    "{name} failed its health check ({} of {})",
+                note!(
+                    self,
+                    Warn,
+                    ProbeFailed,
+                    Some(idx),
+                    "{name} failed its health check ({} of {}): {why}",
                     p.health_failures,
                     probe.failures
                 );
@@ -484,7 +618,13 @@ impl Supervisor {
                     return;
                 }
                 if p.pid.is_some() {
-                    log::warn!("{name} is unhealthy; restarting it");
+                    note!(
+                        self,
+                        Warn,
+                        Unhealthy,
+                        Some(idx),
+                        "{name} is unhealthy; restarting it"
+                    );
                     p.restart_after_stop = true;
                     self.stop(now, idx, StopWith::Spec);
                 }
@@ -507,7 +647,13 @@ impl Supervisor {
         let success = spec.success_codes.contains(&status.shell_code());
 
         if self.phase == Phase::Up && restart_now {
-            log::info!("{name} stopped ({status}); starting it again as asked");
+            note!(
+                self,
+                Info,
+                Stopped,
+                Some(idx),
+                "{name} stopped ({status}); starting it again as asked"
+            );
             p.restarts += 1;
             p.state = State::Starting;
             self.out.push(Action::Spawn(idx));
@@ -515,12 +661,24 @@ impl Supervisor {
         }
         if self.phase == Phase::Up && p.retired {
             p.state = State::Exited(status);
-            log::info!("{name} stopped ({status}); it was removed from the config");
+            note!(
+                self,
+                Info,
+                Stopped,
+                Some(idx),
+                "{name} stopped ({status}); it was removed from the config"
+            );
             return;
         }
         if self.phase == Phase::Up && p.held {
             p.state = State::Exited(status);
-            log::info!("{name} stopped ({status}); it stays stopped until `podinit start {name}`");
+            note!(
+                self,
+                Info,
+                Stopped,
+                Some(idx),
+                "{name} stopped ({status}); it stays stopped until `podinit start {name}`"
+            );
             return;
         }
 
@@ -531,7 +689,7 @@ impl Supervisor {
             } else {
                 State::Exited(status)
             };
-            log::info!("{name} stopped ({status})");
+            note!(self, Info, Stopped, Some(idx), "{name} stopped ({status})");
             if spec.main {
                 self.decide(Ending::MainEnded { status, success });
             }
@@ -565,16 +723,19 @@ impl Supervisor {
             p.short_runs = (p.short_runs + 1).min(64);
             p.state = State::Backoff;
             p.backoff_until = Some(now + delay);
-            let how = if success {
-                log::Level::Info
-            } else {
-                log::Level::Warn
-            };
-            log::log!(
-                how,
-                "{name} exited ({status}); restarting in {}",
-                format_duration(delay)
-            );
+            self.events.push(Event {
+                level: if success {
+                    log::Level::Info
+                } else {
+                    log::Level::Warn
+                },
+                kind: EventKind::Restarting,
+                proc: Some(idx),
+                text: format!(
+                    "{name} exited ({status}); restarting in {}",
+                    format_duration(delay)
+                ),
+            });
             return;
         }
 
@@ -584,7 +745,13 @@ impl Supervisor {
                 p.failures,
                 spec.max_restarts.unwrap_or(0)
             );
-            log::error!("{name} failed for good: {why}");
+            note!(
+                self,
+                Error,
+                Failed,
+                Some(idx),
+                "{name} failed for good: {why}"
+            );
             p.state = State::Failed;
             p.reason = Some(format!("{name} failed ({why})"));
         } else {
@@ -594,26 +761,36 @@ impl Supervisor {
                 State::Exited(status)
             };
             if p.state == State::Completed {
-                log::info!("{name} completed");
+                note!(self, Info, Completed, Some(idx), "{name} completed");
             } else if success || spec.from_command_line {
                 // The `-- COMMAND`'s status is podinit's own: news, not a
                 // warning (drop-in mode stays as quiet as tini).
-                log::info!("{name} exited ({status})");
+                note!(self, Info, Exited, Some(idx), "{name} exited ({status})");
             } else {
-                log::warn!("{name} exited ({status})");
+                note!(self, Warn, Exited, Some(idx), "{name} exited ({status})");
             }
         }
         let (main, critical) = (spec.main, spec.critical);
         let failed = self.procs[idx].state == State::Failed;
         if main && self.ending.is_none() {
             let code = self.decide(Ending::MainEnded { status, success });
-            log::info!("main process {name} ended; shutting the pod down (exit status {code})");
+            note!(
+                self,
+                Info,
+                Shutdown,
+                Some(idx),
+                "main process {name} ended; shutting the pod down (exit status {code})"
+            );
             self.begin_shutdown(now);
         } else if critical && failed && self.ending.is_none() {
             let code = self.decide(Ending::CriticalFailed {
                 status: Some(status),
             });
-            log::error!(
+            note!(
+                self,
+                Error,
+                Shutdown,
+                Some(idx),
                 "critical process {name} failed; shutting the pod down (exit status {code})"
             );
             self.begin_shutdown(now);
@@ -624,7 +801,14 @@ impl Supervisor {
         match sig {
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => match self.phase {
                 Phase::Up => {
-                    log::info!("received SIG{}; shutting the pod down", signal_name(sig));
+                    note!(
+                        self,
+                        Info,
+                        Shutdown,
+                        None,
+                        "received SIG{}; shutting the pod down",
+                        signal_name(sig)
+                    );
                     self.requested = true;
                     self.request_signal = Some(sig);
                     self.begin_shutdown(now);
@@ -632,7 +816,11 @@ impl Supervisor {
                 Phase::Stopping { .. } | Phase::Sweeping { .. }
                     if sig != libc::SIGQUIT && !self.forced =>
                 {
-                    log::warn!(
+                    note!(
+                        self,
+                        Warn,
+                        Forced,
+                        None,
                         "received SIG{} again; killing everything now",
                         signal_name(sig)
                     );
@@ -640,9 +828,8 @@ impl Supervisor {
                 }
                 _ => {}
             },
-            // With a config, SIGHUP means reload: the runtime reads the file
-            // and calls `reload`; it is never forwarded.
-            libc::SIGHUP if !self.drop_in => {}
+            // With a config, SIGHUP means reload; it is never forwarded.
+            libc::SIGHUP if !self.drop_in => self.on_control(now, Control::Reload),
             _ => self.forward(sig),
         }
     }
@@ -719,7 +906,13 @@ impl Supervisor {
             });
             self.decide(Ending::RanOut { all_succeeded })
         };
-        log::info!("all processes are down; exiting with status {code}");
+        note!(
+            self,
+            Info,
+            Exit,
+            None,
+            "all processes are down; exiting with status {code}"
+        );
         self.phase = Phase::Done;
         self.out.push(Action::Exit(code));
     }
@@ -756,7 +949,13 @@ impl Supervisor {
                 self.stop_retired(now);
                 self.start_ready_ones(now);
                 if self.phase == Phase::Up && self.pod_is_over() {
-                    log::info!("no process is left to run; shutting the pod down");
+                    note!(
+                        self,
+                        Info,
+                        Shutdown,
+                        None,
+                        "no process is left to run; shutting the pod down"
+                    );
                     self.begin_shutdown(now);
                 }
             }
@@ -786,7 +985,7 @@ impl Supervisor {
                             self.specs[d.on].name,
                             d.cond.as_str()
                         );
-                        log::error!("{reason}");
+                        note!(self, Error, WillNotStart, Some(idx), "{reason}");
                         self.procs[idx].state = State::Failed;
                         self.procs[idx].reason = Some(reason);
                         if (spec.main || spec.critical) && self.ending.is_none() {
@@ -796,7 +995,11 @@ impl Supervisor {
                                 Ending::CriticalFailed { status: None }
                             });
                             let what = if spec.main { "main" } else { "critical" };
-                            log::error!(
+                            note!(
+                                self,
+                                Error,
+                                Shutdown,
+                                Some(idx),
                                 "{what} process {} can never start; shutting the pod down (exit status 1)",
                                 spec.name
                             );
@@ -824,19 +1027,27 @@ impl Supervisor {
                 .all(|p| p.retired || (p.state.is_final() && !p.held))
     }
 
+    fn on_reload(&mut self, now: Instant, cfg: &Config) {
+        if self.phase != Phase::Up {
+            note!(
+                self,
+                Error,
+                Refused,
+                None,
+                "reload refused: the pod is shutting down"
+            );
+            return;
+        }
+        self.reload(now, cfg);
+        note!(self, Info, Reload, None, "reload applied");
+    }
+
     /// Applies a new, already validated config: removed processes stop (in
     /// reverse dependency order), new ones start (in dependency order),
     /// changed ones restart, untouched ones keep running. Indices are stable:
     /// a process keeps its index across reloads, new ones are appended.
-    /// Returns the indices whose spec changed or is new (for the log router).
-    pub fn reload(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-    ) -> Result<(Vec<usize>, Vec<Action>), String> {
-        if self.phase != Phase::Up {
-            return Err("the pod is shutting down".into());
-        }
+    /// Processes whose spec changed or is new get `Action::Rewire` first.
+    fn reload(&mut self, now: Instant, cfg: &Config) {
         // New config index → stable index.
         let mut remap = Vec::with_capacity(cfg.procs.len());
         let mut created = Vec::new();
@@ -853,15 +1064,7 @@ impl Supervisor {
         let mut touched = Vec::new();
         for (k, spec) in cfg.procs.iter().enumerate() {
             let idx = remap[k];
-            let mut new = spec.clone();
-            for d in &mut new.deps {
-                d.on = remap[d.on];
-            }
-            for t in [&mut new.stdout, &mut new.stderr] {
-                if let crate::config::Target::Process(c) = t {
-                    *c = remap[*c];
-                }
-            }
+            let new = spec.with_indices(&remap);
             let is_new = created.contains(&idx);
             let old = std::mem::replace(&mut self.specs[idx], new);
             if old == self.specs[idx] && !is_new {
@@ -869,10 +1072,24 @@ impl Supervisor {
             }
             touched.push(idx);
             if is_new {
-                log::info!("reload: {} is new", spec.name);
+                note!(
+                    self,
+                    Info,
+                    Reload,
+                    Some(idx),
+                    "reload: {} is new",
+                    spec.name
+                );
                 continue; // started by `step` when its dependencies are met
             }
-            log::info!("reload: {} changed; restarting it", spec.name);
+            note!(
+                self,
+                Info,
+                Reload,
+                Some(idx),
+                "reload: {} changed; restarting it",
+                spec.name
+            );
             let p = &mut self.procs[idx];
             p.held = false;
             p.reason = None;
@@ -892,7 +1109,14 @@ impl Supervisor {
         // Removed: retire, stopped by `step` once their dependents are down.
         for idx in 0..self.specs.len() {
             if !remap.contains(&idx) && !self.procs[idx].retired {
-                log::info!("reload: {} was removed; stopping it", self.specs[idx].name);
+                note!(
+                    self,
+                    Info,
+                    Reload,
+                    Some(idx),
+                    "reload: {} was removed; stopping it",
+                    self.specs[idx].name
+                );
                 let p = &mut self.procs[idx];
                 p.retired = true;
                 p.held = true;
@@ -917,8 +1141,10 @@ impl Supervisor {
             .map(|s| s.stop_timeout)
             .max()
             .unwrap_or(self.sweep_grace);
-        self.step(now);
-        Ok((touched, std::mem::take(&mut self.out)))
+        // New streams before anything of the new config is spawned.
+        let stops = std::mem::take(&mut self.out);
+        self.out.extend(touched.into_iter().map(Action::Rewire));
+        self.out.extend(stops);
     }
 
     /// Stops retired processes whose dependents are all down.
@@ -941,8 +1167,15 @@ impl Supervisor {
             .collect()
     }
 
-    /// A request of the control socket; `Err` is the message for the client.
-    pub fn control(&mut self, now: Instant, cmd: Control) -> Result<Vec<Action>, String> {
+    /// A request of the control socket (or SIGHUP's reload); a refusal is
+    /// an `EventKind::Refused` event whose text is the answer.
+    fn on_control(&mut self, now: Instant, cmd: Control) {
+        if let Err(why) = self.control(now, cmd) {
+            note!(self, Debug, Refused, None, "{why}");
+        }
+    }
+
+    fn control(&mut self, now: Instant, cmd: Control) -> Result<(), String> {
         if self.phase != Phase::Up {
             return Err("the pod is shutting down".into());
         }
@@ -951,6 +1184,15 @@ impl Supervisor {
             Control::Stop(i) => (i, "stop"),
             Control::Restart(i) => (i, "restart"),
             Control::Signal(i, _) => (i, "signal"),
+            Control::Reload if self.drop_in => {
+                return Err(
+                    "podinit runs without a config file; there is nothing to reload".into(),
+                );
+            }
+            Control::Reload => {
+                self.out.push(Action::ReadConfig);
+                return Ok(());
+            }
         };
         let name = self.specs[idx].name.clone();
         let alive = self.procs[idx].pid.is_some();
@@ -959,7 +1201,7 @@ impl Supervisor {
                 if self.procs[idx].state == State::Starting {
                     return Err(format!("{name} is starting already"));
                 }
-                log::info!("starting {name} as asked");
+                note!(self, Info, Operator, Some(idx), "starting {name} as asked");
                 self.cancel_probe(idx);
                 let p = &mut self.procs[idx];
                 p.held = false;
@@ -979,7 +1221,13 @@ impl Supervisor {
                 if p.state == State::Backoff {
                     p.state = p.last_exit.map_or(State::Waiting, State::Exited);
                 }
-                log::info!("{name} is held stopped as asked");
+                note!(
+                    self,
+                    Info,
+                    Operator,
+                    Some(idx),
+                    "{name} is held stopped as asked"
+                );
             }
             Control::Stop(_) | Control::Restart(_) => {
                 let p = &mut self.procs[idx];
@@ -992,17 +1240,22 @@ impl Supervisor {
                     p.restart_now = true;
                     p.held = false;
                 }
-                log::info!("{verb}: stopping {name} as asked");
+                note!(
+                    self,
+                    Info,
+                    Operator,
+                    Some(idx),
+                    "{verb}: stopping {name} as asked"
+                );
                 self.stop(now, idx, StopWith::Spec);
             }
             Control::Signal(_, sig) => match self.procs[idx].pid {
                 Some(pid) => self.out.push(Action::SignalProcess { idx, pid, sig }),
                 None => return Err(format!("{name} is not running")),
             },
+            Control::Reload => unreachable!("answered above"),
         }
-        // `stop` of a process that is not running: it just stays down.
-        self.step(now);
-        Ok(std::mem::take(&mut self.out))
+        Ok(())
     }
 
     fn timers(&mut self, now: Instant) {
@@ -1013,16 +1266,16 @@ impl Supervisor {
             {
                 p.probe_running = None;
                 self.out.push(Action::CancelProbe { id });
-                log::debug!(
-                    "{} probe of {} timed out",
-                    if role == Role::Ready {
-                        "readiness"
-                    } else {
-                        "health"
-                    },
-                    self.specs[idx].name
+                let timeout = match role {
+                    Role::Ready => self.specs[idx].ready.as_ref(),
+                    Role::Health => self.specs[idx].health.as_ref(),
+                }
+                .map_or(Duration::ZERO, |p| p.timeout);
+                let why = format!(
+                    "no answer within its timeout of {}",
+                    format_duration(timeout)
                 );
-                self.probe_outcome(now, idx, role, false);
+                self.probe_outcome(now, idx, role, ProbeResult::fail(why));
             }
             if self.phase != Phase::Up {
                 continue;
@@ -1066,7 +1319,11 @@ impl Supervisor {
                 let (sig, timeout) = p
                     .stopping_with
                     .unwrap_or((self.stop_signal_of(idx), self.specs[idx].stop_timeout));
-                log::warn!(
+                note!(
+                    self,
+                    Warn,
+                    Killed,
+                    Some(idx),
                     "{} did not stop within {} of SIG{}; sending SIGKILL",
                     self.specs[idx].name,
                     format_duration(timeout),
@@ -1077,7 +1334,11 @@ impl Supervisor {
         }
         match self.phase {
             Phase::Stopping { deadline } if !self.forced && now >= deadline => {
-                log::warn!(
+                note!(
+                    self,
+                    Warn,
+                    Forced,
+                    None,
                     "shutdown_timeout ({}) reached; killing everything left",
                     crate::config::format_duration(self.shutdown_timeout)
                 );
@@ -1087,7 +1348,13 @@ impl Supervisor {
                 kill_at,
                 killed: false,
             } if now >= kill_at => {
-                log::warn!("stray processes are still running; sending SIGKILL to all");
+                note!(
+                    self,
+                    Warn,
+                    Sweep,
+                    None,
+                    "stray processes are still running; sending SIGKILL to all"
+                );
                 self.phase = Phase::Sweeping {
                     kill_at,
                     killed: true,
@@ -1160,7 +1427,11 @@ impl Supervisor {
             if self.forced {
                 self.kill(idx);
             } else {
-                log::info!(
+                note!(
+                    self,
+                    Info,
+                    Stopping,
+                    Some(idx),
                     "stopping {} (SIG{} to its process group)",
                     self.specs[idx].name,
                     signal_name(self.stop_signal_of(idx))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use podinit::config;
-use podinit::supervisor::{Action, Control, ExitStatus, Input, Pid, Supervisor};
+use podinit::supervisor::{Action, Control, ExitStatus, Input, Pid, ProbeResult, Supervisor};
 
 const POD: &str = r#"
 [process.db]
@@ -92,8 +92,15 @@ impl Sim {
                     assert!((0..=255).contains(&code), "exit status {code}");
                     self.exit = Some(code);
                 }
+                // No config file to read again here: a failed read.
+                Action::ReadConfig => {
+                    queue.extend(self.sup.handle(self.now, Input::ReloadFailed("fuzz".into())))
+                }
+                Action::Rewire(_) => {}
             }
         }
+        // Events are the runtime's to log; keep them from piling up.
+        self.sup.take_events();
     }
 
     fn reap(&mut self, idx: usize, status: ExitStatus, fail_next: &mut bool) {
@@ -119,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
         probes: Vec::new(),
     };
     let mut fail_next = false;
-    let first = sim.sup.start(now);
+    let first = sim.sup.handle(now, Input::Start);
     sim.apply(first, &mut fail_next);
     for chunk in data.chunks(2) {
         if sim.exit.is_some() {
@@ -146,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
             4 => match sim.probes.first().copied() {
                 Some(id) => {
                     sim.probes.remove(0);
-                    sim.sup.handle(sim.now, Input::ProbeResult { id, ok: arg & 1 == 0 })
+                    sim.sup.handle(sim.now, Input::ProbeResult { id, result: ProbeResult { ok: arg & 1 == 0, detail: String::new() } })
                 }
                 None => continue,
             },
@@ -161,7 +168,7 @@ fuzz_target!(|data: &[u8]| {
                     2 => Control::Restart(idx),
                     _ => Control::Signal(idx, libc::SIGUSR2),
                 };
-                sim.sup.control(sim.now, cmd).unwrap_or_default()
+                sim.sup.handle(sim.now, Input::Control(cmd))
             }
             7 => match sim.live[idx] {
                 Some(pid) => sim.sup.handle(sim.now, Input::Notified { pid }),

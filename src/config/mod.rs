@@ -142,6 +142,22 @@ pub struct ProcSpec {
 }
 
 impl ProcSpec {
+    /// The same spec with every process index it holds (dependencies,
+    /// `process:` targets) renumbered by `remap` (a reload's new index →
+    /// the stable one).
+    pub fn with_indices(&self, remap: &[usize]) -> ProcSpec {
+        let mut new = self.clone();
+        for d in &mut new.deps {
+            d.on = remap[d.on];
+        }
+        for t in [&mut new.stdout, &mut new.stderr] {
+            if let Target::Process(c) = t {
+                *c = remap[*c];
+            }
+        }
+        new
+    }
+
     /// The format of a stream going to `target`.
     pub fn format_for(&self, target: &Target) -> LogFormat {
         match (self.log_format, target) {
@@ -276,7 +292,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// A validated pod: processes in file order, and their start/stop plan.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Where the config came from, for messages (`None`: command line only).
     pub source: Option<String>,

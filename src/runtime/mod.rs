@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
+use crate::control::Verb;
 use crate::control::{self, Server};
 use crate::logs::Router;
 use crate::poll::{
@@ -22,8 +23,7 @@ use crate::poll::{
     KIND_STREAM, Poller, token,
 };
 use crate::spawn::{self, Setup, Stdio};
-use crate::supervisor::Control;
-use crate::supervisor::{Action, ExitStatus, Input, Pid, Role, Supervisor};
+use crate::supervisor::{Action, Control, EventKind, ExitStatus, Input, Pid, Role, Supervisor};
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -159,6 +159,8 @@ pub struct Runtime {
     /// the `-- COMMAND` process gets it.
     interactive: bool,
     exit: Option<i32>,
+    /// Refusals of the supervisor for the control request under way.
+    refused: Vec<String>,
 }
 
 impl Runtime {
@@ -204,12 +206,13 @@ impl Runtime {
             // SAFETY: terminal queries on fd 0.
             interactive: unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() },
             exit: None,
+            refused: Vec::new(),
         })
     }
 
     /// Runs the pod to its end; returns podinit's exit status.
     pub fn run(mut self) -> i32 {
-        let first = self.sup.start(Instant::now());
+        let first = self.feed(Input::Start);
         self.execute(first);
         self.bind_control();
         // A test hook of debug builds only: proves the panic guard.
@@ -246,10 +249,8 @@ impl Runtime {
                 let (kind, id) = poll::split(tok);
                 match kind {
                     KIND_PROBE => {
-                        if let Some(ok) = self.probes.on_event(id, &self.poller) {
-                            let acts = self
-                                .sup
-                                .handle(Instant::now(), Input::ProbeResult { id, ok });
+                        if let Some(result) = self.probes.on_event(id, &self.poller) {
+                            let acts = self.feed(Input::ProbeResult { id, result });
                             self.execute(acts);
                         }
                     }
@@ -258,7 +259,7 @@ impl Runtime {
                         if let Some(idx) = self.router.on_stream(id as usize, &self.poller)
                             && let Some(pid) = self.sup.procs()[idx].pid
                         {
-                            let acts = self.sup.handle(Instant::now(), Input::Notified { pid });
+                            let acts = self.feed(Input::Notified { pid });
                             self.execute(acts);
                         }
                     }
@@ -275,14 +276,7 @@ impl Runtime {
                 self.reap();
             }
             for sig in signals {
-                if sig == libc::SIGHUP && self.source.is_some() {
-                    match self.reload() {
-                        Ok(()) => {}
-                        Err(e) => log::error!("reload failed, nothing changed: {e}"),
-                    }
-                    continue;
-                }
-                let acts = self.sup.handle(Instant::now(), Input::Signal(sig));
+                let acts = self.feed(Input::Signal(sig));
                 self.execute(acts);
             }
             self.router.retry(Instant::now(), &self.poller);
@@ -291,7 +285,7 @@ impl Runtime {
                     self.poller.remove(fd);
                 }
             }
-            let acts = self.sup.handle(Instant::now(), Input::Tick);
+            let acts = self.feed(Input::Tick);
             self.execute(acts);
         }
     }
@@ -330,11 +324,9 @@ impl Runtime {
             let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
             if pid > 0 {
                 if let Some(st) = decode(status)
-                    && let Some((id, ok)) = self.probes.reaped(pid, st)
+                    && let Some((id, result)) = self.probes.reaped(pid, st)
                 {
-                    let acts = self
-                        .sup
-                        .handle(Instant::now(), Input::ProbeResult { id, ok });
+                    let acts = self.feed(Input::ProbeResult { id, result });
                     self.execute(acts);
                     continue;
                 }
@@ -351,15 +343,13 @@ impl Runtime {
                             take_terminal_back();
                         }
                     }
-                    let acts = self
-                        .sup
-                        .handle(Instant::now(), Input::Reaped { pid, status: st });
+                    let acts = self.feed(Input::Reaped { pid, status: st });
                     self.execute(acts);
                 }
                 continue;
             }
             if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                let acts = self.sup.handle(Instant::now(), Input::NoChildren);
+                let acts = self.feed(Input::NoChildren);
                 self.execute(acts);
             }
             break;
@@ -390,14 +380,19 @@ impl Runtime {
                         self.probes
                             .start(id, spec, p, &self.base_env, null, &self.poller)
                     }) {
-                        Some(ok) => self
-                            .sup
-                            .handle(Instant::now(), Input::ProbeResult { id, ok }),
+                        Some(result) => self.feed(Input::ProbeResult { id, result }),
                         None => Vec::new(),
                     }
                 }
                 Action::CancelProbe { id } => {
                     self.probes.cancel(id, &self.poller);
+                    Vec::new()
+                }
+                Action::ReadConfig => self.read_config(),
+                Action::Rewire(idx) => {
+                    if let Err(e) = self.router.update(self.sup.specs(), &[idx], &self.poller) {
+                        log::error!("reload: log streams of {}: {e}", self.sup.specs()[idx].name);
+                    }
                     Vec::new()
                 }
                 Action::SignalGroup { idx, pid, sig } => {
@@ -502,7 +497,7 @@ impl Runtime {
                 }
             }
         };
-        self.sup.handle(Instant::now(), input)
+        self.feed(input)
     }
 
     fn bind_control(&mut self) {
@@ -573,69 +568,80 @@ impl Runtime {
                 })
                 .collect()
         };
-        let now = Instant::now();
-        match req.verb.as_str() {
-            "status" => {
+        let commands: Vec<Control> = match req.verb {
+            Verb::Status => {
                 let mut ids = names(&req.args)?;
                 if ids.is_empty() {
                     ids = current.clone();
                 }
-                Ok(control::status_json(self.sup.specs(), self.sup.procs(), &ids, now) + "\n")
+                let now = Instant::now();
+                return Ok(
+                    control::status_json(self.sup.specs(), self.sup.procs(), &ids, now) + "\n",
+                );
             }
-            "start" | "stop" | "restart" => {
+            Verb::Start | Verb::Stop | Verb::Restart => {
                 let ids = names(&req.args)?;
                 if ids.is_empty() {
-                    return Err(format!("{} needs at least one process name", req.verb));
+                    return Err(format!(
+                        "{} needs at least one process name",
+                        req.verb.as_str()
+                    ));
                 }
-                let mut errors = Vec::new();
-                for idx in ids {
-                    let cmd = match req.verb.as_str() {
-                        "start" => Control::Start(idx),
-                        "stop" => Control::Stop(idx),
+                ids.into_iter()
+                    .map(|idx| match req.verb {
+                        Verb::Start => Control::Start(idx),
+                        Verb::Stop => Control::Stop(idx),
                         _ => Control::Restart(idx),
-                    };
-                    match self.sup.control(now, cmd) {
-                        Ok(acts) => self.execute(acts),
-                        Err(e) => errors.push(e),
-                    }
-                }
-                if errors.is_empty() {
-                    Ok(String::new())
-                } else {
-                    Err(errors.join("; "))
-                }
+                    })
+                    .collect()
             }
-            "signal" => {
+            Verb::Signal => {
                 let [name, sig] = req.args.as_slice() else {
                     return Err("usage: signal NAME SIGNAL".into());
                 };
                 let idx = names(std::slice::from_ref(name))?[0];
-                let sig = crate::config::units::parse_signal(sig)?;
-                let acts = self.sup.control(now, Control::Signal(idx, sig))?;
-                self.execute(acts);
-                Ok(String::new())
+                vec![Control::Signal(
+                    idx,
+                    crate::config::units::parse_signal(sig)?,
+                )]
             }
-            "reload" => self.reload().map(|()| String::new()),
-            other => Err(format!("unknown verb {other:?}")),
+            Verb::Reload => vec![Control::Reload],
+        };
+        self.refused.clear();
+        for cmd in commands {
+            let acts = self.feed(Input::Control(cmd));
+            self.execute(acts);
+        }
+        match std::mem::take(&mut self.refused) {
+            r if r.is_empty() => Ok(String::new()),
+            r => Err(r.join("; ")),
         }
     }
 
-    /// Reads the config again and applies it (SIGHUP, `podinit reload`).
-    /// An invalid config changes nothing.
-    fn reload(&mut self) -> Result<(), String> {
+    /// `Action::ReadConfig`: reads the config file again (with the same
+    /// `-- COMMAND`) for the supervisor; an invalid one changes nothing.
+    fn read_config(&mut self) -> Vec<Action> {
         let Some(path) = self.source.clone() else {
-            return Err("podinit runs without a config file; there is nothing to reload".into());
+            return self.feed(Input::ReloadFailed("there is no config file".into()));
         };
         log::info!("reloading {path}");
-        let cfg = crate::config::load_file(&path, self.command.clone(), &|k| std::env::var(k).ok())
-            .map_err(|e| e.0)?;
-        let (touched, actions) = self.sup.reload(Instant::now(), &cfg)?;
-        if let Err(e) = self.router.update(self.sup.specs(), &touched, &self.poller) {
-            log::error!("reload: log streams: {e}");
+        match crate::config::load_file(&path, self.command.clone(), &|k| std::env::var(k).ok()) {
+            Ok(cfg) => self.feed(Input::Reload(Box::new(cfg))),
+            Err(e) => self.feed(Input::ReloadFailed(e.0)),
         }
-        self.execute(actions);
-        log::info!("reload of {path} applied");
-        Ok(())
+    }
+
+    /// One input to the supervisor. Its decisions are logged at once;
+    /// refusals are kept as the answer of the control request under way.
+    fn feed(&mut self, input: Input) -> Vec<Action> {
+        let acts = self.sup.handle(Instant::now(), input);
+        for e in self.sup.take_events() {
+            if e.kind == EventKind::Refused {
+                self.refused.push(e.text.clone());
+            }
+            log::log!(e.level, "{}", e.text);
+        }
+        acts
     }
 
     /// A process wrote to its readiness channel.
@@ -671,7 +677,7 @@ impl Runtime {
             self.drop_notify(idx);
         }
         if ready {
-            let acts = self.sup.handle(Instant::now(), Input::Notified { pid });
+            let acts = self.feed(Input::Notified { pid });
             self.execute(acts);
         }
     }

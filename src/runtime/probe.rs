@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use crate::config::{Probe, ProbeKind, ProcSpec};
 use crate::poll::{KIND_PROBE, Poller, token};
 use crate::spawn::{self, Setup, Stdio};
-use crate::supervisor::{ExitStatus, Pid};
+use crate::supervisor::{ExitStatus, Pid, ProbeResult};
 
 enum Running {
     /// An exec probe: its pid (and process group).
@@ -139,6 +139,15 @@ pub fn http_status(response: &[u8]) -> Option<u16> {
     parts.next()?.parse().ok()
 }
 
+/// An HTTP probe passes on a 2xx or 3xx status.
+fn http_result(response: &[u8]) -> ProbeResult {
+    match http_status(response) {
+        Some(c) if (200..400).contains(&c) => ProbeResult::pass(format!("HTTP {c}")),
+        Some(c) => ProbeResult::fail(format!("HTTP {c}")),
+        None => ProbeResult::fail("no HTTP status line in the answer"),
+    }
+}
+
 impl Probes {
     /// Starts probe `id`; returns its result when it is known at once.
     pub fn start(
@@ -149,9 +158,13 @@ impl Probes {
         base_env: &[(std::ffi::OsString, std::ffi::OsString)],
         null: Stdio,
         poller: &Poller,
-    ) -> Option<bool> {
+    ) -> Option<ProbeResult> {
         match &probe.kind {
-            ProbeKind::File(p) => Some(std::path::Path::new(p).exists()),
+            ProbeKind::File(p) => Some(if std::path::Path::new(p).exists() {
+                ProbeResult::pass(format!("{p} exists"))
+            } else {
+                ProbeResult::fail(format!("{p} does not exist"))
+            }),
             ProbeKind::Exec(argv) => {
                 let mut s = spec.clone();
                 s.argv = argv.iter().map(Into::into).collect();
@@ -164,19 +177,14 @@ impl Probes {
                         self.running.insert(id, Running::Exec(pid));
                         None
                     }
-                    Err(e) => {
-                        log::debug!("{}: probe {}", spec.name, e.message);
-                        Some(false)
-                    }
+                    Err(e) => Some(ProbeResult::fail(e.message)),
                 }
             }
             ProbeKind::Tcp { host, port } | ProbeKind::Http { host, port, .. } => {
                 let Some(addr) = resolve_host(host, *port) else {
-                    log::warn!(
-                        "{}: probe: cannot resolve {host:?} (IPs, localhost and /etc/hosts names only)",
-                        spec.name
-                    );
-                    return Some(false);
+                    return Some(ProbeResult::fail(format!(
+                        "cannot resolve {host:?} (IPs, localhost and /etc/hosts names only)"
+                    )));
                 };
                 let http = matches!(probe.kind, ProbeKind::Http { .. });
                 let request = match &probe.kind {
@@ -187,11 +195,10 @@ impl Probes {
                     _ => None,
                 };
                 match connect(addr) {
-                    Err(e) => {
-                        log::debug!("{}: probe: connect to {addr}: {e}", spec.name);
-                        Some(false)
+                    Err(e) => Some(ProbeResult::fail(format!("connect to {addr}: {e}"))),
+                    Ok((_, true)) if !http => {
+                        Some(ProbeResult::pass(format!("connected to {addr}")))
                     }
-                    Ok((_, true)) if !http => Some(true),
                     Ok((fd, _)) => {
                         let mut net = Net {
                             fd,
@@ -199,15 +206,12 @@ impl Probes {
                             http,
                             response: Vec::new(),
                         };
-                        if poller
-                            .add(
-                                net.fd.as_raw_fd(),
-                                libc::EPOLLOUT as u32,
-                                token(KIND_PROBE, id),
-                            )
-                            .is_err()
-                        {
-                            return Some(false);
+                        if let Err(e) = poller.add(
+                            net.fd.as_raw_fd(),
+                            libc::EPOLLOUT as u32,
+                            token(KIND_PROBE, id),
+                        ) {
+                            return Some(ProbeResult::fail(e.to_string()));
                         }
                         net.response.reserve(64);
                         self.running.insert(id, Running::Net(net));
@@ -233,15 +237,20 @@ impl Probes {
         }
     }
 
-    /// An exec probe ended: (probe id, passed).
-    pub fn reaped(&mut self, pid: Pid, status: ExitStatus) -> Option<(u64, bool)> {
+    /// An exec probe ended: (probe id, its result).
+    pub fn reaped(&mut self, pid: Pid, status: ExitStatus) -> Option<(u64, ProbeResult)> {
         let id = self.exec_pids.remove(&pid)?;
         self.running.remove(&id);
-        Some((id, status == ExitStatus::Code(0)))
+        let result = if status == ExitStatus::Code(0) {
+            ProbeResult::pass("exit status 0")
+        } else {
+            ProbeResult::fail(format!("the command ended with {status}"))
+        };
+        Some((id, result))
     }
 
     /// Readiness of a probe socket; the result once the probe is decided.
-    pub fn on_event(&mut self, id: u64, poller: &Poller) -> Option<bool> {
+    pub fn on_event(&mut self, id: u64, poller: &Poller) -> Option<ProbeResult> {
         let Some(Running::Net(net)) = self.running.get_mut(&id) else {
             return None;
         };
@@ -254,28 +263,32 @@ impl Probes {
         result
     }
 
-    fn advance(net: &mut Net, poller: &Poller, id: u64) -> Option<bool> {
+    fn advance(net: &mut Net, poller: &Poller, id: u64) -> Option<ProbeResult> {
         let fd = net.fd.as_raw_fd();
+        let refused = |err: libc::c_int| {
+            ProbeResult::fail(format!("connect: {}", io::Error::from_raw_os_error(err)))
+        };
         if let Some(req) = net.request.take() {
-            if so_error(fd) != 0 {
-                return Some(false);
+            let err = so_error(fd);
+            if err != 0 {
+                return Some(refused(err));
             }
             // A fresh loopback socket takes a small request whole.
             // SAFETY: writing from a live buffer.
             let n = unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), libc::MSG_NOSIGNAL) };
             if n != req.len() as isize {
-                return Some(false);
+                return Some(ProbeResult::fail("could not send the request"));
             }
-            if poller
-                .modify(fd, libc::EPOLLIN as u32, token(KIND_PROBE, id))
-                .is_err()
-            {
-                return Some(false);
+            if let Err(e) = poller.modify(fd, libc::EPOLLIN as u32, token(KIND_PROBE, id)) {
+                return Some(ProbeResult::fail(e.to_string()));
             }
             return None;
         }
         if !net.http {
-            return Some(so_error(fd) == 0);
+            return Some(match so_error(fd) {
+                0 => ProbeResult::pass("connected"),
+                err => refused(err),
+            });
         }
         let mut buf = [0u8; 512];
         loop {
@@ -284,20 +297,18 @@ impl Probes {
             if n > 0 {
                 net.response.extend_from_slice(&buf[..n as usize]);
                 if net.response.contains(&b'\n') || net.response.len() > 4096 {
-                    return Some(
-                        http_status(&net.response).is_some_and(|c| (200..400).contains(&c)),
-                    );
+                    return Some(http_result(&net.response));
                 }
                 continue;
             }
             if n == 0 {
-                return Some(http_status(&net.response).is_some_and(|c| (200..400).contains(&c)));
+                return Some(http_result(&net.response));
             }
             let e = io::Error::last_os_error();
             return if e.kind() == io::ErrorKind::WouldBlock {
                 None
             } else {
-                Some(false)
+                Some(ProbeResult::fail(format!("read: {e}")))
             };
         }
     }

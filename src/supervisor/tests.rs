@@ -24,7 +24,7 @@ impl Sim {
     fn new(cfg: &Config) -> (Sim, Vec<Action>) {
         let t0 = Instant::now();
         let mut sup = Supervisor::new(cfg);
-        let first = sup.start(t0);
+        let first = sup.handle(t0, Input::Start);
         (Sim { sup, t0, now: t0 }, first)
     }
 
@@ -42,6 +42,34 @@ impl Sim {
 
     fn feed(&mut self, input: Input) -> Vec<Action> {
         self.sup.handle(self.now, input)
+    }
+
+    /// A control request: its actions, or the refusal the client would get.
+    fn control(&mut self, cmd: Control) -> Result<Vec<Action>, String> {
+        self.sup.take_events();
+        let acts = self.feed(Input::Control(cmd));
+        let refused: Vec<String> = self
+            .sup
+            .take_events()
+            .into_iter()
+            .filter(|e| e.kind == EventKind::Refused)
+            .map(|e| e.text)
+            .collect();
+        if refused.is_empty() {
+            Ok(acts)
+        } else {
+            Err(refused.join("; "))
+        }
+    }
+
+    /// The events of one kind since the last call (the others are dropped).
+    fn events(&mut self, kind: EventKind) -> Vec<String> {
+        self.sup
+            .take_events()
+            .into_iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.text)
+            .collect()
     }
 
     fn spawned(&mut self, name: &str) -> Vec<Action> {
@@ -357,8 +385,12 @@ fn forwarding_goes_to_mains_or_to_all_when_there_is_none() {
             sig: usr1
         }]
     );
-    // HUP means reload with a config; it is not forwarded.
-    assert_eq!(s.feed(Input::Signal(libc::SIGHUP)), vec![]);
+    // HUP means reload with a config (the supervisor decides: read it
+    // again); it is not forwarded.
+    assert_eq!(
+        s.feed(Input::Signal(libc::SIGHUP)),
+        vec![Action::ReadConfig]
+    );
 
     let cfg = pod("[process.a]\ncommand = \"a\"\n[process.b]\ncommand = \"b\"\n");
     let (mut s, _) = Sim::new(&cfg);
@@ -734,19 +766,31 @@ depends_on = ["db"]
     };
     assert_eq!(s.at(50), vec![probe(1)]);
     assert_eq!(s.deadline_ms(), Some(150), "the probe's timeout");
-    assert_eq!(s.feed(Input::ProbeResult { id: 1, ok: false }), vec![]);
+    assert_eq!(
+        s.feed(Input::ProbeResult {
+            id: 1,
+            result: ProbeResult::fail("HTTP 503")
+        }),
+        vec![]
+    );
     assert_eq!(s.deadline_ms(), Some(550));
     assert_eq!(s.at(550), vec![probe(2)]);
     // A timeout counts as a failure, and the probe is cancelled.
     assert_eq!(s.at(650), vec![Action::CancelProbe { id: 2 }]);
     assert_eq!(
-        s.feed(Input::ProbeResult { id: 2, ok: true }),
+        s.feed(Input::ProbeResult {
+            id: 2,
+            result: ProbeResult::pass("ok")
+        }),
         vec![],
         "a late result is ignored"
     );
     assert_eq!(s.at(1150), vec![probe(3)]);
     assert_eq!(
-        s.feed(Input::ProbeResult { id: 3, ok: true }),
+        s.feed(Input::ProbeResult {
+            id: 3,
+            result: ProbeResult::pass("ok")
+        }),
         vec![s.spawn("app")]
     );
     assert_eq!(s.state("db"), State::Ready);
@@ -794,12 +838,32 @@ main = true
         "no initial_delay: the first check at once"
     );
     s.spawned("m");
-    s.feed(Input::ProbeResult { id: 1, ok: true });
+    s.feed(Input::ProbeResult {
+        id: 1,
+        result: ProbeResult::pass("ok"),
+    });
     assert_eq!(s.at(1000), vec![probe(2)]);
-    s.feed(Input::ProbeResult { id: 2, ok: false });
+    s.sup.take_events();
+    s.feed(Input::ProbeResult {
+        id: 2,
+        result: ProbeResult::fail("HTTP 503"),
+    });
+    assert_eq!(
+        s.events(EventKind::ProbeFailed),
+        vec!["web failed its health check (1 of 2): HTTP 503".to_string()],
+        "the reason is in the log"
+    );
+    assert_eq!(
+        s.sup.procs()[0].probe_failure.as_deref(),
+        Some("HTTP 503"),
+        "and in status"
+    );
     assert_eq!(s.at(2000), vec![probe(3)]);
     assert_eq!(
-        s.feed(Input::ProbeResult { id: 3, ok: false }),
+        s.feed(Input::ProbeResult {
+            id: 3,
+            result: ProbeResult::fail("HTTP 503")
+        }),
         vec![s.group("web", TERM)]
     );
     assert_eq!(s.state("web"), State::Stopping);
@@ -883,36 +947,25 @@ fn stop_holds_a_process_down_until_start() {
     s.spawned("m");
     let w = s.idx("w");
     assert_eq!(
-        s.sup.control(s.now, Control::Stop(w)).unwrap(),
+        s.control(Control::Stop(w)).unwrap(),
         vec![s.group("w", TERM)]
     );
-    assert!(
-        s.sup.control(s.now, Control::Stop(w)).is_err(),
-        "stopping twice"
-    );
+    assert!(s.control(Control::Stop(w)).is_err(), "stopping twice");
     assert_eq!(s.exited("w", ExitStatus::Signaled(TERM)), vec![]);
     assert_eq!(s.state("w"), State::Exited(ExitStatus::Signaled(TERM)));
     assert_eq!(s.at(60_000), vec![], "no restart despite restart = always");
-    assert_eq!(
-        s.sup.control(s.now, Control::Start(w)).unwrap(),
-        vec![s.spawn("w")]
-    );
+    assert_eq!(s.control(Control::Start(w)).unwrap(), vec![s.spawn("w")]);
     s.spawned("w");
-    assert!(
-        s.sup.control(s.now, Control::Start(w)).is_err(),
-        "already running"
-    );
+    assert!(s.control(Control::Start(w)).is_err(), "already running");
     // restart: stop, then spawn at once, no backoff.
     assert_eq!(
-        s.sup.control(s.now, Control::Restart(w)).unwrap(),
+        s.control(Control::Restart(w)).unwrap(),
         vec![s.group("w", TERM)]
     );
     assert_eq!(s.exited("w", ExitStatus::Code(0)), vec![s.spawn("w")]);
     s.spawned("w");
     assert_eq!(
-        s.sup
-            .control(s.now, Control::Signal(w, libc::SIGUSR2))
-            .unwrap(),
+        s.control(Control::Signal(w, libc::SIGUSR2)).unwrap(),
         vec![Action::SignalProcess {
             idx: w,
             pid: 100,
@@ -933,12 +986,14 @@ fn reload_diffs_by_name_with_stable_indices() {
     let new = pod(
         "[process.fresh]\ncommand = \"f\"\ndepends_on = [\"keep\"]\n[process.keep]\ncommand = \"k\"\n[process.change]\ncommand = \"c2\"\n",
     );
-    let (touched, acts) = s.sup.reload(s.now, &new).unwrap();
+    let acts = s.feed(Input::Reload(Box::new(new)));
     // fresh is appended as index 3; change (1) restarts; gone (2) stops.
-    assert_eq!(touched, vec![3, 1]);
+    // New log streams come first, for the new and the changed.
     assert_eq!(
         acts,
         vec![
+            Action::Rewire(3),
+            Action::Rewire(1),
             Action::SignalGroup {
                 idx: 1,
                 pid: 101,
@@ -977,4 +1032,72 @@ fn reload_diffs_by_name_with_stable_indices() {
         State::Exited(ExitStatus::Signaled(TERM))
     );
     assert_eq!(s.sup.procs()[0].pid, Some(100), "untouched keeps running");
+}
+
+#[test]
+fn reload_requests_are_inputs_and_refusals_are_events() {
+    let cfg = pod("[process.a]\ncommand = \"a\"\n");
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("a");
+    assert_eq!(s.control(Control::Reload), Ok(vec![Action::ReadConfig]));
+    // A config that did not parse changes nothing, and says why.
+    assert_eq!(
+        s.feed(Input::ReloadFailed("pod.toml:3: bad".into())),
+        vec![]
+    );
+    assert_eq!(
+        s.events(EventKind::Refused),
+        vec!["reload failed, nothing changed: pod.toml:3: bad".to_string()]
+    );
+    // Without a config file (drop-in mode) there is nothing to reload.
+    let (mut d, _) = Sim::new(&config::command_only(vec!["sleep".into()]));
+    assert!(
+        d.control(Control::Reload)
+            .unwrap_err()
+            .contains("nothing to reload")
+    );
+    // During a shutdown, nothing is asked of the pod any more.
+    s.feed(Input::Signal(TERM));
+    let a = s.idx("a");
+    assert_eq!(
+        s.control(Control::Start(a)),
+        Err("the pod is shutting down".to_string())
+    );
+}
+
+#[test]
+fn the_sigkill_warning_names_what_was_sent_even_after_a_reload() {
+    let old = pod("[process.a]\ncommand = \"a\"\nstop_signal = \"INT\"\nstop_timeout = \"2s\"\n");
+    let (mut s, _) = Sim::new(&old);
+    s.spawned("a");
+    let new = pod("[process.a]\ncommand = \"a2\"\nstop_signal = \"TERM\"\nstop_timeout = \"9s\"\n");
+    let acts = s.feed(Input::Reload(Box::new(new)));
+    assert!(
+        acts.contains(&s.group("a", libc::SIGINT)),
+        "stopped as the old spec said: {acts:?}"
+    );
+    s.sup.take_events();
+    assert_eq!(s.at(2_000), vec![s.group("a", KILL)]);
+    assert_eq!(
+        s.events(EventKind::Killed),
+        vec!["a did not stop within 2s of SIGINT; sending SIGKILL".to_string()]
+    );
+}
+
+#[test]
+fn decisions_come_back_as_events() {
+    let (mut s, _) = Sim::new(&pod(CHAIN));
+    s.spawned("a");
+    assert_eq!(
+        s.events(EventKind::Started),
+        vec!["a started (pid 100)".to_string()]
+    );
+    s.spawned("b");
+    s.spawned("c");
+    s.exited("c", ExitStatus::Code(4));
+    let shutdown = s.events(EventKind::Shutdown);
+    assert_eq!(
+        shutdown,
+        vec!["main process c ended; shutting the pod down (exit status 4)".to_string()]
+    );
 }
