@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use toml::de::DeValue;
 
-use super::{ConfigError, Ctx, Item, check_keys};
+use super::ConfigError;
+use super::read::{Ctx, Item, as_int, check_keys};
 
 /// What a probe checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,8 +124,16 @@ fn http_url(s: &str) -> Result<(String, u16, String), String> {
     Ok((host, port, path))
 }
 
-/// Parses a probe table; `health` is false for `ready`.
-pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, ConfigError> {
+/// Which key a probe table is under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    Ready,
+    Health,
+}
+
+/// Parses a probe table.
+pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigError> {
+    let health = role == Role::Health;
     let entries = item.table(cx)?;
     let mut allowed: Vec<&str> = KINDS.to_vec();
     allowed.extend(["interval", "timeout", "initial_delay"]);
@@ -155,7 +164,7 @@ pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, Config
                 continue;
             }
             "failures" => {
-                probe.failures = match super::as_int(v.val) {
+                probe.failures = match as_int(v.val) {
                     Some(n) if (1..=1_000_000).contains(&n) => n as u32,
                     _ => return Err(v.bad(cx, "expected a whole number of at least 1")),
                 };
@@ -195,7 +204,7 @@ pub(super) fn parse(cx: &Ctx, item: &Item, health: bool) -> Result<Probe, Config
                 }
                 ProbeKind::Log(t.to_string())
             }
-            "notify_fd" => match super::as_int(v.val) {
+            "notify_fd" => match as_int(v.val) {
                 Some(n) if (3..=1023).contains(&n) => ProbeKind::NotifyFd(n as i32),
                 _ => {
                     return Err(v.bad(

@@ -1,3 +1,4 @@
+use super::read::similar;
 use super::*;
 
 fn env(k: &str) -> Option<String> {

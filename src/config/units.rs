@@ -226,6 +226,55 @@ pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
     Ok(out)
 }
 
+/// Sizes: `"512KiB"`, `"10MiB"`, `"1GiB"`, `"100KB"`, `"100B"`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad size {text:?}; write e.g. \"10MiB\""))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "bad size {text:?}: unknown unit {other:?} (B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("bad size {text:?}: too large"))
+}
+
+/// Signals podinit handles itself and never forwards: shutdown and reload
+/// requests, its own SIGCHLD, signals only the kernel sends on a fault of
+/// podinit itself, and those a process cannot catch.
+pub fn forwardable(sig: i32) -> bool {
+    (1..=SIG_MAX).contains(&sig)
+        && !unblockable(sig)
+        && !matches!(
+            sig,
+            libc::SIGTERM
+                | libc::SIGINT
+                | libc::SIGQUIT
+                | libc::SIGHUP
+                | libc::SIGCHLD
+                | libc::SIGTTIN
+                | libc::SIGTTOU
+        )
+}
+
+/// Every signal that is forwarded by default.
+pub fn all_forwardable() -> Vec<i32> {
+    (1..=SIG_MAX).filter(|&s| forwardable(s)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

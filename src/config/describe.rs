@@ -1,0 +1,222 @@
+//! `podinit check`: the plan, every process's effective settings, the
+//! worst-case shutdown, and the warnings about this environment.
+
+use std::time::Duration;
+
+use super::schema::*;
+use super::units::{all_forwardable, format_duration, signal_name};
+
+/// The longest a shutdown can take: along the stop order, each level waits
+/// for its slowest `stop_timeout`, then strays get the sweep's grace (the
+/// longest `stop_timeout`); `shutdown_timeout` caps the whole.
+pub fn worst_case_shutdown(cfg: &Config) -> Duration {
+    let slowest = |ids: &[usize]| {
+        ids.iter()
+            .map(|&i| cfg.procs[i].stop_timeout)
+            .max()
+            .unwrap_or_default()
+    };
+    let levels: Duration = cfg.plan.levels.iter().map(|l| slowest(l)).sum();
+    let all: Vec<usize> = (0..cfg.procs.len()).collect();
+    (levels + slowest(&all)).min(cfg.global.shutdown_timeout)
+}
+
+/// What would fail at run time in this environment, found before anything
+/// starts: log files podinit cannot write (their output would be kept in
+/// memory, retried, and lost at exit) and a control socket it cannot bind.
+/// `podinit check` prints these; the run logs them as warnings.
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &cfg.procs {
+        for (key, target) in [("stdout", &p.stdout), ("stderr", &p.stderr)] {
+            if let Target::File(path) = target
+                && let Some(why) = crate::sys::write_problem(std::path::Path::new(path))
+            {
+                out.push(format!(
+                    "process.{}.{key}: {why}; this output would be kept in memory, retried every second, and lost at exit (set [podinit] log_dir or the target)",
+                    p.name
+                ));
+            }
+        }
+    }
+    if let Some(sock) = &cfg.global.control_socket
+        && let Some(why) = crate::sys::write_problem(std::path::Path::new(sock))
+    {
+        out.push(format!(
+            "podinit.control_socket: {why}; `podinit status` and the other verbs would not reach the pod"
+        ));
+    }
+    out
+}
+
+/// docker stop's default grace period (`docker run --stop-timeout`).
+const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// `podinit check`: the plan and every process's effective settings.
+pub fn describe(cfg: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let names = |ids: &[usize]| -> String {
+        ids.iter()
+            .map(|&i| cfg.procs[i].name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "config: {}",
+        cfg.source.as_deref().unwrap_or("(none: command line only)")
+    );
+    let _ = writeln!(
+        out,
+        "shutdown_timeout: {}",
+        format_duration(cfg.global.shutdown_timeout)
+    );
+    let worst = worst_case_shutdown(cfg);
+    let _ = writeln!(
+        out,
+        "worst-case shutdown: {}{}",
+        format_duration(worst),
+        if worst > DOCKER_STOP_GRACE {
+            " (more than docker stop's 10s: raise it with --stop-timeout or stop_grace_period)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "log_dir: {}",
+        if cfg.global.log_dir.is_empty() {
+            "(none: podinit is not root and has no usable $XDG_STATE_HOME or $HOME)"
+        } else {
+            &cfg.global.log_dir
+        }
+    );
+    let _ = writeln!(
+        out,
+        "control_socket: {}",
+        cfg.global.control_socket.as_deref().unwrap_or("(disabled)")
+    );
+    let _ = writeln!(
+        out,
+        "start order (each line starts once the lines above are up; a line starts in parallel):"
+    );
+    for (n, level) in cfg.plan.levels.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", n + 1, names(level));
+    }
+    let _ = writeln!(out, "stop order (the reverse):");
+    for (n, level) in cfg.plan.levels.iter().rev().enumerate() {
+        let _ = writeln!(out, "  {}. {}", n + 1, names(level));
+    }
+    for p in &cfg.procs {
+        let _ = writeln!(out, "\n[process.{}]", p.name);
+        let _ = writeln!(out, "  command = {:?}", p.argv);
+        let kind = if p.oneshot { "oneshot" } else { "long-running" };
+        let _ = writeln!(out, "  kind = {kind}{}", if p.main { ", main" } else { "" });
+        let deps: Vec<String> = p
+            .deps
+            .iter()
+            .map(|d| format!("{} ({})", cfg.procs[d.on].name, d.cond.as_str()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  depends_on = {}",
+            if deps.is_empty() {
+                "(none)".into()
+            } else {
+                deps.join(", ")
+            }
+        );
+        let _ = writeln!(out, "  stop_signal = SIG{}", signal_name(p.stop_signal));
+        let _ = writeln!(out, "  stop_timeout = {}", format_duration(p.stop_timeout));
+        let _ = writeln!(out, "  success_codes = {:?}", p.success_codes);
+        let fwd: Vec<String> = p.forward_signals.iter().map(|&s| signal_name(s)).collect();
+        let fwd = if p.forward_signals == all_forwardable() {
+            "(all forwardable signals)".to_string()
+        } else if fwd.is_empty() {
+            "(none)".to_string()
+        } else {
+            fwd.join(", ")
+        };
+        let _ = writeln!(out, "  forward_signals = {fwd}");
+        let _ = writeln!(
+            out,
+            "  restart = {} (delay {} doubling to {}, max_restarts {})",
+            p.restart.as_str(),
+            format_duration(p.restart_delay),
+            format_duration(p.restart_delay_max),
+            p.max_restarts
+                .map_or("unlimited".to_string(), |n| n.to_string())
+        );
+        if p.critical {
+            let _ = writeln!(out, "  critical = true");
+        }
+        for (key, probe) in [("ready", &p.ready), ("health", &p.health)] {
+            if let Some(pr) = probe {
+                let _ = write!(out, "  {key} = {}", pr.kind.describe());
+                if pr.kind.is_polled() {
+                    let _ = write!(
+                        out,
+                        " every {} (timeout {}, initial_delay {})",
+                        format_duration(pr.interval),
+                        format_duration(pr.timeout),
+                        format_duration(pr.initial_delay)
+                    );
+                }
+                if key == "health" {
+                    let _ = write!(out, ", restart after {} failures", pr.failures);
+                }
+                let _ = writeln!(out);
+            }
+        }
+        for (key, v) in [
+            ("user", &p.user),
+            ("group", &p.group),
+            ("working_dir", &p.working_dir),
+            ("env_file", &p.env_file),
+        ] {
+            if let Some(v) = v {
+                let _ = writeln!(out, "  {key} = {v}");
+            }
+        }
+        if let Some(m) = p.umask {
+            let _ = writeln!(out, "  umask = {m:03o}");
+        }
+        let show = |t: &Target| match t {
+            Target::Console => "console".to_string(),
+            Target::Null => "null".to_string(),
+            Target::File(f) => format!("file:{f}"),
+            Target::Process(i) => format!("process:{}", cfg.procs[*i].name),
+            Target::Stdout => "stdout (one pipe for both)".to_string(),
+        };
+        let err_fmt = if p.stderr == Target::Stdout {
+            String::new()
+        } else {
+            format!(" ({})", p.format_for(&p.stderr).as_str())
+        };
+        let _ = writeln!(
+            out,
+            "  stdout = {} ({}), stderr = {}{err_fmt}",
+            show(&p.stdout),
+            p.format_for(&p.stdout).as_str(),
+            show(&p.stderr),
+        );
+        if p.log_timestamps {
+            let _ = writeln!(out, "  log_timestamps = true");
+        }
+        if p.no_new_privs {
+            let _ = writeln!(out, "  no_new_privs = true");
+        }
+        if let Some(n) = p.log_max_size {
+            let _ = writeln!(
+                out,
+                "  rotation: at {n} bytes, keeping {} files",
+                p.log_max_files
+            );
+        }
+        for (k, v) in &p.env {
+            let _ = writeln!(out, "  env.{k} = {v:?}");
+        }
+    }
+    out
+}
