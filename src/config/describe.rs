@@ -54,6 +54,15 @@ const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// `podinit check`: the plan and every process's effective settings.
 pub fn describe(cfg: &Config) -> String {
+    let mut out = header(cfg);
+    for p in &cfg.procs {
+        out += &process(cfg, p);
+    }
+    out
+}
+
+/// The pod-wide part: source, timeouts, directories, start and stop order.
+fn header(cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let names = |ids: &[usize]| -> String {
@@ -62,11 +71,8 @@ pub fn describe(cfg: &Config) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let _ = writeln!(
-        out,
-        "config: {}",
-        cfg.source.as_deref().unwrap_or("(none: command line only)")
-    );
+    let source = cfg.source.as_deref().unwrap_or("(none: command line only)");
+    let _ = writeln!(out, "config: {source}");
     let _ = writeln!(
         out,
         "shutdown_timeout: {}",
@@ -83,20 +89,14 @@ pub fn describe(cfg: &Config) -> String {
             ""
         }
     );
-    let _ = writeln!(
-        out,
-        "log_dir: {}",
-        if cfg.global.log_dir.is_empty() {
-            "(none: podinit is not root and has no usable $XDG_STATE_HOME or $HOME)"
-        } else {
-            &cfg.global.log_dir
-        }
-    );
-    let _ = writeln!(
-        out,
-        "control_socket: {}",
-        cfg.global.control_socket.as_deref().unwrap_or("(disabled)")
-    );
+    let log_dir = if cfg.global.log_dir.is_empty() {
+        "(none: podinit is not root and has no usable $XDG_STATE_HOME or $HOME)"
+    } else {
+        &cfg.global.log_dir
+    };
+    let _ = writeln!(out, "log_dir: {log_dir}");
+    let socket = cfg.global.control_socket.as_deref().unwrap_or("(disabled)");
+    let _ = writeln!(out, "control_socket: {socket}");
     let _ = writeln!(
         out,
         "start order (each line starts once the lines above are up; a line starts in parallel):"
@@ -108,115 +108,134 @@ pub fn describe(cfg: &Config) -> String {
     for (n, level) in cfg.plan.levels.iter().rev().enumerate() {
         let _ = writeln!(out, "  {}. {}", n + 1, names(level));
     }
-    for p in &cfg.procs {
-        let _ = writeln!(out, "\n[process.{}]", p.name);
-        let _ = writeln!(out, "  command = {:?}", p.argv);
-        let kind = if p.oneshot { "oneshot" } else { "long-running" };
-        let _ = writeln!(out, "  kind = {kind}{}", if p.main { ", main" } else { "" });
-        let deps: Vec<String> = p
-            .deps
-            .iter()
-            .map(|d| format!("{} ({})", cfg.procs[d.on].name, d.cond.as_str()))
-            .collect();
-        let _ = writeln!(
-            out,
-            "  depends_on = {}",
-            if deps.is_empty() {
-                "(none)".into()
-            } else {
-                deps.join(", ")
-            }
-        );
-        let _ = writeln!(out, "  stop_signal = SIG{}", signal_name(p.stop_signal));
-        let _ = writeln!(out, "  stop_timeout = {}", format_duration(p.stop_timeout));
-        let _ = writeln!(out, "  success_codes = {:?}", p.success_codes);
-        let fwd: Vec<String> = p.forward_signals.iter().map(|&s| signal_name(s)).collect();
-        let fwd = if p.forward_signals == all_forwardable() {
-            "(all forwardable signals)".to_string()
-        } else if fwd.is_empty() {
-            "(none)".to_string()
-        } else {
-            fwd.join(", ")
-        };
-        let _ = writeln!(out, "  forward_signals = {fwd}");
-        let _ = writeln!(
-            out,
-            "  restart = {} (delay {} doubling to {}, max_restarts {})",
-            p.restart.as_str(),
-            format_duration(p.restart_delay),
-            format_duration(p.restart_delay_max),
-            p.max_restarts
-                .map_or("unlimited".to_string(), |n| n.to_string())
-        );
-        if p.critical {
-            let _ = writeln!(out, "  critical = true");
-        }
-        for (key, probe) in [("ready", &p.ready), ("health", &p.health)] {
-            if let Some(pr) = probe {
-                let _ = write!(out, "  {key} = {}", pr.kind.describe());
-                if pr.kind.is_polled() {
-                    let _ = write!(
-                        out,
-                        " every {} (timeout {}, initial_delay {})",
-                        format_duration(pr.interval),
-                        format_duration(pr.timeout),
-                        format_duration(pr.initial_delay)
-                    );
-                }
-                if key == "health" {
-                    let _ = write!(out, ", restart after {} failures", pr.failures);
-                }
-                let _ = writeln!(out);
-            }
-        }
-        for (key, v) in [
-            ("user", &p.user),
-            ("group", &p.group),
-            ("working_dir", &p.working_dir),
-            ("env_file", &p.env_file),
-        ] {
-            if let Some(v) = v {
-                let _ = writeln!(out, "  {key} = {v}");
-            }
-        }
-        if let Some(m) = p.umask {
-            let _ = writeln!(out, "  umask = {m:03o}");
-        }
-        let show = |t: &Target| match t {
-            Target::Console => "console".to_string(),
-            Target::Null => "null".to_string(),
-            Target::File(f) => format!("file:{f}"),
-            Target::Process(i) => format!("process:{}", cfg.procs[*i].name),
-            Target::Stdout => "stdout (one pipe for both)".to_string(),
-        };
-        let err_fmt = if p.stderr == Target::Stdout {
-            String::new()
-        } else {
-            format!(" ({})", p.format_for(&p.stderr).as_str())
-        };
-        let _ = writeln!(
-            out,
-            "  stdout = {} ({}), stderr = {}{err_fmt}",
-            show(&p.stdout),
-            p.format_for(&p.stdout).as_str(),
-            show(&p.stderr),
-        );
-        if p.log_timestamps {
-            let _ = writeln!(out, "  log_timestamps = true");
-        }
-        if p.no_new_privs {
-            let _ = writeln!(out, "  no_new_privs = true");
-        }
-        if let Some(n) = p.log_max_size {
-            let _ = writeln!(
+    out
+}
+
+/// One process: command, kind, dependencies, lifecycle, then the rest.
+fn process(cfg: &Config, p: &ProcSpec) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "\n[process.{}]", p.name);
+    let _ = writeln!(out, "  command = {:?}", p.argv);
+    let kind = if p.oneshot { "oneshot" } else { "long-running" };
+    let _ = writeln!(out, "  kind = {kind}{}", if p.main { ", main" } else { "" });
+    let deps: Vec<String> = p
+        .deps
+        .iter()
+        .map(|d| format!("{} ({})", cfg.procs[d.on].name, d.cond.as_str()))
+        .collect();
+    let deps = if deps.is_empty() {
+        "(none)".into()
+    } else {
+        deps.join(", ")
+    };
+    let _ = writeln!(out, "  depends_on = {deps}");
+    let _ = writeln!(out, "  stop_signal = SIG{}", signal_name(p.stop_signal));
+    let _ = writeln!(out, "  stop_timeout = {}", format_duration(p.stop_timeout));
+    let _ = writeln!(out, "  success_codes = {:?}", p.success_codes);
+    let fwd: Vec<String> = p.forward_signals.iter().map(|&s| signal_name(s)).collect();
+    let fwd = if p.forward_signals == all_forwardable() {
+        "(all forwardable signals)".to_string()
+    } else if fwd.is_empty() {
+        "(none)".to_string()
+    } else {
+        fwd.join(", ")
+    };
+    let _ = writeln!(out, "  forward_signals = {fwd}");
+    let _ = writeln!(
+        out,
+        "  restart = {} (delay {} doubling to {}, max_restarts {})",
+        p.restart.as_str(),
+        format_duration(p.restart_delay),
+        format_duration(p.restart_delay_max),
+        p.max_restarts
+            .map_or("unlimited".to_string(), |n| n.to_string())
+    );
+    if p.critical {
+        let _ = writeln!(out, "  critical = true");
+    }
+    out + &probes(p) + &identity(p) + &output(cfg, p)
+}
+
+fn probes(p: &ProcSpec) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (key, probe) in [("ready", &p.ready), ("health", &p.health)] {
+        let Some(pr) = probe else { continue };
+        let _ = write!(out, "  {key} = {}", pr.kind.describe());
+        if pr.kind.is_polled() {
+            let _ = write!(
                 out,
-                "  rotation: at {n} bytes, keeping {} files",
-                p.log_max_files
+                " every {} (timeout {}, initial_delay {})",
+                format_duration(pr.interval),
+                format_duration(pr.timeout),
+                format_duration(pr.initial_delay)
             );
         }
-        for (k, v) in &p.env {
-            let _ = writeln!(out, "  env.{k} = {v:?}");
+        if key == "health" {
+            let _ = write!(out, ", restart after {} failures", pr.failures);
         }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+fn identity(p: &ProcSpec) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (key, v) in [
+        ("user", &p.user),
+        ("group", &p.group),
+        ("working_dir", &p.working_dir),
+        ("env_file", &p.env_file),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "  {key} = {v}");
+        }
+    }
+    if let Some(m) = p.umask {
+        let _ = writeln!(out, "  umask = {m:03o}");
+    }
+    out
+}
+
+fn output(cfg: &Config, p: &ProcSpec) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let show = |t: &Target| match t {
+        Target::Console => "console".to_string(),
+        Target::Null => "null".to_string(),
+        Target::File(f) => format!("file:{f}"),
+        Target::Process(i) => format!("process:{}", cfg.procs[*i].name),
+        Target::Stdout => "stdout (one pipe for both)".to_string(),
+    };
+    let err_fmt = if p.stderr == Target::Stdout {
+        String::new()
+    } else {
+        format!(" ({})", p.format_for(&p.stderr).as_str())
+    };
+    let _ = writeln!(
+        out,
+        "  stdout = {} ({}), stderr = {}{err_fmt}",
+        show(&p.stdout),
+        p.format_for(&p.stdout).as_str(),
+        show(&p.stderr),
+    );
+    if p.log_timestamps {
+        let _ = writeln!(out, "  log_timestamps = true");
+    }
+    if p.no_new_privs {
+        let _ = writeln!(out, "  no_new_privs = true");
+    }
+    if let Some(n) = p.log_max_size {
+        let _ = writeln!(
+            out,
+            "  rotation: at {n} bytes, keeping {} files",
+            p.log_max_files
+        );
+    }
+    for (k, v) in &p.env {
+        let _ = writeln!(out, "  env.{k} = {v:?}");
     }
     out
 }

@@ -212,59 +212,11 @@ pub fn parse(
         text,
         identity_at: Default::default(),
     };
-    let doc = DeTable::parse(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let msg = e.message().trim();
-        // toml says only "duplicate key": name it, as every error does.
-        let what = text.get(span.clone()).unwrap_or("").trim();
-        let msg = if msg.starts_with("duplicate") && !what.is_empty() {
-            format!(
-                "{msg} `{what}`: it is already defined above (a key, or a [table], may appear once)"
-            )
-        } else {
-            msg.to_string()
-        };
-        ConfigError(format!("{file}:{}: invalid TOML: {msg}", cx.line(&span)))
-    })?;
+    let doc = parse_toml(&cx)?;
     let top = entries(doc.get_ref(), "");
     check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
     let get = |name: &str| top.iter().find(|(n, _, _)| *n == name).map(|(_, _, i)| i);
-
-    // [podinit]
-    let mut global = Global {
-        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-        log_dir: default_log_dir(env),
-        control_socket: Some(default_control_socket(env)),
-    };
-    if let Some(item) = get("podinit") {
-        let items = item.table(&cx)?;
-        check_keys(&cx, &items, GLOBAL_KEYS)?;
-        for (name, _, item) in &items {
-            match *name {
-                "shutdown_timeout" => global.shutdown_timeout = item.duration(&cx)?,
-                "control_socket" => {
-                    let v = item.string(&cx)?;
-                    global.control_socket = if v.is_empty() {
-                        None
-                    } else {
-                        Some(units::expand_vars(v, env).map_err(|e| item.bad(&cx, e))?)
-                    };
-                }
-                "log_dir" => {
-                    let v = item.string(&cx)?;
-                    if v.is_empty() {
-                        return Err(item.bad(&cx, "must not be empty"));
-                    }
-                    global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(&cx, e))?;
-                }
-                _ => {
-                    item.string(&cx)?;
-                }
-            }
-        }
-    }
-
-    // [defaults]
+    let global = parse_global(&cx, get("podinit"), env)?;
     let defaults = match get("defaults") {
         Some(item) => {
             let items = item.table(&cx)?;
@@ -273,44 +225,23 @@ pub fn parse(
         }
         None => Vec::new(),
     };
-
     // [process.NAME]: names first, so that depends_on can refer forward.
     let procs_items = match get("process") {
         Some(item) => item.table(&cx)?,
         None => Vec::new(),
     };
-    let mut index = HashMap::new();
-    for (i, (name, span, item)) in procs_items.iter().enumerate() {
-        if !valid_name(name) {
-            return Err(cx.err(
-                span,
-                &item.key,
-                "a process name may use letters, digits, '_', '-' and '.' (up to 64, not starting with '.' or '-', which the verbs would take for an option)",
-            ));
-        }
-        if command.is_some() && *name == COMMAND_NAME {
-            return Err(cx.err(
-                span,
-                &item.key,
-                "the name `main` is taken by the command given after `--`; rename this process",
-            ));
-        }
-        index.insert(name.to_string(), i);
-    }
-
-    let mut kinds = Vec::new(); // (oneshot) per process, needed for default conditions
+    let index = process_index(&cx, &procs_items, command.is_some())?;
+    let mut kinds = Vec::new(); // (oneshot) per process, for default conditions
     let mut tables = Vec::new();
     for (_, _, item) in &procs_items {
         let items = item.table(&cx)?;
         check_keys(&cx, &items, PROCESS_KEYS)?;
-        let oneshot = match lookup(&items, &defaults, "oneshot") {
+        kinds.push(match lookup(&items, &defaults, "oneshot") {
             Some(i) => i.boolean(&cx)?,
             None => false,
-        };
-        kinds.push(oneshot);
+        });
         tables.push(items);
     }
-
     let mut procs = Vec::new();
     for (i, ((name, span, item), items)) in procs_items.iter().zip(&tables).enumerate() {
         let table = process::Table {
@@ -328,48 +259,172 @@ pub fn parse(
         };
         procs.push(table.spec()?);
     }
-
     if let Some(argv) = command {
-        if argv.is_empty() {
-            return Err(ConfigError("the command after `--` is empty".into()));
-        }
-        let deps = (0..procs.len())
-            .map(|on| Dep {
-                on,
-                cond: if kinds[on] {
-                    Condition::Completed
-                } else {
-                    Condition::Ready
-                },
-            })
-            .collect();
         let stop_timeout = match lookup(&[], &defaults, "stop_timeout") {
             Some(i) => i.duration(&cx)?,
             None => DEFAULT_STOP_TIMEOUT,
         };
-        procs.push(command_proc(argv, deps, stop_timeout));
+        procs.push(command_after_all(argv, &kinds, stop_timeout)?);
     }
-
     if procs.is_empty() {
         return Err(ConfigError(format!(
             "{file}: the config defines no process; add a [process.NAME] table or give a command after `--`"
         )));
     }
+    let explicit: Vec<bool> = (0..procs.len())
+        .map(|i| {
+            tables
+                .get(i)
+                .and_then(|items| lookup(items, &defaults, "forward_signals"))
+                .is_some()
+        })
+        .collect();
+    pod_wide_rules(&mut procs, &explicit);
+    let plan = plan::levels(&dependency_lists(&procs)).map_err(|cycle| {
+        let (_, span, item) = &procs_items[cycle[0]];
+        let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
+        cx.err(
+            span,
+            &format!("{}.depends_on", item.key),
+            format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
+        )
+    })?;
+    Ok(Config {
+        source: Some(file.to_string()),
+        global,
+        procs,
+        plan,
+        identity_at: cx.identity_at.take(),
+    })
+}
 
-    // Default forwarding: to the mains, or to everyone when there is no main.
+/// The TOML document; a syntax error names the line (and, for a duplicate,
+/// the key: toml itself says only "duplicate key").
+fn parse_toml<'t>(cx: &Ctx<'t>) -> Result<toml::Spanned<DeTable<'t>>, ConfigError> {
+    DeTable::parse(cx.text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let msg = e.message().trim();
+        let what = cx.text.get(span.clone()).unwrap_or("").trim();
+        let msg = if msg.starts_with("duplicate") && !what.is_empty() {
+            format!(
+                "{msg} `{what}`: it is already defined above (a key, or a [table], may appear once)"
+            )
+        } else {
+            msg.to_string()
+        };
+        ConfigError(format!(
+            "{}:{}: invalid TOML: {msg}",
+            cx.file,
+            cx.line(&span)
+        ))
+    })
+}
+
+/// `[podinit]`, over the defaults of this environment.
+fn parse_global(
+    cx: &Ctx,
+    item: Option<&read::Item>,
+    env: EnvLookup,
+) -> Result<Global, ConfigError> {
+    let mut global = Global {
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        log_dir: default_log_dir(env),
+        control_socket: Some(default_control_socket(env)),
+    };
+    let Some(item) = item else {
+        return Ok(global);
+    };
+    let items = item.table(cx)?;
+    check_keys(cx, &items, GLOBAL_KEYS)?;
+    for (name, _, item) in &items {
+        match *name {
+            "shutdown_timeout" => global.shutdown_timeout = item.duration(cx)?,
+            "control_socket" => {
+                let v = item.string(cx)?;
+                global.control_socket = if v.is_empty() {
+                    None
+                } else {
+                    Some(units::expand_vars(v, env).map_err(|e| item.bad(cx, e))?)
+                };
+            }
+            "log_dir" => {
+                let v = item.string(cx)?;
+                if v.is_empty() {
+                    return Err(item.bad(cx, "must not be empty"));
+                }
+                global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(cx, e))?;
+            }
+            _ => {
+                item.string(cx)?;
+            }
+        }
+    }
+    Ok(global)
+}
+
+/// Process name → index, every name checked.
+fn process_index(
+    cx: &Ctx,
+    procs: &[read::Entry],
+    with_command: bool,
+) -> Result<HashMap<String, usize>, ConfigError> {
+    let mut index = HashMap::new();
+    for (i, (name, span, item)) in procs.iter().enumerate() {
+        if !valid_name(name) {
+            return Err(cx.err(
+                span,
+                &item.key,
+                "a process name may use letters, digits, '_', '-' and '.' (up to 64, not starting with '.' or '-', which the verbs would take for an option)",
+            ));
+        }
+        if with_command && *name == COMMAND_NAME {
+            return Err(cx.err(
+                span,
+                &item.key,
+                "the name `main` is taken by the command given after `--`; rename this process",
+            ));
+        }
+        index.insert(name.to_string(), i);
+    }
+    Ok(index)
+}
+
+/// The `-- COMMAND` process: a main that waits for every other process to
+/// be ready (long-running) or completed (oneshot).
+fn command_after_all(
+    argv: Vec<std::ffi::OsString>,
+    oneshot: &[bool],
+    stop_timeout: Duration,
+) -> Result<ProcSpec, ConfigError> {
+    if argv.is_empty() {
+        return Err(ConfigError("the command after `--` is empty".into()));
+    }
+    let deps = oneshot
+        .iter()
+        .enumerate()
+        .map(|(on, &o)| Dep {
+            on,
+            cond: if o {
+                Condition::Completed
+            } else {
+                Condition::Ready
+            },
+        })
+        .collect();
+    Ok(command_proc(argv, deps, stop_timeout))
+}
+
+/// Rules that need the whole pod: default forwarding goes to the mains, or
+/// to everyone when there is no main (`explicit`: the process set its
+/// own); a producer depends on its `process:` consumer being started, so
+/// the consumer starts first and stops last.
+fn pod_wide_rules(procs: &mut [ProcSpec], explicit: &[bool]) {
     let any_main = procs.iter().any(|p| p.main);
-    for (i, p) in procs.iter_mut().enumerate() {
-        let explicit = tables
-            .get(i)
-            .and_then(|items| lookup(items, &defaults, "forward_signals"))
-            .is_some();
+    for (p, &explicit) in procs.iter_mut().zip(explicit) {
         if !explicit && (p.main || !any_main) {
             p.forward_signals = all_forwardable();
         }
     }
-
-    // A producer depends on its consumer being started: the consumer starts
-    // first and stops last.
     for p in procs.iter_mut() {
         for t in [p.stdout.clone(), p.stderr.clone()] {
             if let Target::Process(on) = t
@@ -382,25 +437,6 @@ pub fn parse(
             }
         }
     }
-
-    let plan = plan::levels(&dependency_lists(&procs)).map_err(|cycle| {
-        let first = cycle[0];
-        let (_, span, item) = &procs_items[first];
-        let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
-        cx.err(
-            span,
-            &format!("{}.depends_on", item.key),
-            format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
-        )
-    })?;
-
-    Ok(Config {
-        source: Some(file.to_string()),
-        global,
-        procs,
-        plan,
-        identity_at: cx.identity_at.take(),
-    })
 }
 
 /// Each process's dependencies as plain indices, for [`plan::levels`].

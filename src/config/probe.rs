@@ -133,11 +133,10 @@ pub(super) enum Role {
 
 /// Parses a probe table.
 pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigError> {
-    let health = role == Role::Health;
     let entries = item.table(cx)?;
     let mut allowed: Vec<&str> = KINDS.to_vec();
     allowed.extend(["interval", "timeout", "initial_delay"]);
-    if health {
+    if role == Role::Health {
         allowed.push("failures");
     }
     check_keys(cx, &entries, &allowed)?;
@@ -150,91 +149,105 @@ pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigEr
     };
     let mut kind = None;
     for (name, _, v) in &entries {
-        let k = match *name {
-            "interval" | "timeout" | "initial_delay" => {
-                let d = v.duration(cx)?;
-                if d.is_zero() && *name != "initial_delay" {
-                    return Err(v.bad(cx, "must be more than 0"));
-                }
-                match *name {
-                    "interval" => probe.interval = d,
-                    "timeout" => probe.timeout = d,
-                    _ => probe.initial_delay = d,
-                }
-                continue;
+        if !setting(cx, &mut probe, name, v)? {
+            if kind.is_some() {
+                return Err(v.bad(
+                    cx,
+                    format!("a probe has exactly one of {}", KINDS.join(", ")),
+                ));
             }
-            "failures" => {
-                probe.failures = match as_int(v.val) {
-                    Some(n) if (1..=1_000_000).contains(&n) => n as u32,
-                    _ => return Err(v.bad(cx, "expected a whole number of at least 1")),
-                };
-                continue;
-            }
-            "exec" => {
-                let argv = match v.val.get_ref() {
-                    DeValue::String(s) => shlex::split(s)
-                        .ok_or_else(|| v.bad(cx, "unbalanced quotes or a trailing backslash"))?,
-                    _ => v
-                        .array(cx)?
-                        .iter()
-                        .map(|e| e.string(cx).map(str::to_string))
-                        .collect::<Result<Vec<_>, _>>()?,
-                };
-                if argv.first().is_none_or(|a| a.is_empty()) {
-                    return Err(v.bad(cx, "the command is empty"));
-                }
-                ProbeKind::Exec(argv)
-            }
-            "tcp" => {
-                let (host, port) = host_port(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
-                ProbeKind::Tcp { host, port }
-            }
-            "http" => {
-                let (host, port, path) = http_url(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
-                ProbeKind::Http { host, port, path }
-            }
-            "file" => ProbeKind::File(v.string(cx)?.to_string()),
-            "log" | "notify_fd" | "sd_notify" if health => {
-                return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being healthy"));
-            }
-            "log" => {
-                let t = v.string(cx)?;
-                if t.is_empty() {
-                    return Err(v.bad(cx, "the text is empty"));
-                }
-                ProbeKind::Log(t.to_string())
-            }
-            "notify_fd" => match as_int(v.val) {
-                Some(n) if (3..=1023).contains(&n) => ProbeKind::NotifyFd(n as i32),
-                _ => {
-                    return Err(v.bad(
-                        cx,
-                        "expected an fd number from 3 to 1023 (0–2 are stdin, stdout, stderr)",
-                    ));
-                }
-            },
-            "sd_notify" => {
-                if !v.boolean(cx)? {
-                    return Err(v.bad(
-                        cx,
-                        "only `sd_notify = true` makes sense; remove the probe instead",
-                    ));
-                }
-                ProbeKind::SdNotify
-            }
-            _ => unreachable!("checked by check_keys"),
-        };
-        if kind.is_some() {
-            return Err(v.bad(
-                cx,
-                format!("a probe has exactly one of {}", KINDS.join(", ")),
-            ));
+            kind = Some(probe_kind(cx, name, v, role)?);
         }
-        kind = Some(k);
     }
     probe.kind =
         kind.ok_or_else(|| item.bad(cx, format!("a probe needs one of {}", KINDS.join(", "))))?;
     Ok(probe)
+}
+
+/// A probe's timing setting (`interval`, `timeout`, `initial_delay`,
+/// `failures`) into `probe`; false when `name` is not one.
+fn setting(cx: &Ctx, probe: &mut Probe, name: &str, v: &Item) -> Result<bool, ConfigError> {
+    match name {
+        "interval" | "timeout" | "initial_delay" => {
+            let d = v.duration(cx)?;
+            if d.is_zero() && name != "initial_delay" {
+                return Err(v.bad(cx, "must be more than 0"));
+            }
+            match name {
+                "interval" => probe.interval = d,
+                "timeout" => probe.timeout = d,
+                _ => probe.initial_delay = d,
+            }
+        }
+        "failures" => {
+            probe.failures = match as_int(v.val) {
+                Some(n) if (1..=1_000_000).contains(&n) => n as u32,
+                _ => return Err(v.bad(cx, "expected a whole number of at least 1")),
+            };
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The kind key of a probe (`exec`, `tcp`, `http`, `file`, `log`,
+/// `notify_fd`, `sd_notify`).
+fn probe_kind(cx: &Ctx, name: &str, v: &Item, role: Role) -> Result<ProbeKind, ConfigError> {
+    Ok(match name {
+        "exec" => {
+            let argv = match v.val.get_ref() {
+                DeValue::String(s) => shlex::split(s)
+                    .ok_or_else(|| v.bad(cx, "unbalanced quotes or a trailing backslash"))?,
+                _ => v
+                    .array(cx)?
+                    .iter()
+                    .map(|e| e.string(cx).map(str::to_string))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            if argv.first().is_none_or(|a| a.is_empty()) {
+                return Err(v.bad(cx, "the command is empty"));
+            }
+            ProbeKind::Exec(argv)
+        }
+        "tcp" => {
+            let (host, port) = host_port(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
+            ProbeKind::Tcp { host, port }
+        }
+        "http" => {
+            let (host, port, path) = http_url(v.string(cx)?).map_err(|e| v.bad(cx, e))?;
+            ProbeKind::Http { host, port, path }
+        }
+        "file" => ProbeKind::File(v.string(cx)?.to_string()),
+        "log" | "notify_fd" | "sd_notify" if role == Role::Health => {
+            return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being healthy"));
+        }
+        "log" => {
+            let t = v.string(cx)?;
+            if t.is_empty() {
+                return Err(v.bad(cx, "the text is empty"));
+            }
+            ProbeKind::Log(t.to_string())
+        }
+        "notify_fd" => match as_int(v.val) {
+            Some(n) if (3..=1023).contains(&n) => ProbeKind::NotifyFd(n as i32),
+            _ => {
+                return Err(v.bad(
+                    cx,
+                    "expected an fd number from 3 to 1023 (0–2 are stdin, stdout, stderr)",
+                ));
+            }
+        },
+        "sd_notify" => {
+            if !v.boolean(cx)? {
+                return Err(v.bad(
+                    cx,
+                    "only `sd_notify = true` makes sense; remove the probe instead",
+                ));
+            }
+            ProbeKind::SdNotify
+        }
+        _ => unreachable!("checked by check_keys"),
+    })
 }
 
 #[cfg(test)]
