@@ -18,6 +18,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
+use nix::sys::stat::{Mode, umask};
+
 use crate::config::ProcSpec;
 use crate::supervisor::{Proc, State};
 
@@ -150,14 +152,13 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
 /// Why a directory is not safe for podinit's socket: it must belong to
 /// podinit's user or root, and be writable by nobody else (unless sticky,
 /// like /run or /tmp, where others cannot replace what is ours).
-fn unsafe_dir(dir: &std::path::Path) -> Option<String> {
+fn unfit_dir(dir: &std::path::Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = match std::fs::metadata(dir) {
         Ok(m) => m,
         Err(e) => return Some(format!("{}: {e}", dir.display())),
     };
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::sys::euid();
     if m.uid() != me && m.uid() != 0 {
         return Some(format!(
             "{} belongs to uid {}, not to podinit's uid {me} or root; refusing to put the control socket there",
@@ -175,24 +176,10 @@ fn unsafe_dir(dir: &std::path::Path) -> Option<String> {
     None
 }
 
-fn peer_uid(fd: RawFd) -> Option<u32> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: cred and len are valid out-pointers of the right size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(cred.uid)
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
+        .ok()
+        .map(|c| c.uid())
 }
 
 impl Server {
@@ -207,13 +194,12 @@ impl Server {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            // SAFETY: geteuid cannot fail.
-            let root = unsafe { libc::geteuid() } == 0;
+            let root = crate::sys::euid() == 0;
             let _ = std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(if root { 0o755 } else { 0o700 })
                 .create(dir);
-            if let Some(why) = unsafe_dir(dir) {
+            if let Some(why) = unfit_dir(dir) {
                 return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
             }
         }
@@ -240,11 +226,10 @@ impl Server {
         // not listening yet.
         let tmp = format!("{path}.{}", std::process::id());
         let _ = std::fs::remove_file(&tmp);
-        // SAFETY: umask only affects this thread's file creation, restored below.
-        let old = unsafe { libc::umask(0o177) };
+        // podinit has one thread: the umask is ours alone until restored.
+        let old = umask(Mode::from_bits_truncate(0o177));
         let listener = UnixListener::bind(&tmp);
-        // SAFETY: as above.
-        unsafe { libc::umask(old) };
+        umask(old);
         let listener = listener?;
         listener.set_nonblocking(true)?;
         if let Err(e) = std::fs::rename(&tmp, path) {
@@ -267,10 +252,7 @@ impl Server {
     pub fn accept(&mut self, now: Instant) -> Vec<(u64, RawFd)> {
         let mut out = Vec::new();
         while let Ok((mut stream, _)) = self.listener.accept() {
-            let me = {
-                // SAFETY: geteuid cannot fail.
-                unsafe { libc::geteuid() }
-            };
+            let me = crate::sys::euid();
             // A refused client's request is taken in if it is there (never
             // waited for), so that closing is less likely to reset it; the
             // client reads our answer before any reset anyway.
@@ -278,7 +260,7 @@ impl Server {
                 let _ = s.set_nonblocking(true);
                 let _ = s.read(&mut [0u8; MAX_REQUEST]);
             };
-            match peer_uid(stream.as_raw_fd()) {
+            match peer_uid(&stream) {
                 Some(uid) if uid == 0 || uid == me => {}
                 other => {
                     drain(&mut stream);
@@ -384,9 +366,8 @@ pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String)
     })?;
     // Only root or our own user may answer in the pod's name: on a shared
     // host, another user could have put a socket of theirs at this path.
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
-    match peer_uid(s.as_raw_fd()) {
+    let me = crate::sys::euid();
+    match peer_uid(&s) {
         Some(uid) if uid == 0 || uid == me => {}
         other => {
             return Err(format!(

@@ -61,8 +61,10 @@ pub fn cloexec_inherited_fds() {
             .filter_map(|e| e.file_name().to_str()?.parse().ok())
             .collect();
         for fd in fds.into_iter().filter(|&fd| fd > 2) {
-            // SAFETY: fcntl on a (possibly already closed) fd number.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            );
         }
     }
 }

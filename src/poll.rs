@@ -22,6 +22,11 @@ pub fn token(kind: u64, id: u64) -> u64 {
 }
 
 /// The epoll instance: the only place podinit waits.
+///
+/// Raw libc, with the three unsafe blocks below: nix's `Epoll` registers
+/// `BorrowedFd`s, while the loop, the router, the probes and the control
+/// server register fds they own in their own structures, by number; the
+/// calls touch no memory but the event buffers passed in.
 pub struct Poller {
     fd: OwnedFd,
 }

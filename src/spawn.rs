@@ -7,7 +7,7 @@
 //! makes async-signal-safe calls.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -166,11 +166,7 @@ pub fn resolve(program: &OsStr, env: &[(OsString, OsString)]) -> Result<PathBuf,
 }
 
 fn executable(p: &Path) -> bool {
-    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated path.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 fn cstring(s: &[u8]) -> CString {
@@ -273,16 +269,10 @@ pub fn spawn(
     };
 
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(SpawnError {
-            status: ExitStatus::Code(126),
-            message: format!("pipe2 failed: {}", std::io::Error::last_os_error()),
-        });
-    }
-    // SAFETY: pipe2 just returned these two fresh fds.
-    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
+        status: ExitStatus::Code(126),
+        message: format!("pipe2 failed: {e}"),
+    })?;
 
     // SAFETY: podinit is single-threaded; the child only calls
     // async-signal-safe functions on memory prepared above, then execs or _exits.
@@ -302,28 +292,17 @@ pub fn spawn(
     let mut buf = [0u8; 5];
     let mut got = 0;
     while got < buf.len() {
-        // SAFETY: reading into the rest of a local buffer.
-        let n = unsafe {
-            libc::read(
-                rd.as_raw_fd(),
-                buf[got..].as_mut_ptr().cast(),
-                buf.len() - got,
-            )
-        };
-        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
+        match nix::unistd::read(rd.as_raw_fd(), &mut buf[got..]) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(n) if n > 0 => got += n,
+            _ => break,
         }
-        if n <= 0 {
-            break;
-        }
-        got += n as usize;
     }
     if got == 0 {
         return Ok(pid);
     }
     // The child _exits right away; reap it here so it never looks like ours.
-    // SAFETY: waiting for our own child.
-    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     let errno = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let err = std::io::Error::from_raw_os_error(errno);
     Err(match buf[4] {
@@ -531,26 +510,17 @@ fn original_fd_limit() -> Option<libc::rlimit> {
 /// login shell's 1,024. Every child gets the limits podinit was started
 /// with back before exec. Returns (old soft, new soft) when it changed.
 pub fn raise_fd_limit() -> Option<(u64, u64)> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit into a local struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0
-        || lim.rlim_cur >= lim.rlim_max
-    {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft >= hard {
         return None;
     }
-    let raised = libc::rlimit {
-        rlim_cur: lim.rlim_max,
-        rlim_max: lim.rlim_max,
-    };
-    // SAFETY: setrlimit from a local struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return None;
-    }
-    let _ = ORIGINAL_NOFILE.set(lim);
-    Some((lim.rlim_cur, lim.rlim_max))
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).ok()?;
+    let _ = ORIGINAL_NOFILE.set(libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    });
+    Some((soft, hard))
 }
 
 #[cfg(test)]

@@ -632,9 +632,11 @@ impl Supervisor {
         }
     }
 
+    /// Process `idx` ended with `status`: what follows, in order — a stop
+    /// the operator or a reload asked for, a stop podinit made, the restart
+    /// policy, and then what its end means for the pod.
     fn on_exit(&mut self, now: Instant, idx: usize, status: ExitStatus) {
         self.cancel_probe(idx);
-        let spec = &self.specs[idx];
         let p = &mut self.procs[idx];
         let was_stopping = p.state == State::Stopping;
         let liveness_restart = std::mem::take(&mut p.restart_after_stop);
@@ -643,10 +645,26 @@ impl Supervisor {
         p.last_exit = Some(status);
         p.stop_deadline = None;
         p.stopping_with = None;
-        let name = spec.name.clone();
-        let success = spec.success_codes.contains(&status.shell_code());
+        let success = self.specs[idx].success_codes.contains(&status.shell_code());
+        if self.phase == Phase::Up && self.exit_as_asked(idx, status, restart_now) {
+            return;
+        }
+        if self.phase != Phase::Up || (was_stopping && !liveness_restart) {
+            self.stopped_by_us(idx, status, success);
+            return;
+        }
+        if self.restart_by_policy(now, idx, status, success, liveness_restart) {
+            return;
+        }
+        self.ended_for_good(now, idx, status, success);
+    }
 
-        if self.phase == Phase::Up && restart_now {
+    /// An exit the operator or a reload asked for: `podinit restart` (spawn
+    /// again at once), a process removed from the config, `podinit stop`.
+    fn exit_as_asked(&mut self, idx: usize, status: ExitStatus, restart_now: bool) -> bool {
+        let name = self.specs[idx].name.clone();
+        let p = &mut self.procs[idx];
+        if restart_now {
             note!(
                 self,
                 Info,
@@ -657,9 +675,7 @@ impl Supervisor {
             p.restarts += 1;
             p.state = State::Starting;
             self.out.push(Action::Spawn(idx));
-            return;
-        }
-        if self.phase == Phase::Up && p.retired {
+        } else if p.retired {
             p.state = State::Exited(status);
             note!(
                 self,
@@ -668,9 +684,7 @@ impl Supervisor {
                 Some(idx),
                 "{name} stopped ({status}); it was removed from the config"
             );
-            return;
-        }
-        if self.phase == Phase::Up && p.held {
+        } else if p.held {
             p.state = State::Exited(status);
             note!(
                 self,
@@ -679,23 +693,41 @@ impl Supervisor {
                 Some(idx),
                 "{name} stopped ({status}); it stays stopped until `podinit start {name}`"
             );
-            return;
+        } else {
+            return false;
         }
+        true
+    }
 
-        if self.phase != Phase::Up || (was_stopping && !liveness_restart) {
-            // Stopped by us: final, whatever the policy.
-            p.state = if spec.oneshot && success {
-                State::Completed
-            } else {
-                State::Exited(status)
-            };
-            note!(self, Info, Stopped, Some(idx), "{name} stopped ({status})");
-            if spec.main {
-                self.decide(Ending::MainEnded { status, success });
-            }
-            return;
+    /// Stopped by podinit (a shutdown, or a stop it made): final, whatever
+    /// the policy. A main stopped in a shutdown gives the pod its status.
+    fn stopped_by_us(&mut self, idx: usize, status: ExitStatus, success: bool) {
+        let spec = &self.specs[idx];
+        self.procs[idx].state = if spec.oneshot && success {
+            State::Completed
+        } else {
+            State::Exited(status)
+        };
+        let (name, main) = (spec.name.clone(), spec.main);
+        note!(self, Info, Stopped, Some(idx), "{name} stopped ({status})");
+        if main {
+            self.decide(Ending::MainEnded { status, success });
         }
+    }
 
+    /// The restart policy, with the backoff; `max_restarts` consecutive
+    /// failed runs make it `failed` for good. True when it will run again.
+    fn restart_by_policy(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        status: ExitStatus,
+        success: bool,
+        liveness_restart: bool,
+    ) -> bool {
+        let spec = &self.specs[idx];
+        let name = spec.name.clone();
+        let p = &mut self.procs[idx];
         // A run longer than restart_delay_max forgives the past.
         let ran = p
             .started_at
@@ -704,8 +736,7 @@ impl Supervisor {
             p.short_runs = 0;
             p.failures = 0;
         }
-        let failed_run = !success || liveness_restart;
-        if failed_run {
+        if !success || liveness_restart {
             p.failures += 1;
         } else {
             p.failures = 0;
@@ -716,19 +747,21 @@ impl Supervisor {
                 Restart::OnFailure => !success,
                 Restart::Never => false,
             };
-        let within_limit = spec.max_restarts.is_none_or(|m| p.failures <= m);
-
-        if wants_restart && within_limit {
+        if !wants_restart {
+            return false;
+        }
+        if spec.max_restarts.is_none_or(|m| p.failures <= m) {
             let delay = backoff(spec.restart_delay, spec.restart_delay_max, p.short_runs);
             p.short_runs = (p.short_runs + 1).min(64);
             p.state = State::Backoff;
             p.backoff_until = Some(now + delay);
+            let level = if success {
+                log::Level::Info
+            } else {
+                log::Level::Warn
+            };
             self.events.push(Event {
-                level: if success {
-                    log::Level::Info
-                } else {
-                    log::Level::Warn
-                },
+                level,
                 kind: EventKind::Restarting,
                 proc: Some(idx),
                 text: format!(
@@ -736,25 +769,33 @@ impl Supervisor {
                     format_duration(delay)
                 ),
             });
-            return;
+            return true;
         }
+        let why = format!(
+            "{status}, {} failed runs in a row (max_restarts = {})",
+            p.failures,
+            spec.max_restarts.unwrap_or(0)
+        );
+        note!(
+            self,
+            Error,
+            Failed,
+            Some(idx),
+            "{name} failed for good: {why}"
+        );
+        p.state = State::Failed;
+        p.reason = Some(format!("{name} failed ({why})"));
+        false
+    }
 
-        if wants_restart {
-            let why = format!(
-                "{status}, {} failed runs in a row (max_restarts = {})",
-                p.failures,
-                spec.max_restarts.unwrap_or(0)
-            );
-            note!(
-                self,
-                Error,
-                Failed,
-                Some(idx),
-                "{name} failed for good: {why}"
-            );
-            p.state = State::Failed;
-            p.reason = Some(format!("{name} failed ({why})"));
-        } else {
+    /// It will not run again (it ended and its policy says so, or it
+    /// failed for good): a main ends the pod; so does a critical failure.
+    fn ended_for_good(&mut self, now: Instant, idx: usize, status: ExitStatus, success: bool) {
+        let spec = &self.specs[idx];
+        let name = spec.name.clone();
+        let (main, critical, command) = (spec.main, spec.critical, spec.from_command_line);
+        let p = &mut self.procs[idx];
+        if p.state != State::Failed {
             p.state = if spec.oneshot && success {
                 State::Completed
             } else {
@@ -762,7 +803,7 @@ impl Supervisor {
             };
             if p.state == State::Completed {
                 note!(self, Info, Completed, Some(idx), "{name} completed");
-            } else if success || spec.from_command_line {
+            } else if success || command {
                 // The `-- COMMAND`'s status is podinit's own: news, not a
                 // warning (drop-in mode stays as quiet as tini).
                 note!(self, Info, Exited, Some(idx), "{name} exited ({status})");
@@ -770,7 +811,6 @@ impl Supervisor {
                 note!(self, Warn, Exited, Some(idx), "{name} exited ({status})");
             }
         }
-        let (main, critical) = (spec.main, spec.critical);
         let failed = self.procs[idx].state == State::Failed;
         if main && self.ending.is_none() {
             let code = self.decide(Ending::MainEnded { status, success });
@@ -1048,19 +1088,7 @@ impl Supervisor {
     /// a process keeps its index across reloads, new ones are appended.
     /// Processes whose spec changed or is new get `Action::Rewire` first.
     fn reload(&mut self, now: Instant, cfg: &Config) {
-        // New config index → stable index.
-        let mut remap = Vec::with_capacity(cfg.procs.len());
-        let mut created = Vec::new();
-        for spec in &cfg.procs {
-            let existing = (0..self.specs.len())
-                .find(|&i| !self.procs[i].retired && self.specs[i].name == spec.name);
-            remap.push(existing.unwrap_or_else(|| {
-                self.specs.push(spec.clone());
-                self.procs.push(Proc::new());
-                created.push(self.specs.len() - 1);
-                self.specs.len() - 1
-            }));
-        }
+        let (remap, created) = self.stable_indices(cfg);
         let mut touched = Vec::new();
         for (k, spec) in cfg.procs.iter().enumerate() {
             let idx = remap[k];
@@ -1090,44 +1118,9 @@ impl Supervisor {
                 "reload: {} changed; restarting it",
                 spec.name
             );
-            let p = &mut self.procs[idx];
-            p.held = false;
-            p.reason = None;
-            p.failures = 0;
-            p.short_runs = 0;
-            p.backoff_until = None;
-            match p.pid {
-                Some(_) if p.state != State::Stopping => {
-                    p.restart_now = true;
-                    // Stopped as the old spec said.
-                    self.stop(now, idx, StopWith::Old(old.stop_signal, old.stop_timeout));
-                }
-                Some(_) => p.restart_now = true,
-                None => p.state = State::Waiting,
-            }
+            self.restart_changed(now, idx, &old);
         }
-        // Removed: retire, stopped by `step` once their dependents are down.
-        for idx in 0..self.specs.len() {
-            if !remap.contains(&idx) && !self.procs[idx].retired {
-                note!(
-                    self,
-                    Info,
-                    Reload,
-                    Some(idx),
-                    "reload: {} was removed; stopping it",
-                    self.specs[idx].name
-                );
-                let p = &mut self.procs[idx];
-                p.retired = true;
-                p.held = true;
-                p.backoff_until = None;
-                if p.state == State::Backoff || p.state == State::Waiting {
-                    p.state = p
-                        .last_exit
-                        .map_or(State::Exited(ExitStatus::Code(0)), State::Exited);
-                }
-            }
-        }
+        self.retire_removed(&remap);
         self.start_order = cfg
             .plan
             .start_order()
@@ -1145,6 +1138,73 @@ impl Supervisor {
         let stops = std::mem::take(&mut self.out);
         self.out.extend(touched.into_iter().map(Action::Rewire));
         self.out.extend(stops);
+    }
+
+    /// New config index → stable index (by name; new processes appended),
+    /// and the stable indices created.
+    fn stable_indices(&mut self, cfg: &Config) -> (Vec<usize>, Vec<usize>) {
+        let by_name: std::collections::HashMap<String, usize> = (0..self.specs.len())
+            .filter(|&i| !self.procs[i].retired)
+            .map(|i| (self.specs[i].name.clone(), i))
+            .collect();
+        let mut remap = Vec::with_capacity(cfg.procs.len());
+        let mut created = Vec::new();
+        for spec in &cfg.procs {
+            remap.push(by_name.get(&spec.name).copied().unwrap_or_else(|| {
+                self.specs.push(spec.clone());
+                self.procs.push(Proc::new());
+                created.push(self.specs.len() - 1);
+                self.specs.len() - 1
+            }));
+        }
+        (remap, created)
+    }
+
+    /// A changed process starts afresh: stopped as its old spec said, then
+    /// spawned again at once.
+    fn restart_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
+        let p = &mut self.procs[idx];
+        p.held = false;
+        p.reason = None;
+        p.failures = 0;
+        p.short_runs = 0;
+        p.backoff_until = None;
+        match p.pid {
+            Some(_) if p.state != State::Stopping => {
+                p.restart_now = true;
+                self.stop(now, idx, StopWith::Old(old.stop_signal, old.stop_timeout));
+            }
+            Some(_) => p.restart_now = true,
+            None => p.state = State::Waiting,
+        }
+    }
+
+    /// Processes the new config lacks: retired, stopped by `step` once
+    /// their dependents are down.
+    fn retire_removed(&mut self, remap: &[usize]) {
+        let kept: std::collections::HashSet<usize> = remap.iter().copied().collect();
+        for idx in 0..self.specs.len() {
+            if kept.contains(&idx) || self.procs[idx].retired {
+                continue;
+            }
+            let name = self.specs[idx].name.clone();
+            note!(
+                self,
+                Info,
+                Reload,
+                Some(idx),
+                "reload: {name} was removed; stopping it"
+            );
+            let p = &mut self.procs[idx];
+            p.retired = true;
+            p.held = true;
+            p.backoff_until = None;
+            if p.state == State::Backoff || p.state == State::Waiting {
+                p.state = p
+                    .last_exit
+                    .map_or(State::Exited(ExitStatus::Code(0)), State::Exited);
+            }
+        }
     }
 
     /// Stops retired processes whose dependents are all down.
@@ -1258,56 +1318,13 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Everything that is due at `now`: probe timeouts, backoffs, probes,
+    /// stop timeouts, the shutdown timeout and the sweep's SIGKILL.
     fn timers(&mut self, now: Instant) {
         for idx in 0..self.procs.len() {
-            let p = &mut self.procs[idx];
-            if let Some((id, role, deadline)) = p.probe_running
-                && now >= deadline
-            {
-                p.probe_running = None;
-                self.out.push(Action::CancelProbe { id });
-                let timeout = match role {
-                    Role::Ready => self.specs[idx].ready.as_ref(),
-                    Role::Health => self.specs[idx].health.as_ref(),
-                }
-                .map_or(Duration::ZERO, |p| p.timeout);
-                let why = format!(
-                    "no answer within its timeout of {}",
-                    format_duration(timeout)
-                );
-                self.probe_outcome(now, idx, role, ProbeResult::fail(why));
-            }
-            if self.phase != Phase::Up {
-                continue;
-            }
-            let p = &mut self.procs[idx];
-            if let Some(t) = p.backoff_until
-                && now >= t
-            {
-                p.backoff_until = None;
-                p.restarts += 1;
-                p.state = State::Starting;
-                self.out.push(Action::Spawn(idx));
-                continue;
-            }
-            if let (Some(t), None, Some(pid)) = (p.probe_at, p.probe_running, p.pid)
-                && now >= t
-                && matches!(p.state, State::Running | State::Ready)
-            {
-                let (role, probe) = if p.state == State::Running {
-                    (Role::Ready, self.specs[idx].ready.as_ref())
-                } else {
-                    (Role::Health, self.specs[idx].health.as_ref())
-                };
-                let Some(probe) = probe else {
-                    p.probe_at = None;
-                    continue;
-                };
-                let id = self.next_probe_id;
-                self.next_probe_id += 1;
-                p.probe_at = None;
-                p.probe_running = Some((id, role, now + probe.timeout));
-                self.out.push(Action::Probe { id, idx, pid, role });
+            self.probe_timeout(now, idx);
+            if self.phase == Phase::Up {
+                self.backoff_or_probe(now, idx);
             }
         }
         for idx in 0..self.procs.len() {
@@ -1332,6 +1349,67 @@ impl Supervisor {
                 self.kill(idx);
             }
         }
+        self.phase_timers(now);
+    }
+
+    /// A probe in flight past its timeout counts as a failure.
+    fn probe_timeout(&mut self, now: Instant, idx: usize) {
+        let p = &mut self.procs[idx];
+        let Some((id, role, deadline)) = p.probe_running else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        p.probe_running = None;
+        self.out.push(Action::CancelProbe { id });
+        let timeout = match role {
+            Role::Ready => self.specs[idx].ready.as_ref(),
+            Role::Health => self.specs[idx].health.as_ref(),
+        }
+        .map_or(Duration::ZERO, |p| p.timeout);
+        let why = format!(
+            "no answer within its timeout of {}",
+            format_duration(timeout)
+        );
+        self.probe_outcome(now, idx, role, ProbeResult::fail(why));
+    }
+
+    /// A backoff that is over (spawn again), or a probe that is due.
+    fn backoff_or_probe(&mut self, now: Instant, idx: usize) {
+        let p = &mut self.procs[idx];
+        if let Some(t) = p.backoff_until
+            && now >= t
+        {
+            p.backoff_until = None;
+            p.restarts += 1;
+            p.state = State::Starting;
+            self.out.push(Action::Spawn(idx));
+            return;
+        }
+        let (Some(t), None, Some(pid)) = (p.probe_at, p.probe_running, p.pid) else {
+            return;
+        };
+        if now < t || !matches!(p.state, State::Running | State::Ready) {
+            return;
+        }
+        let (role, probe) = if p.state == State::Running {
+            (Role::Ready, self.specs[idx].ready.as_ref())
+        } else {
+            (Role::Health, self.specs[idx].health.as_ref())
+        };
+        p.probe_at = None;
+        let Some(probe) = probe else {
+            return;
+        };
+        let id = self.next_probe_id;
+        self.next_probe_id += 1;
+        p.probe_running = Some((id, role, now + probe.timeout));
+        self.out.push(Action::Probe { id, idx, pid, role });
+    }
+
+    /// The shutdown timeout (kill everything) and the sweep's SIGKILL.
+    fn phase_timers(&mut self, now: Instant) {
         match self.phase {
             Phase::Stopping { deadline } if !self.forced && now >= deadline => {
                 note!(
@@ -1340,7 +1418,7 @@ impl Supervisor {
                     Forced,
                     None,
                     "shutdown_timeout ({}) reached; killing everything left",
-                    crate::config::format_duration(self.shutdown_timeout)
+                    format_duration(self.shutdown_timeout)
                 );
                 self.force();
             }

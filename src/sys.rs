@@ -1,7 +1,10 @@
 //! Small syscall helpers shared by the runtime and the log router.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::unistd::AccessFlags;
 
 /// Where one of the child's standard fds comes from.
 #[derive(Clone, Copy, Debug)]
@@ -20,26 +23,46 @@ pub fn os_err(call: &str) -> io::Error {
 
 /// A close-on-exec pipe whose read end is non-blocking.
 pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(os_err("pipe2"));
-    }
-    // SAFETY: fresh fds from pipe2.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: fcntl on an open fd.
-    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| nix_err("pipe2", e))?;
+    set_nonblocking(r.as_raw_fd(), true);
     Ok((r, w))
+}
+
+/// Sets or clears O_NONBLOCK on an open fd (of its file description).
+pub fn set_nonblocking(fd: RawFd, on: bool) {
+    if let Ok(fl) = fcntl(fd, FcntlArg::F_GETFL) {
+        let mut fl = OFlag::from_bits_retain(fl);
+        fl.set(OFlag::O_NONBLOCK, on);
+        let _ = fcntl(fd, FcntlArg::F_SETFL(fl));
+    }
+}
+
+/// A nix error as an io::Error naming the call.
+pub fn nix_err(call: &str, e: nix::errno::Errno) -> io::Error {
+    let e = io::Error::from(e);
+    io::Error::new(e.kind(), format!("{call}: {e}"))
+}
+
+/// `kill(pid, sig)` for any signal number, real-time ones included (nix's
+/// `Signal` has no real-time signals, and stop signals may be `RTMIN+N`).
+/// A negative pid is a process group, -1 everything but PID 1 itself.
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes two integers and touches no memory.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// podinit's effective uid.
+pub fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
 }
 
 /// Whether podinit may create files in `dir` (asked with `access`).
 pub fn writable_dir(dir: &std::path::Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a NUL-terminated path and a mode.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    nix::unistd::access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
 /// Why podinit could not create or append to the file `path` (its
@@ -47,18 +70,11 @@ pub fn writable_dir(dir: &std::path::Path) -> bool {
 /// own rights (`access`), so a read-only mount, a missing HOME or another
 /// user's directory all show up here before the pod starts.
 pub fn write_problem(path: &std::path::Path) -> Option<String> {
-    use std::os::unix::ffi::OsStrExt;
-    let can = |p: &std::path::Path, mode: i32| -> Result<(), io::Error> {
-        let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        // SAFETY: a NUL-terminated path and a mode.
-        if unsafe { libc::access(c.as_ptr(), mode) } == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+    let can = |p: &std::path::Path, mode: AccessFlags| -> Result<(), io::Error> {
+        nix::unistd::access(p, mode).map_err(io::Error::from)
     };
     if path.exists() {
-        return can(path, libc::W_OK)
+        return can(path, AccessFlags::W_OK)
             .err()
             .map(|e| format!("{} is not writable: {e}", path.display()));
     }
@@ -70,7 +86,7 @@ pub fn write_problem(path: &std::path::Path) -> Option<String> {
     if !dir.is_dir() {
         return Some(format!("{} is not a directory", dir.display()));
     }
-    can(dir, libc::W_OK | libc::X_OK)
+    can(dir, AccessFlags::W_OK | AccessFlags::X_OK)
         .err()
         .map(|e| format!("cannot create {} in {}: {e}", path.display(), dir.display()))
 }

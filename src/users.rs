@@ -75,8 +75,10 @@ pub fn resolve(
     let (uid, mut gid, name, home) = match user {
         None => {
             // Only a group: keep our uid.
-            // SAFETY: getuid/getgid cannot fail.
-            let (u, g) = unsafe { (libc::getuid(), libc::getgid()) };
+            let (u, g) = (
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            );
             (u, g, None, None)
         }
         Some(u) => {
@@ -148,8 +150,10 @@ pub fn switch_needed_as(id: &Identity, euid: u32, egid: u32) -> Result<bool, Str
 
 /// [`switch_needed_as`] for podinit's own effective ids.
 pub fn switch_needed(id: &Identity) -> Result<bool, String> {
-    // SAFETY: geteuid/getegid cannot fail.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    );
     switch_needed_as(id, euid, egid)
 }
 

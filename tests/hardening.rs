@@ -144,7 +144,17 @@ main = true
     };
     // podinit spawns all the time here: a snapshot may catch a spawn's
     // exec-status pipe, so count the fewest fds over a few looks.
-    let steady_fds = || (0..50).map(|_| fds(pod.pid).len()).min().unwrap();
+    // Looks spread over half a second: on a loaded machine a restart may
+    // be in flight at every look of a shorter window.
+    let steady_fds = || {
+        (0..100)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(5));
+                fds(pod.pid).len()
+            })
+            .min()
+            .unwrap()
+    };
     wait_restarts(100);
     let (fd0, rss0) = (steady_fds(), status_field(pod.pid, "VmRSS:"));
     wait_restarts(1100);

@@ -30,8 +30,7 @@ pub use units::{all_forwardable, format_duration, forwardable, parse_size, signa
 /// else in `$TMPDIR` or `/tmp`. Never a bare name in a shared directory,
 /// which another user could take first.
 pub fn default_control_socket(env: EnvLookup) -> String {
-    // SAFETY: geteuid cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = crate::sys::euid();
     let run_writable = uid != 0 && crate::sys::writable_dir(std::path::Path::new("/run"));
     default_control_socket_as(uid, run_writable, env)
 }
@@ -58,8 +57,7 @@ pub fn default_control_socket_as(uid: u32, run_writable: bool, env: EnvLookup) -
 /// absolute `XDG_STATE_HOME` or a `HOME` other than `/`, there is no default
 /// (empty), and a relative `file:` target is a config error.
 pub fn default_log_dir(env: EnvLookup) -> String {
-    // SAFETY: geteuid cannot fail.
-    default_log_dir_as(unsafe { libc::geteuid() }, env)
+    default_log_dir_as(crate::sys::euid(), env)
 }
 
 pub fn default_log_dir_as(uid: u32, env: EnvLookup) -> String {
@@ -131,8 +129,7 @@ pub fn load_file(
 /// Every `user` / `group` can be had: podinit is root, or the identity is
 /// its own already. Otherwise the pod would start half-way and fail there.
 fn check_identities(cfg: &Config) -> Result<(), ConfigError> {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if crate::sys::euid() == 0 {
         return Ok(()); // root resolves names at each start (126 if unknown)
     }
     for (idx, at) in &cfg.identity_at {

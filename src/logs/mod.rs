@@ -16,10 +16,12 @@ pub mod format;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
+
+use nix::fcntl::{FcntlArg, fcntl};
 
 use crate::config::{LogFormat, ProbeKind, ProcSpec, Target};
 use crate::poll::{KIND_SINK, KIND_STREAM, Poller, token};
@@ -110,28 +112,16 @@ pub struct Router {
 /// A stream pipe: close-on-exec, the read end non-blocking, and large.
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (r, w) = crate::sys::pipe()?;
-    // SAFETY: fcntl on an open fd; a larger pipe is only an optimisation.
-    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
+    // A larger pipe is only an optimisation.
+    let _ = fcntl(r.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
     Ok((r, w))
-}
-
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: fcntl on an open fd.
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
-    }
 }
 
 /// podinit's stdout or stderr as a sink fd that never blocks the loop: a
 /// new non-blocking description of a pipe or terminal (so the shared one
 /// keeps its flags), the fd itself for a regular file.
 fn console_fd(fd: RawFd) -> Option<OwnedFd> {
-    // SAFETY: fstat into a local struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return None;
-    }
+    let st = nix::sys::stat::fstat(fd).ok()?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         let path = format!("/proc/self/fd/{fd}");
         if let Ok(f) = std::fs::OpenOptions::new()
@@ -142,21 +132,21 @@ fn console_fd(fd: RawFd) -> Option<OwnedFd> {
             return Some(f.into());
         }
     }
-    // SAFETY: duplicating an open fd.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return None;
+    // Our own fd of the same description (F_DUPFD_CLOEXEC; a regular
+    // file keeps its O_APPEND).
+    let dup: OwnedFd = match fd {
+        1 => std::io::stdout().as_fd().try_clone_to_owned(),
+        _ => std::io::stderr().as_fd().try_clone_to_owned(),
     }
+    .ok()?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        set_nonblocking(dup);
+        crate::sys::set_nonblocking(dup.as_raw_fd(), true);
     }
-    // SAFETY: a fresh fd.
-    Some(unsafe { OwnedFd::from_raw_fd(dup) })
+    Some(dup)
 }
 
 fn is_tty(fd: RawFd) -> bool {
-    // SAFETY: isatty on any fd.
-    unsafe { libc::isatty(fd) == 1 }
+    nix::unistd::isatty(fd).unwrap_or(false)
 }
 
 const COLOURS: &[u8] = &[36, 33, 32, 35, 34, 96, 93, 92, 95, 94, 31];
@@ -335,9 +325,8 @@ impl Router {
                         _ => {
                             let (read, write) = pipe()?;
                             // The consumer reads its stdin blocking, as usual.
-                            // SAFETY: fcntl on an open fd.
-                            unsafe { libc::fcntl(read.as_raw_fd(), libc::F_SETFL, 0) };
-                            set_nonblocking(write.as_raw_fd());
+                            crate::sys::set_nonblocking(read.as_raw_fd(), false);
+                            crate::sys::set_nonblocking(write.as_raw_fd(), true);
                             Kind::Pipe { read, write }
                         }
                     };
@@ -441,18 +430,11 @@ impl Router {
     /// One read; Some(proc) when its log probe matched.
     fn read_once(&mut self, sid: usize) -> Option<usize> {
         let s = &mut self.streams[sid];
-        // SAFETY: reading into our buffer of its length.
-        let n = unsafe {
-            libc::read(
-                s.read.as_raw_fd(),
-                self.buf.as_mut_ptr().cast(),
-                self.buf.len(),
-            )
+        let n = match nix::unistd::read(s.read.as_raw_fd(), &mut self.buf) {
+            Ok(n) if n > 0 => n,
+            _ => return None,
         };
-        if n <= 0 {
-            return None;
-        }
-        let data = &self.buf[..n as usize];
+        let data = &self.buf[..n];
         let sink = &mut self.sinks[s.sink];
         if sink.sent > 0 && sink.sent == sink.queue.len() {
             sink.queue.clear();
@@ -621,8 +603,8 @@ impl Router {
         while sink.pending() > 0 {
             let result = match &mut sink.kind {
                 Kind::Discard => Ok(sink.pending()),
-                Kind::Console(fd) => write_fd(fd.as_raw_fd(), &sink.queue[sink.sent..]),
-                Kind::Pipe { write, .. } => write_fd(write.as_raw_fd(), &sink.queue[sink.sent..]),
+                Kind::Console(fd) => write_fd(fd, &sink.queue[sink.sent..]),
+                Kind::Pipe { write, .. } => write_fd(write, &sink.queue[sink.sent..]),
                 Kind::File { .. } => write_file(sink),
             };
             match result {
@@ -705,14 +687,8 @@ fn sink_fd(kind: &Kind) -> Option<RawFd> {
     }
 }
 
-fn write_fd(fd: RawFd, data: &[u8]) -> io::Result<usize> {
-    // SAFETY: writing from a live slice.
-    let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
+    nix::unistd::write(fd, data).map_err(io::Error::from)
 }
 
 /// Writes to a file sink: (re)opens it, rotates at a line boundary.

@@ -11,7 +11,9 @@ pub mod procfs;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
@@ -32,83 +34,67 @@ struct Notify {
     datagram: bool,
 }
 
-use crate::sys::{os_err, pipe};
+use crate::sys::{self, os_err, pipe};
 
 /// After the interactive command ends, the terminal's foreground is
 /// podinit's own group again (SIGTTOU is blocked, so this cannot stop us).
 fn take_terminal_back() {
-    // SAFETY: terminal calls on fd 0, checked with isatty first.
-    unsafe {
-        if libc::isatty(0) == 1 && libc::tcgetpgrp(0) != libc::getpgrp() {
-            libc::tcsetpgrp(0, libc::getpgrp());
-        }
+    let stdin = std::io::stdin();
+    let me = nix::unistd::getpgrp();
+    if nix::unistd::isatty(0).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(stdin.as_fd()).is_ok_and(|g| g != me)
+    {
+        let _ = nix::unistd::tcsetpgrp(stdin.as_fd(), me);
     }
+}
+
+/// podinit's stdin is a terminal and podinit is its foreground job.
+fn owns_terminal() -> bool {
+    nix::unistd::isatty(0).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(std::io::stdin().as_fd())
+            .is_ok_and(|g| g == nix::unistd::getpgrp())
 }
 
 /// Kills every process of the pod and reaps them all (the panic guard).
 pub fn kill_everything() {
-    // SAFETY: signals and waits with integer arguments.
-    unsafe {
-        loop {
-            if libc::getpid() == 1 {
-                libc::kill(-1, libc::SIGKILL);
-            } else {
-                for r in procfs::descendants(libc::getpid()) {
-                    libc::kill(r.pid, libc::SIGKILL);
-                }
+    let me = nix::unistd::getpid().as_raw();
+    loop {
+        if me == 1 {
+            let _ = sys::kill(-1, libc::SIGKILL);
+        } else {
+            for r in procfs::descendants(me) {
+                let _ = sys::kill(r.pid, libc::SIGKILL);
             }
-            // One child reaped per round; anything forked meanwhile is
-            // killed by the next round.
-            if libc::waitpid(-1, std::ptr::null_mut(), 0) <= 0 {
-                break;
-            }
+        }
+        // One child reaped per round; anything forked meanwhile is killed
+        // by the next round.
+        if waitpid(None, None).is_err() {
+            break;
         }
     }
 }
 
 /// A datagram socket bound to the abstract address `name` (no file to clean up).
 fn notify_socket(name: &str) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket call.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(os_err("socket"));
-    }
-    // SAFETY: a fresh fd.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: sockaddr_un is plain data.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = name.as_bytes();
-    if bytes.len() + 1 > addr.sun_path.len() {
-        return Err(io::Error::other("socket name too long"));
-    }
-    for (i, b) in bytes.iter().enumerate() {
-        addr.sun_path[i + 1] = *b as libc::c_char; // sun_path[0] = 0: abstract
-    }
-    let len = (std::mem::size_of::<libc::sa_family_t>() + 1 + bytes.len()) as libc::socklen_t;
-    // SAFETY: addr is a valid sockaddr_un of at least len bytes.
-    if unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&addr as *const libc::sockaddr_un).cast(),
-            len,
-        )
-    } != 0
-    {
-        return Err(os_err("bind"));
-    }
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+    .map_err(|e| sys::nix_err("socket", e))?;
+    let addr =
+        UnixAddr::new_abstract(name.as_bytes()).map_err(|e| sys::nix_err("socket name", e))?;
+    bind(fd.as_raw_fd(), &addr).map_err(|e| sys::nix_err("bind", e))?;
     Ok(fd)
 }
 
 /// Blocks every catchable signal and returns a signalfd that receives them.
+/// Raw libc: nix's `SigSet` cannot hold real-time signals, which podinit
+/// forwards and accepts as stop signals.
 fn signal_fd() -> io::Result<OwnedFd> {
-    // SAFETY: plain libc calls on a local sigset.
+    // SAFETY: libc calls on a local sigset, then a fresh fd handed to OwnedFd.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -126,16 +112,6 @@ fn signal_fd() -> io::Result<OwnedFd> {
             return Err(os_err("signalfd"));
         }
         Ok(OwnedFd::from_raw_fd(fd))
-    }
-}
-
-fn decode(status: libc::c_int) -> Option<ExitStatus> {
-    if libc::WIFEXITED(status) {
-        Some(ExitStatus::Code(libc::WEXITSTATUS(status)))
-    } else if libc::WIFSIGNALED(status) {
-        Some(ExitStatus::Signaled(libc::WTERMSIG(status)))
-    } else {
-        None
     }
 }
 
@@ -165,15 +141,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(cfg: &Config) -> io::Result<Runtime> {
-        // SAFETY: getpid cannot fail.
-        let pid1 = unsafe { libc::getpid() } == 1;
+        let pid1 = nix::unistd::getpid().as_raw() == 1;
         if !pid1 {
             // Orphans of our processes must come back to us, not to the real init.
-            // SAFETY: prctl with integer arguments.
-            if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
                 log::warn!(
-                    "{}; orphans of the pod will not be reaped by podinit",
-                    os_err("prctl(PR_SET_CHILD_SUBREAPER)")
+                    "prctl(PR_SET_CHILD_SUBREAPER): {e}; orphans of the pod will not be reaped by podinit"
                 );
             }
         }
@@ -203,8 +176,7 @@ impl Runtime {
             notify_seq: 0,
             base_env: std::env::vars_os().collect(),
             pid1,
-            // SAFETY: terminal queries on fd 0.
-            interactive: unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() },
+            interactive: owns_terminal(),
             exit: None,
             refused: Vec::new(),
         })
@@ -291,26 +263,17 @@ impl Runtime {
     }
 
     fn read_signals(&mut self, reap: &mut bool, signals: &mut Vec<i32>) {
-        loop {
-            // SAFETY: signalfd_siginfo is plain data; we read exactly its size.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            let size = std::mem::size_of::<libc::signalfd_siginfo>();
-            // SAFETY: reading into a local of that size.
-            let n = unsafe {
-                libc::read(
-                    self.sigfd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
+        // struct signalfd_siginfo: 128 bytes, ssi_signo at 0, ssi_pid at 12.
+        let mut info = [0u8; 128];
+        while let Ok(128) = nix::unistd::read(self.sigfd.as_raw_fd(), &mut info) {
+            let field = |at: usize| {
+                u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]])
             };
-            if n != size as isize {
-                break;
-            }
-            let sig = info.ssi_signo as i32;
+            let sig = field(0) as i32;
             if sig == libc::SIGCHLD {
                 *reap = true;
             } else {
-                log::debug!("received SIG{} from pid {}", signal_name(sig), info.ssi_pid);
+                log::debug!("received SIG{} from pid {}", signal_name(sig), field(12));
                 signals.push(sig);
             }
         }
@@ -319,11 +282,22 @@ impl Runtime {
     /// Reaps every exited child; reports NoChildren when none is left.
     fn reap(&mut self) {
         loop {
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let (pid, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, code)) => (p.as_raw(), Some(ExitStatus::Code(code))),
+                Ok(WaitStatus::Signaled(p, sig, _)) => {
+                    (p.as_raw(), Some(ExitStatus::Signaled(sig as i32)))
+                }
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(other) => (other.pid().map_or(0, |p| p.as_raw()), None),
+                Err(nix::errno::Errno::ECHILD) => {
+                    let acts = self.feed(Input::NoChildren);
+                    self.execute(acts);
+                    break;
+                }
+                Err(_) => break,
+            };
             if pid > 0 {
-                if let Some(st) = decode(status)
+                if let Some(st) = status
                     && let Some((id, result)) = self.probes.reaped(pid, st)
                 {
                     let acts = self.feed(Input::ProbeResult { id, result });
@@ -332,7 +306,7 @@ impl Runtime {
                 }
                 // Orphans are most of what a storm reaps: they cost one
                 // waitpid each, and the supervisor only hears of its own.
-                if let Some(st) = decode(status)
+                if let Some(st) = status
                     && self.sup.manages(pid)
                 {
                     self.drop_notify_of(pid);
@@ -346,13 +320,7 @@ impl Runtime {
                     let acts = self.feed(Input::Reaped { pid, status: st });
                     self.execute(acts);
                 }
-                continue;
             }
-            if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
-                let acts = self.feed(Input::NoChildren);
-                self.execute(acts);
-            }
-            break;
         }
     }
 
@@ -401,13 +369,11 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::SignalProcess { idx, pid, sig } => {
-                    // SAFETY: kill with integer arguments.
-                    if unsafe { libc::kill(pid, sig) } != 0 {
+                    if let Err(e) = sys::kill(pid, sig) {
                         log::debug!(
-                            "forwarding SIG{} to {} (pid {pid}): {}",
+                            "forwarding SIG{} to {} (pid {pid}): {e}",
                             signal_name(sig),
                             self.sup.specs()[idx].name,
-                            io::Error::last_os_error()
                         );
                     }
                     Vec::new()
@@ -455,10 +421,9 @@ impl Runtime {
             },
             Some(ProbeKind::SdNotify) => {
                 self.notify_seq += 1;
-                // SAFETY: getpid cannot fail.
                 let name = format!(
                     "podinit-{}-{}-{}",
-                    unsafe { libc::getpid() },
+                    nix::unistd::getpid(),
                     idx,
                     self.notify_seq
                 );
@@ -652,12 +617,8 @@ impl Runtime {
         let mut ready = false;
         let mut done = false;
         let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: reading into a local buffer.
-            let r = unsafe { libc::read(n.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if r < 0 {
-                break; // EAGAIN: nothing more for now
-            }
+        // Until EAGAIN: nothing more for now.
+        while let Ok(r) = nix::unistd::read(n.fd.as_raw_fd(), &mut buf) {
             if r == 0 {
                 done = !n.datagram; // EOF of the pipe: the process closed it
                 if done {
@@ -665,7 +626,7 @@ impl Runtime {
                 }
                 continue;
             }
-            let data = &buf[..r as usize];
+            let data = &buf[..r];
             ready |= if n.datagram {
                 data.split(|&b| b == b'\n').any(|l| l == b"READY=1")
             } else {
@@ -701,16 +662,13 @@ impl Runtime {
     fn signal_group(&self, table: &procfs::Table, idx: usize, pid: i32, sig: i32) {
         let name = &self.sup.specs()[idx].name;
         let cont = sig != libc::SIGKILL && sig != libc::SIGCONT;
-        // SAFETY: kill with integer arguments.
-        if unsafe { libc::kill(-pid, sig) } != 0 {
+        if sys::kill(-pid, sig).is_err() {
             // The group may be gone while the leader is a zombie, or the leader
             // may have moved to a new group itself.
-            // SAFETY: as above.
-            unsafe { libc::kill(pid, sig) };
+            let _ = sys::kill(pid, sig);
         }
         if cont && table.group_stopped(pid) {
-            // SAFETY: as above.
-            unsafe { libc::kill(-pid, libc::SIGCONT) };
+            let _ = sys::kill(-pid, libc::SIGCONT);
         }
         for d in table.descendants(pid) {
             if d.pgrp != pid {
@@ -719,11 +677,9 @@ impl Runtime {
                     signal_name(sig),
                     d.pid
                 );
-                // SAFETY: as above.
-                unsafe { libc::kill(d.pid, sig) };
+                let _ = sys::kill(d.pid, sig);
                 if cont && d.stopped {
-                    // SAFETY: as above.
-                    unsafe { libc::kill(d.pid, libc::SIGCONT) };
+                    let _ = sys::kill(d.pid, libc::SIGCONT);
                 }
             }
         }
@@ -734,25 +690,19 @@ impl Runtime {
     fn sweep(&self, table: &procfs::Table, sig: i32) {
         let cont = sig != libc::SIGKILL;
         if self.pid1 {
-            // SAFETY: kill(-1) from PID 1 reaches everything in its namespace but itself.
-            unsafe { libc::kill(-1, sig) };
+            // kill(-1) from PID 1 reaches everything in its namespace but itself.
+            let _ = sys::kill(-1, sig);
             if cont {
                 for &pid in table.stopped() {
-                    // SAFETY: kill with integer arguments.
-                    unsafe { libc::kill(pid, libc::SIGCONT) };
+                    let _ = sys::kill(pid, libc::SIGCONT);
                 }
             }
             return;
         }
-        // SAFETY: getpid cannot fail.
-        let me = unsafe { libc::getpid() };
-        for r in table.descendants(me) {
-            // SAFETY: kill with integer arguments.
-            unsafe {
-                libc::kill(r.pid, sig);
-                if cont && r.stopped {
-                    libc::kill(r.pid, libc::SIGCONT);
-                }
+        for r in table.descendants(nix::unistd::getpid().as_raw()) {
+            let _ = sys::kill(r.pid, sig);
+            if cont && r.stopped {
+                let _ = sys::kill(r.pid, libc::SIGCONT);
             }
         }
     }

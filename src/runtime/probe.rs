@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use crate::config::{Probe, ProbeKind, ProcSpec};
 use crate::poll::{KIND_PROBE, Poller, token};
@@ -55,77 +55,32 @@ pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
 
 /// A non-blocking connect; Ok(true) when connected at once.
 fn connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, socket};
     let family = if addr.is_ipv4() {
-        libc::AF_INET
+        AddressFamily::Inet
     } else {
-        libc::AF_INET6
+        AddressFamily::Inet6
     };
-    // SAFETY: plain socket call.
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
+    let fd = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let connected = match addr {
+        SocketAddr::V4(a) => nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrIn::from(a)),
+        SocketAddr::V6(a) => nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrIn6::from(a)),
     };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: the sockaddr structs are plain data, zeroed then filled.
-    let rc = unsafe {
-        match addr {
-            SocketAddr::V4(a) => {
-                let mut sa: libc::sockaddr_in = std::mem::zeroed();
-                sa.sin_family = libc::AF_INET as libc::sa_family_t;
-                sa.sin_port = a.port().to_be();
-                sa.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-                libc::connect(
-                    fd.as_raw_fd(),
-                    (&sa as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of_val(&sa) as u32,
-                )
-            }
-            SocketAddr::V6(a) => {
-                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sa.sin6_port = a.port().to_be();
-                sa.sin6_addr.s6_addr = a.ip().octets();
-                libc::connect(
-                    fd.as_raw_fd(),
-                    (&sa as *const libc::sockaddr_in6).cast(),
-                    std::mem::size_of_val(&sa) as u32,
-                )
-            }
-        }
-    };
-    if rc == 0 {
-        return Ok((fd, true));
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EINPROGRESS) {
-        Ok((fd, false))
-    } else {
-        Err(e)
+    match connected {
+        Ok(()) => Ok((fd, true)),
+        Err(nix::errno::Errno::EINPROGRESS) => Ok((fd, false)),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// The pending error of a socket (0: its connect succeeded).
-fn so_error(fd: RawFd) -> libc::c_int {
-    let mut err: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: err and len are valid out-pointers of the right size.
-    unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut err as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    err
+fn so_error(fd: &OwnedFd) -> libc::c_int {
+    nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::SocketError).unwrap_or(libc::EIO)
 }
 
 /// `HTTP/1.x NNN` → NNN.
@@ -229,8 +184,8 @@ impl Probes {
         match self.running.remove(&id) {
             Some(Running::Exec(pid)) => {
                 self.exec_pids.remove(&pid);
-                // SAFETY: kill with integer arguments; the probe leads its group.
-                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                // The probe leads its own group.
+                let _ = crate::sys::kill(-pid, libc::SIGKILL);
             }
             Some(Running::Net(net)) => poller.remove(net.fd.as_raw_fd()),
             None => {}
@@ -269,14 +224,13 @@ impl Probes {
             ProbeResult::fail(format!("connect: {}", io::Error::from_raw_os_error(err)))
         };
         if let Some(req) = net.request.take() {
-            let err = so_error(fd);
+            let err = so_error(&net.fd);
             if err != 0 {
                 return Some(refused(err));
             }
             // A fresh loopback socket takes a small request whole.
-            // SAFETY: writing from a live buffer.
-            let n = unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), libc::MSG_NOSIGNAL) };
-            if n != req.len() as isize {
+            let sent = nix::sys::socket::send(fd, &req, nix::sys::socket::MsgFlags::MSG_NOSIGNAL);
+            if sent != Ok(req.len()) {
                 return Some(ProbeResult::fail("could not send the request"));
             }
             if let Err(e) = poller.modify(fd, libc::EPOLLIN as u32, token(KIND_PROBE, id)) {
@@ -285,30 +239,24 @@ impl Probes {
             return None;
         }
         if !net.http {
-            return Some(match so_error(fd) {
+            return Some(match so_error(&net.fd) {
                 0 => ProbeResult::pass("connected"),
                 err => refused(err),
             });
         }
         let mut buf = [0u8; 512];
         loop {
-            // SAFETY: reading into a local buffer.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                net.response.extend_from_slice(&buf[..n as usize]);
-                if net.response.contains(&b'\n') || net.response.len() > 4096 {
-                    return Some(http_result(&net.response));
+            return match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => Some(http_result(&net.response)),
+                Ok(n) => {
+                    net.response.extend_from_slice(&buf[..n]);
+                    if net.response.contains(&b'\n') || net.response.len() > 4096 {
+                        return Some(http_result(&net.response));
+                    }
+                    continue;
                 }
-                continue;
-            }
-            if n == 0 {
-                return Some(http_result(&net.response));
-            }
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::WouldBlock {
-                None
-            } else {
-                Some(ProbeResult::fail(format!("read: {e}")))
+                Err(nix::errno::Errno::EAGAIN) => None,
+                Err(e) => Some(ProbeResult::fail(format!("read: {e}"))),
             };
         }
     }
