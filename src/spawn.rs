@@ -191,33 +191,7 @@ pub fn spawn(
     base_env: &[(OsString, OsString)],
     setup: &Setup,
 ) -> Result<Pid, SpawnError> {
-    // The environment: podinit's, the login variables of `user`, env_file, env.
-    let mut extra: Env = Vec::new();
-    let identity = if spec.user.is_some() || spec.group.is_some() {
-        let id =
-            crate::users::lookup(spec.user.as_deref(), spec.group.as_deref()).map_err(|e| {
-                setup_error(spec, if e.contains("group") { "group" } else { "user" }, e)
-            })?;
-        if let Some(name) = &id.name {
-            extra.push(("USER".into(), name.into()));
-            extra.push(("LOGNAME".into(), name.into()));
-        }
-        if let Some(home) = &id.home {
-            extra.push(("HOME".into(), home.into()));
-        }
-        match crate::users::switch_needed(&id) {
-            Ok(needed) => needed.then_some(id),
-            Err(why) => {
-                return Err(setup_error(
-                    spec,
-                    if spec.user.is_some() { "user" } else { "group" },
-                    why,
-                ));
-            }
-        }
-    } else {
-        None
-    };
+    let (identity, mut extra) = identity_of(spec)?;
     if let Some(path) = &spec.env_file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| setup_error(spec, "env_file", format!("cannot read {path}: {e}")))?;
@@ -304,8 +278,36 @@ pub fn spawn(
     // The child _exits right away; reap it here so it never looks like ours.
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
     let errno = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    Err(child_failure(spec, &path, errno, buf[4]))
+}
+
+/// The identity to switch to (None: none, or it is podinit's own already)
+/// and the login variables it brings (`USER`, `LOGNAME`, `HOME`).
+fn identity_of(spec: &ProcSpec) -> Result<(Option<crate::users::Identity>, Env), SpawnError> {
+    let mut vars: Env = Vec::new();
+    if spec.user.is_none() && spec.group.is_none() {
+        return Ok((None, vars));
+    }
+    let key = if spec.user.is_some() { "user" } else { "group" };
+    let id = crate::users::lookup(spec.user.as_deref(), spec.group.as_deref())
+        .map_err(|e| setup_error(spec, if e.contains("group") { "group" } else { "user" }, e))?;
+    if let Some(name) = &id.name {
+        vars.push(("USER".into(), name.into()));
+        vars.push(("LOGNAME".into(), name.into()));
+    }
+    if let Some(home) = &id.home {
+        vars.push(("HOME".into(), home.into()));
+    }
+    match crate::users::switch_needed(&id) {
+        Ok(needed) => Ok((needed.then_some(id), vars)),
+        Err(why) => Err(setup_error(spec, key, why)),
+    }
+}
+
+/// What the child reported (errno, step) as the start's error.
+fn child_failure(spec: &ProcSpec, path: &Path, errno: i32, step: u8) -> SpawnError {
     let err = std::io::Error::from_raw_os_error(errno);
-    Err(match buf[4] {
+    match step {
         STEP_EXEC => SpawnError {
             status: ExitStatus::Code(if errno == libc::ENOENT { 127 } else { 126 }),
             message: format!("cannot execute {}: {err}", path.display()),
@@ -322,7 +324,7 @@ pub fn spawn(
         STEP_GID => setup_error(spec, "group", format!("setgid: {err}")),
         STEP_UID => setup_error(spec, "user", format!("setuid: {err}")),
         _ => setup_error(spec, "command", format!("setting up fds: {err}")),
-    })
+    }
 }
 
 /// What the child needs, as raw pointers into memory the parent keeps alive.
@@ -392,6 +394,11 @@ fn ignored_signals() -> u64 {
 }
 
 /// The child between fork and exec.
+///
+/// One screen and a half on purpose: a single straight sequence of
+/// async-signal-safe calls whose order is the point (process group, signal
+/// state, fds, limits, identity, directory, umask, exec); split into
+/// functions, the order would be harder to check.
 ///
 /// # Safety
 /// Only in a freshly forked child of a single-threaded parent.

@@ -67,6 +67,30 @@ fn make_prefix(name: &str, width: usize, colour: Option<u8>) -> Vec<u8> {
     prefix
 }
 
+/// Which of a process's output streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+impl StreamKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        }
+    }
+
+    /// podinit's own fd for a console target of this stream.
+    pub fn console_fd(self) -> i32 {
+        match self {
+            StreamKind::Stdout => 1,
+            StreamKind::Stderr => 2,
+        }
+    }
+}
+
 /// Turns one stream's bytes into its target's format.
 pub struct Framer {
     format: LogFormat,
@@ -90,13 +114,13 @@ impl Framer {
         name: &str,
         width: usize,
         colour: Option<u8>,
-        stream: &'static str,
+        stream: StreamKind,
     ) -> Framer {
         let prefix = make_prefix(name, width, colour);
         let mut json_middle = b"\",\"process\":\"".to_vec();
         json_escape(name, &mut json_middle);
         json_middle.extend_from_slice(b"\",\"stream\":\"");
-        json_middle.extend_from_slice(stream.as_bytes());
+        json_middle.extend_from_slice(stream.as_str().as_bytes());
         json_middle.extend_from_slice(b"\",\"line\":\"");
         Framer {
             format,
@@ -317,10 +341,17 @@ mod tests {
 
     #[test]
     fn prefix_frames_lines_across_chunks() {
-        let mut f = Framer::new(LogFormat::Prefix, false, "db", 5, None, "stdout");
+        let mut f = Framer::new(LogFormat::Prefix, false, "db", 5, None, StreamKind::Stdout);
         let s = run(&mut f, &[b"hel", b"lo\nwor", b"ld\n\nlast"], true);
         assert_eq!(s, "db    | hello\ndb    | world\ndb    | \ndb    | last\n");
-        let mut f = Framer::new(LogFormat::Prefix, true, "a", 1, Some(32), "stdout");
+        let mut f = Framer::new(
+            LogFormat::Prefix,
+            true,
+            "a",
+            1,
+            Some(32),
+            StreamKind::Stdout,
+        );
         assert_eq!(
             run(&mut f, &[b"x\n"], false),
             "2026-11-28T11:42:03.456Z \x1b[32ma\x1b[0m | x\n"
@@ -329,10 +360,10 @@ mod tests {
 
     #[test]
     fn raw_passes_bytes_through() {
-        let mut f = Framer::new(LogFormat::Raw, false, "a", 1, None, "stdout");
+        let mut f = Framer::new(LogFormat::Raw, false, "a", 1, None, StreamKind::Stdout);
         assert!(f.is_passthrough());
         assert_eq!(run(&mut f, &[b"no newline"], true), "no newline");
-        let mut f = Framer::new(LogFormat::Raw, true, "a", 1, None, "stdout");
+        let mut f = Framer::new(LogFormat::Raw, true, "a", 1, None, StreamKind::Stdout);
         assert_eq!(
             run(&mut f, &[b"a\nb"], true),
             "2026-11-28T11:42:03.456Z a\n2026-11-28T11:42:03.456Z b\n"
@@ -341,7 +372,7 @@ mod tests {
 
     #[test]
     fn json_escapes_and_replaces_bad_utf8() {
-        let mut f = Framer::new(LogFormat::Json, false, "we\"b", 1, None, "stderr");
+        let mut f = Framer::new(LogFormat::Json, false, "we\"b", 1, None, StreamKind::Stderr);
         let s = run(&mut f, &[b"tab\there \"q\" \\ \x01 \xff end\n"], false);
         assert_eq!(
             s,
@@ -351,7 +382,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_split_into_marked_parts() {
-        let mut f = Framer::new(LogFormat::Json, false, "a", 1, None, "stdout");
+        let mut f = Framer::new(LogFormat::Json, false, "a", 1, None, StreamKind::Stdout);
         let long = vec![b'x'; MAX_LINE * 2 + 10];
         let mut input = long.clone();
         input.push(b'\n');
@@ -364,7 +395,7 @@ mod tests {
         assert!(!lines[2].contains("partial"));
         let total: usize = lines.iter().map(|l| l.matches('x').count()).sum();
         assert_eq!(total, long.len(), "no byte lost");
-        let mut f = Framer::new(LogFormat::Prefix, false, "a", 1, None, "stdout");
+        let mut f = Framer::new(LogFormat::Prefix, false, "a", 1, None, StreamKind::Stdout);
         let s = run(&mut f, &[&input], false);
         assert_eq!(s.lines().count(), 3);
         assert_eq!(s.matches('x').count(), long.len());

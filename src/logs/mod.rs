@@ -26,7 +26,28 @@ use nix::fcntl::{FcntlArg, fcntl};
 use crate::config::{LogFormat, ProbeKind, ProcSpec, Target};
 use crate::poll::{KIND_SINK, KIND_STREAM, Poller, token};
 use crate::sys::Stdio;
+pub use format::StreamKind;
 use format::{Framer, LineWatch};
+
+/// What a sink writes to: one sink per console stream, file and consumer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SinkKey {
+    Console(StreamKind),
+    File(String),
+    Process(usize),
+}
+
+/// The output settings a process's streams were made for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Signature {
+    stdout: Target,
+    stderr: Target,
+    log_format: Option<LogFormat>,
+    log_timestamps: bool,
+    log_max_size: Option<u64>,
+    log_max_files: u32,
+    from_command_line: bool,
+}
 
 /// A sink queue over this pauses its feeders; under `LOW` they resume.
 const HIGH: usize = 1 << 20;
@@ -102,10 +123,10 @@ pub struct Router {
     null: Stdio,
     width: usize,
     colour: bool,
-    /// Sinks by target ("console:0", "file:PATH", "process:IDX").
-    by_key: HashMap<String, usize>,
+    /// Sinks by what they write to.
+    by_key: HashMap<SinkKey, usize>,
     /// Per process, the output settings its current streams were made for.
-    signature: Vec<String>,
+    signature: Vec<Option<Signature>>,
     buf: Vec<u8>,
 }
 
@@ -202,17 +223,16 @@ impl Router {
     }
 
     /// What of a spec decides its streams: a change makes new ones.
-    fn signature_of(spec: &ProcSpec) -> String {
-        format!(
-            "{:?} {:?} {:?} {} {:?} {} {}",
-            spec.stdout,
-            spec.stderr,
-            spec.log_format,
-            spec.log_timestamps,
-            spec.log_max_size,
-            spec.log_max_files,
-            spec.from_command_line
-        )
+    fn signature_of(spec: &ProcSpec) -> Signature {
+        Signature {
+            stdout: spec.stdout.clone(),
+            stderr: spec.stderr.clone(),
+            log_format: spec.log_format,
+            log_timestamps: spec.log_timestamps,
+            log_max_size: spec.log_max_size,
+            log_max_files: spec.log_max_files,
+            from_command_line: spec.from_command_line,
+        }
     }
 
     /// After a reload: streams for new processes and for those whose output
@@ -224,7 +244,8 @@ impl Router {
         poller: &Poller,
     ) -> io::Result<()> {
         for &idx in touched {
-            if idx < self.signature.len() && self.signature[idx] == Self::signature_of(&specs[idx])
+            if self.signature.get(idx).and_then(Option::as_ref)
+                == Some(&Self::signature_of(&specs[idx]))
             {
                 continue;
             }
@@ -253,7 +274,7 @@ impl Router {
             if spec.from_command_line {
                 continue;
             }
-            if let Some(&s) = self.by_key.get(&format!("process:{idx}"))
+            if let Some(&s) = self.by_key.get(&SinkKey::Process(idx))
                 && let Kind::Pipe { read, .. } = &self.sinks[s].kind
             {
                 self.stdio[idx][0] = Stdio::Fd(read.as_raw_fd());
@@ -268,106 +289,122 @@ impl Router {
         if self.stdio.len() <= idx {
             self.stdio
                 .resize(idx + 1, [null, Stdio::Inherit, Stdio::Inherit]);
-            self.signature.resize(idx + 1, String::new());
+            self.signature.resize(idx + 1, None);
         }
-        self.signature[idx] = Self::signature_of(spec);
+        self.signature[idx] = Some(Self::signature_of(spec));
         if spec.from_command_line {
             // The `-- COMMAND` process keeps podinit's stdio, as with tini.
             self.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
             return Ok(());
         }
         self.stdio[idx] = [null, Stdio::Inherit, Stdio::Inherit];
-        for (n, target) in [&spec.stdout, &spec.stderr].into_iter().enumerate() {
-            let target = match (n, target) {
-                (1, Target::Stdout) => {
-                    // One pipe for both streams keeps their order exactly.
-                    self.stdio[idx][2] = self.stdio[idx][1];
-                    continue;
+        for (stream, target) in [
+            (StreamKind::Stdout, &spec.stdout),
+            (StreamKind::Stderr, &spec.stderr),
+        ] {
+            let fd = stream.console_fd() as usize; // its index in stdio
+            match target {
+                // One pipe for both streams keeps their order exactly.
+                Target::Stdout => self.stdio[idx][2] = self.stdio[idx][1],
+                Target::Null => self.stdio[idx][fd] = null,
+                _ => {
+                    let sink = self.sink_for(target, stream, spec, specs)?;
+                    self.add_stream(idx, stream, sink, spec, target, poller)?;
                 }
-                (_, Target::Null) => {
-                    self.stdio[idx][n + 1] = null;
-                    continue;
-                }
-                (_, t) => t,
-            };
-            let (key, label) = match target {
-                Target::Console => (
-                    format!("console:{n}"),
-                    if n == 0 { "stdout" } else { "stderr" }.to_string(),
-                ),
-                Target::File(p) => (format!("file:{p}"), p.clone()),
-                Target::Process(c) => (
-                    format!("process:{c}"),
-                    format!("the stdin of {}", specs[*c].name),
-                ),
-                Target::Null | Target::Stdout => unreachable!("handled above"),
-            };
-            let sink = match self.by_key.get(&key) {
-                Some(&s) => s,
-                None => {
-                    let kind = match target {
-                        Target::Console => match console_fd(n as RawFd + 1) {
-                            Some(fd) => Kind::Console(fd),
-                            None => {
-                                log::warn!(
-                                    "podinit's {label} is closed; console output of the pod is dropped"
-                                );
-                                Kind::Discard
-                            }
-                        },
-                        Target::File(p) => Kind::File {
-                            path: PathBuf::from(p),
-                            file: None,
-                            size: 0,
-                            max_size: spec.log_max_size,
-                            max_files: spec.log_max_files,
-                        },
-                        _ => {
-                            let (read, write) = pipe()?;
-                            // The consumer reads its stdin blocking, as usual.
-                            crate::sys::set_nonblocking(read.as_raw_fd(), false);
-                            crate::sys::set_nonblocking(write.as_raw_fd(), true);
-                            Kind::Pipe { read, write }
-                        }
-                    };
-                    self.sinks.push(Sink {
-                        kind,
-                        label,
-                        queue: Vec::new(),
-                        sent: 0,
-                        feeders: Vec::new(),
-                        failing: false,
-                        last_error: None,
-                        retry_at: None,
-                        want_out: false,
-                        blocked_since: None,
-                        stall_reported: false,
-                    });
-                    self.by_key.insert(key, self.sinks.len() - 1);
-                    self.sinks.len() - 1
-                }
-            };
-            let (read, write) = pipe()?;
-            let sid = self.streams.len();
-            poller.add(
-                read.as_raw_fd(),
-                libc::EPOLLIN as u32,
-                token(KIND_STREAM, sid as u64),
-            )?;
-            self.stdio[idx][n + 1] = Stdio::Fd(write.as_raw_fd());
-            let stream_name = if n == 0 { "stdout" } else { "stderr" };
-            let framer = Self::framer(spec, target, self.width, self.colour, idx, stream_name);
-            self.streams.push(Stream {
-                proc: idx,
-                read,
-                write,
-                framer,
-                sink,
-                paused: false,
-                watch: None,
-            });
-            self.sinks[sink].feeders.push(sid);
+            }
         }
+        Ok(())
+    }
+
+    /// The sink of a target, made on first use (console, file, consumer).
+    fn sink_for(
+        &mut self,
+        target: &Target,
+        stream: StreamKind,
+        spec: &ProcSpec,
+        specs: &[ProcSpec],
+    ) -> io::Result<usize> {
+        let (key, label) = match target {
+            Target::Console => (SinkKey::Console(stream), stream.as_str().to_string()),
+            Target::File(p) => (SinkKey::File(p.clone()), p.clone()),
+            Target::Process(c) => (
+                SinkKey::Process(*c),
+                format!("the stdin of {}", specs[*c].name),
+            ),
+            Target::Null | Target::Stdout => unreachable!("no sink of their own"),
+        };
+        if let Some(&s) = self.by_key.get(&key) {
+            return Ok(s);
+        }
+        let kind = match target {
+            Target::Console => match console_fd(stream.console_fd()) {
+                Some(fd) => Kind::Console(fd),
+                None => {
+                    log::warn!("podinit's {label} is closed; console output of the pod is dropped");
+                    Kind::Discard
+                }
+            },
+            Target::File(p) => Kind::File {
+                path: PathBuf::from(p),
+                file: None,
+                size: 0,
+                max_size: spec.log_max_size,
+                max_files: spec.log_max_files,
+            },
+            _ => {
+                let (read, write) = pipe()?;
+                // The consumer reads its stdin blocking, as usual.
+                crate::sys::set_nonblocking(read.as_raw_fd(), false);
+                crate::sys::set_nonblocking(write.as_raw_fd(), true);
+                Kind::Pipe { read, write }
+            }
+        };
+        self.sinks.push(Sink {
+            kind,
+            label,
+            queue: Vec::new(),
+            sent: 0,
+            feeders: Vec::new(),
+            failing: false,
+            last_error: None,
+            retry_at: None,
+            want_out: false,
+            blocked_since: None,
+            stall_reported: false,
+        });
+        self.by_key.insert(key, self.sinks.len() - 1);
+        Ok(self.sinks.len() - 1)
+    }
+
+    /// A new stream pipe of process `idx` into `sink`, watched by the poller.
+    fn add_stream(
+        &mut self,
+        idx: usize,
+        stream: StreamKind,
+        sink: usize,
+        spec: &ProcSpec,
+        target: &Target,
+        poller: &Poller,
+    ) -> io::Result<()> {
+        let (read, write) = pipe()?;
+        let sid = self.streams.len();
+        poller.add(
+            read.as_raw_fd(),
+            libc::EPOLLIN as u32,
+            token(KIND_STREAM, sid as u64),
+        )?;
+        self.stdio[idx][stream.console_fd() as usize] = Stdio::Fd(write.as_raw_fd());
+        let framer = Self::framer(spec, target, self.width, self.colour, idx, stream);
+        self.streams.push(Stream {
+            proc: idx,
+            read,
+            write,
+            framer,
+            sink,
+            paused: false,
+            watch: None,
+        });
+        self.sinks[sink].feeders.push(sid);
         Ok(())
     }
 
@@ -377,9 +414,9 @@ impl Router {
         width: usize,
         colour: bool,
         idx: usize,
-        stream: &'static str,
+        stream: StreamKind,
     ) -> Framer {
-        let tty = *target == Target::Console && is_tty(if stream == "stdout" { 1 } else { 2 });
+        let tty = *target == Target::Console && is_tty(stream.console_fd());
         let c = (colour && tty).then(|| COLOURS[idx % COLOURS.len()]);
         Framer::new(
             spec.format_for(target),
