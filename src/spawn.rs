@@ -242,6 +242,15 @@ pub fn spawn(
         ignored: ignored_signals(),
     };
 
+    match fork_exec(&child_setup)? {
+        Ok(pid) => Ok(pid),
+        Err((errno, step)) => Err(child_failure(spec, &path, errno, step)),
+    }
+}
+
+/// Forks; the child sets itself up and execs. Ok(pid) once it has exec'ed,
+/// or the child's (errno, step) when it could not.
+fn fork_exec(child_setup: &ChildSetup) -> Result<Result<Pid, (i32, u8)>, SpawnError> {
     // The exec-status pipe: closes on a successful exec, carries errno otherwise.
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError {
         status: ExitStatus::Code(126),
@@ -260,7 +269,7 @@ pub fn spawn(
     }
     if pid == 0 {
         // SAFETY: in the child, see above.
-        unsafe { child(&child_setup, wr.as_raw_fd()) }
+        unsafe { child(child_setup, wr.as_raw_fd()) }
     }
     drop(wr);
     let mut buf = [0u8; 5];
@@ -273,12 +282,14 @@ pub fn spawn(
         }
     }
     if got == 0 {
-        return Ok(pid);
+        return Ok(Ok(pid));
     }
     // The child _exits right away; reap it here so it never looks like ours.
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    let errno = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    Err(child_failure(spec, &path, errno, buf[4]))
+    Ok(Err((
+        i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]),
+        buf[4],
+    )))
 }
 
 /// The identity to switch to (None: none, or it is podinit's own already)

@@ -222,3 +222,60 @@ fn names_are_found_in_groups_and_inline() {
         vec![(1, "config".into()), (1, "sys".into()), (2, "poll".into())]
     );
 }
+
+/// Functions of `src/` (tests aside) longer than `max` lines whose doc
+/// comment does not say why ("on purpose").
+fn long_functions(files: &[(String, String)], max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, text) in files {
+        if path.ends_with("/tests.rs") {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        // Test modules at the end of a file are not the code's shape.
+        let end = lines
+            .iter()
+            .position(|l| l.trim() == "#[cfg(test)]")
+            .unwrap_or(lines.len());
+        for i in 0..end {
+            let l = lines[i];
+            let trimmed = l.trim_start();
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "pub(super) fn ",
+                "pub(crate) fn ",
+                "unsafe fn ",
+            ]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+            if !is_fn {
+                continue;
+            }
+            let indent = &l[..l.len() - trimmed.len()];
+            let Some(len) = lines[i..end]
+                .iter()
+                .position(|x| *x == format!("{indent}}}"))
+            else {
+                continue;
+            };
+            let said = lines[i.saturating_sub(12)..i]
+                .iter()
+                .any(|x| x.contains("on purpose"));
+            if len + 1 > max && !said {
+                out.push(format!("{path}:{}: {} lines", i + 1, len + 1));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_longer_than_a_screen_without_a_reason() {
+    let long = long_functions(&sources(), 85);
+    assert!(
+        long.is_empty(),
+        "functions over 85 lines:\n{}",
+        long.join("\n")
+    );
+}

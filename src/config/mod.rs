@@ -214,31 +214,14 @@ pub fn parse(
     check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
     let get = |name: &str| top.iter().find(|(n, _, _)| *n == name).map(|(_, _, i)| i);
     let global = parse_global(&cx, get("podinit"), env)?;
-    let defaults = match get("defaults") {
-        Some(item) => {
-            let items = item.table(&cx)?;
-            check_keys(&cx, &items, PROCESS_KEYS)?;
-            items
-        }
-        None => Vec::new(),
-    };
-    // [process.NAME]: names first, so that depends_on can refer forward.
-    let procs_items = match get("process") {
-        Some(item) => item.table(&cx)?,
-        None => Vec::new(),
-    };
-    let index = process_index(&cx, &procs_items, command.is_some())?;
-    let mut kinds = Vec::new(); // (oneshot) per process, for default conditions
-    let mut tables = Vec::new();
-    for (_, _, item) in &procs_items {
+    let defaults = get("defaults").map_or(Ok(Vec::new()), |item| {
         let items = item.table(&cx)?;
-        check_keys(&cx, &items, PROCESS_KEYS)?;
-        kinds.push(match lookup(&items, &defaults, "oneshot") {
-            Some(i) => i.boolean(&cx)?,
-            None => false,
-        });
-        tables.push(items);
-    }
+        check_keys(&cx, &items, PROCESS_KEYS).map(|()| items)
+    })?;
+    // [process.NAME]: names first, so that depends_on can refer forward.
+    let procs_items = get("process").map_or(Ok(Vec::new()), |item| item.table(&cx))?;
+    let index = process_index(&cx, &procs_items, command.is_some())?;
+    let (tables, kinds) = process_tables(&cx, &procs_items, &defaults)?;
     let mut procs = Vec::new();
     for (i, ((name, span, item), items)) in procs_items.iter().zip(&tables).enumerate() {
         let table = process::Table {
@@ -357,6 +340,30 @@ fn parse_global(
         }
     }
     Ok(global)
+}
+
+/// The entries of every process table, in file order.
+type Tables<'v, 'i> = Vec<Vec<read::Entry<'v, 'i>>>;
+
+/// Each process's table, keys checked, and whether it is a oneshot (the
+/// default conditions of `depends_on` need that of every process first).
+fn process_tables<'v, 'i>(
+    cx: &Ctx,
+    procs: &[read::Entry<'v, 'i>],
+    defaults: &[read::Entry<'v, 'i>],
+) -> Result<(Tables<'v, 'i>, Vec<bool>), ConfigError> {
+    let mut kinds = Vec::new();
+    let mut tables = Vec::new();
+    for (_, _, item) in procs {
+        let items = item.table(cx)?;
+        check_keys(cx, &items, PROCESS_KEYS)?;
+        kinds.push(match lookup(&items, defaults, "oneshot") {
+            Some(i) => i.boolean(cx)?,
+            None => false,
+        });
+        tables.push(items);
+    }
+    Ok((tables, kinds))
 }
 
 /// Process name → index, every name checked.
