@@ -32,6 +32,19 @@ struct Client {
     stream: UnixStream,
     buf: Vec<u8>,
     deadline: Instant,
+    /// The answer being written, and how much of it is out.
+    out: Option<(Vec<u8>, usize)>,
+}
+
+/// Where an answer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// All written (or the client is gone): the connection is closed; stop
+    /// watching this fd.
+    Done(RawFd),
+    /// The client's socket is full: watch this fd for EPOLLOUT and call
+    /// [`Server::write_answer`] again.
+    Pending(RawFd),
 }
 
 pub struct Server {
@@ -286,6 +299,7 @@ impl Server {
                     stream,
                     buf: Vec::new(),
                     deadline: now + CLIENT_TIMEOUT,
+                    out: None,
                 },
             );
         }
@@ -319,16 +333,36 @@ impl Server {
         }
     }
 
-    /// Sends the answer and closes; returns the fd to stop watching.
-    pub fn answer(&mut self, id: u64, text: &str) -> Option<RawFd> {
-        if let Some(c) = self.clients.get_mut(&id) {
-            // A short answer fits the socket buffer; a client that does not
-            // read a long one loses its tail rather than holding the loop.
-            let _ = c.stream.set_nonblocking(false);
-            let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = c.stream.write_all(text.as_bytes());
+    /// Starts sending the answer, without ever blocking the loop: what
+    /// the socket does not take now is written as the client reads (a
+    /// client that reads nothing for 5 s is dropped).
+    pub fn answer(&mut self, id: u64, text: &str, now: Instant) -> Option<Answered> {
+        let c = self.clients.get_mut(&id)?;
+        c.out = Some((text.as_bytes().to_vec(), 0));
+        c.deadline = now + CLIENT_TIMEOUT;
+        self.write_answer(id)
+    }
+
+    /// Writes what the client's socket takes now.
+    pub fn write_answer(&mut self, id: u64) -> Option<Answered> {
+        let c = self.clients.get_mut(&id)?;
+        let fd = c.stream.as_raw_fd();
+        let (out, sent) = c.out.as_mut()?;
+        while *sent < out.len() {
+            match c.stream.write(&out[*sent..]) {
+                Ok(n) if n > 0 => *sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Some(Answered::Pending(fd));
+                }
+                _ => break, // gone: nothing more to say
+            }
         }
-        self.drop_client(id)
+        self.drop_client(id).map(Answered::Done)
+    }
+
+    /// Whether client `id` is being answered (its events are for writing).
+    pub fn answering(&self, id: u64) -> bool {
+        self.clients.get(&id).is_some_and(|c| c.out.is_some())
     }
 
     fn drop_client(&mut self, id: u64) -> Option<RawFd> {

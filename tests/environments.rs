@@ -89,7 +89,9 @@ fn a_big_pod_under_1024_fds_starts_and_stops_within_seconds() {
     // took tens of seconds with false "sending SIGKILL" warnings.
     let _x = exclusive();
     let n = 600;
-    let mut toml = String::from("[defaults]\nstop_timeout = \"20s\"\n");
+    let mut toml = String::from(
+        "[podinit]\ncontrol_socket = \"$DIR/ctl.sock\"\n[defaults]\nstop_timeout = \"20s\"\n",
+    );
     for i in 0..n {
         toml.push_str(&format!(
             "[process.p{i}]\ncommand = [\"sleep\", \"1000\"]\n"
@@ -118,6 +120,18 @@ fn a_big_pod_under_1024_fds_starts_and_stops_within_seconds() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The whole status answer arrives (written as the client reads it).
+    let status = Command::new(BIN)
+        .args(["status", "--json", "-c", &cfg])
+        .output()
+        .unwrap();
+    let json = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(
+        json.matches("\"name\":").count(),
+        n,
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let (out, took) = pod.terminate(Duration::from_secs(60));
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(!out.stderr.contains("SIGKILL"), "{}", out.stderr);

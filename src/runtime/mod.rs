@@ -498,6 +498,11 @@ impl Runtime {
 
     fn on_control_client(&mut self, id: u64) {
         let Some(c) = &mut self.control else { return };
+        if c.answering(id) {
+            let state = c.write_answer(id);
+            self.answer_state(id, state);
+            return;
+        }
         let line = match c.read(id) {
             Ok(Some(line)) => line,
             Ok(None) => return,
@@ -510,10 +515,22 @@ impl Runtime {
             Ok(payload) => format!("ok\n{payload}"),
             Err(msg) => format!("error {msg}\n"),
         };
-        if let Some(c) = &mut self.control
-            && let Some(fd) = c.answer(id, &answer)
-        {
-            self.poller.remove(fd);
+        if let Some(c) = &mut self.control {
+            let state = c.answer(id, &answer, Instant::now());
+            self.answer_state(id, state);
+        }
+    }
+
+    /// Watches a client for writing while its answer is pending.
+    fn answer_state(&mut self, id: u64, state: Option<control::Answered>) {
+        match state {
+            Some(control::Answered::Done(fd)) => self.poller.remove(fd),
+            Some(control::Answered::Pending(fd)) => {
+                let _ = self
+                    .poller
+                    .modify(fd, libc::EPOLLOUT as u32, token(KIND_CTL_CLIENT, id));
+            }
+            None => {}
         }
     }
 
