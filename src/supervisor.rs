@@ -41,7 +41,7 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
-/// The states a user sees (SPEC §3).
+/// The states a user sees (README, "Operating a running pod": `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Not started: waiting for dependencies (or never started, in a shutdown).

@@ -2,7 +2,11 @@
 //!
 //! Boundary: reads text and an environment lookup, returns values or one
 //! error that names the file, line and key. It never touches the process
-//! table, the clock or the file system (except `load_file`, which only reads).
+//! table or the clock; it asks the system only for its defaults (podinit's
+//! euid, whether `/run` is writable), and `load_file` reads the file and,
+//! without root, `/etc/passwd` for the identity check. Split by job:
+//! `schema` (types, defaults), `read` (TOML with spans), `process` (one
+//! process table), `probe`, `describe` (`check`), `units`.
 
 mod describe;
 pub mod probe;

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 use super::ConfigError;
 use super::units;
 
-/// Keys of the SPEC that this version does not implement yet: rejected with
+/// Keys documented but not implemented yet (none today): rejected with
 /// a message that says so, rather than silently ignored.
 pub(super) const NOT_YET: &[&str] = &[];
 

@@ -1,10 +1,13 @@
-//! The event loop: the only place where podinit waits.
+//! The event loop: the only place where podinit waits (but for the log
+//! router's last flush at exit, see `Router::finish`).
 //!
-//! One thread, one `epoll_wait` over a signalfd (and, later, pipes and
-//! sockets), with the timeout the supervisor asks for — or none, so an idle
-//! pod costs no wake-up at all. Every SIGCHLD drains `waitpid(-1, WNOHANG)`,
-//! which reaps orphans as well as our own processes. Boundary: executes the
-//! supervisor's actions and reports their results; decides nothing.
+//! One thread, one `epoll_wait` over the signalfd, the log pipes and sinks,
+//! probe sockets, readiness channels and the control socket, with the
+//! timeout the supervisor asks for — or none, so an idle pod costs no
+//! wake-up at all. Every SIGCHLD drains `waitpid(-1, WNOHANG)`, which reaps
+//! orphans as well as our own processes. Boundary: executes the
+//! supervisor's actions, reports their results, logs its events; decides
+//! nothing (SIGHUP goes to the supervisor like any signal).
 
 mod probe;
 pub mod procfs;
