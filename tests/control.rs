@@ -34,30 +34,9 @@ fn ctl(cfg: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// The JSON object of one process in `status --json`.
-fn status_of(cfg: &str, name: &str) -> String {
-    let (code, out, err) = ctl(cfg, &["status", "--json", name]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        out.starts_with("{\"processes\":[") && out.ends_with("]}\n"),
-        "{out}"
-    );
-    out
-}
-
-fn wait_for(cfg: &str, name: &str, needle: &str) -> String {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let s = status_of(cfg, name);
-        if s.contains(needle) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: {needle} never seen; last: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits until `name` is in `state`; its status then.
+fn wait_for(cfg: &str, name: &str, state: &str) -> status::ProcStatus {
+    status::wait_status(cfg, name, LIMIT, |p| p.state == state)
 }
 
 const PODS: &str = r#"
@@ -78,28 +57,28 @@ ready = { file = "/nonexistent/never", interval = "100ms" }
 fn status_reports_every_state() {
     need_root!();
     let (pod, cfg) = pod("status", PODS);
-    let web = wait_for(&cfg, "web", "\"state\":\"ready\"");
+    let web = wait_for(&cfg, "web", "ready");
     assert!(
-        web.contains("\"ready\":true")
-            && web.contains("\"restarts\":0")
-            && web.contains("\"last_exit\":null"),
-        "{web}"
+        web.ready && web.restarts == 0 && web.last_exit.is_none(),
+        "{web:?}"
     );
+    assert!(web.pid.is_some(), "{web:?}");
+    let job = wait_for(&cfg, "job", "completed");
     assert!(
-        !web.contains("\"pid\":null") && !web.contains("\"uptime_ms\":null"),
-        "{web}"
+        job.pid.is_none() && job.last_exit == Some(0) && !job.ready,
+        "{job:?}"
     );
-    let job = wait_for(&cfg, "job", "\"state\":\"completed\"");
-    assert!(
-        job.contains("\"pid\":null")
-            && job.contains("\"last_exit\":0")
-            && job.contains("\"ready\":false"),
-        "{job}"
+    let broken = wait_for(&cfg, "broken", "exited");
+    assert_eq!(broken.last_exit, Some(3), "{broken:?}");
+    let slow = wait_for(&cfg, "slow", "running");
+    assert!(!slow.ready, "{slow:?}");
+    // Its readiness probe says why it is not ready.
+    let slow = status::wait_status(&cfg, "slow", LIMIT, |p| p.probe_failure.is_some());
+    assert_eq!(
+        slow.probe_failure.as_deref(),
+        Some("/nonexistent/never does not exist"),
+        "{slow:?}"
     );
-    let broken = wait_for(&cfg, "broken", "\"state\":\"exited\"");
-    assert!(broken.contains("\"last_exit\":3"), "{broken}");
-    let slow = wait_for(&cfg, "slow", "\"state\":\"running\"");
-    assert!(slow.contains("\"ready\":false"), "{slow}");
     // The table for people, and every process without names.
     let (code, table, _) = ctl(&cfg, &["status"]);
     assert_eq!(code, 0);
@@ -121,41 +100,36 @@ fn stop_start_restart_and_signal() {
         "verbs",
         r#"
 [process.web]
-command = ["sh", "-c", "trap 'echo got-usr1 >> $DIR/signals' USR1; while :; do sleep 0.05; done"]
+command = ["sh", "-c", "trap 'echo got-usr1 >> $DIR/signals' USR1; touch $DIR/armed.$$$$; while :; do sleep 0.05; done"]
 "#,
     );
-    let first = wait_for(&cfg, "web", "\"state\":\"ready\"");
+    let first = wait_for(&cfg, "web", "ready");
     // stop: stays stopped although its policy is `always`.
     assert_eq!(ctl(&cfg, &["stop", "web"]).0, 0);
     // An operator-stopped process shows as `stopped`, not `exited`.
-    wait_for(&cfg, "web", "\"state\":\"stopped\"");
+    wait_for(&cfg, "web", "stopped");
     // Checking that nothing happens: a short window past its 200ms restart delay.
     std::thread::sleep(Duration::from_millis(600));
-    assert!(
-        status_of(&cfg, "web").contains("\"state\":\"stopped\""),
+    assert_eq!(
+        status::status(&cfg, "web").state,
+        "stopped",
         "restarted despite stop"
     );
     // start
     assert_eq!(ctl(&cfg, &["start", "web"]).0, 0);
-    let started = wait_for(&cfg, "web", "\"state\":\"ready\"");
-    assert_ne!(pid_field(&first), pid_field(&started));
+    let started = wait_for(&cfg, "web", "ready");
+    assert_ne!(first.pid, started.pid);
     let (code, _, err) = ctl(&cfg, &["start", "web"]);
     assert_eq!(code, 1, "start of a running process is an error");
     assert!(err.contains("running already"), "{err}");
     // restart: a new pid, restarts counted.
     assert_eq!(ctl(&cfg, &["restart", "web"]).0, 0);
-    let deadline = Instant::now() + LIMIT;
-    let restarted = loop {
-        let s = status_of(&cfg, "web");
-        if s.contains("\"state\":\"ready\"") && pid_field(&s) != pid_field(&started) {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "not restarted: {s}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(restarted.contains("\"restarts\":1"), "{restarted}");
-    // signal
-    std::thread::sleep(Duration::from_millis(100));
+    let restarted = status::wait_status(&cfg, "web", LIMIT, |p| {
+        p.state == "ready" && p.pid != started.pid
+    });
+    assert_eq!(restarted.restarts, 1, "{restarted:?}");
+    // signal, once the new run has its trap (it says so in a file)
+    pod.wait_file(&format!("armed.{}", restarted.pid.unwrap()), LIMIT);
     assert_eq!(ctl(&cfg, &["signal", "web", "USR1"]).0, 0);
     pod.wait_file("signals", LIMIT);
     let (code, _, err) = ctl(&cfg, &["signal", "web", "NOPE"]);
@@ -166,11 +140,6 @@ command = ["sh", "-c", "trap 'echo got-usr1 >> $DIR/signals' USR1; while :; do s
     assert!(err.contains("unknown process \"ghost\""), "{err}");
     pod.signal(libc::SIGTERM);
     assert_eq!(pod.wait(LIMIT).code(), 0);
-}
-
-fn pid_field(json: &str) -> String {
-    let i = json.find("\"pid\":").unwrap() + 6;
-    json[i..].split(',').next().unwrap().to_string()
 }
 
 #[test]
@@ -268,9 +237,9 @@ depends_on = ["gone_parent"]
 command = ["sh", "-c", "trap 'echo gone_parent >> $DIR/stops; exit 0' TERM; while :; do sleep 0.02; done"]
 "#,
     );
-    let keep = pid_field(&wait_for(&cfg, "keep", "\"state\":\"ready\""));
-    let change = pid_field(&wait_for(&cfg, "change", "\"state\":\"ready\""));
-    wait_for(&cfg, "gone_child", "\"state\":\"ready\"");
+    let keep = wait_for(&cfg, "keep", "ready").pid;
+    let change = wait_for(&cfg, "change", "ready").pid;
+    wait_for(&cfg, "gone_child", "ready");
     let d = pod.dir.path().display().to_string();
     std::fs::write(
         &cfg,
@@ -291,12 +260,13 @@ depends_on = ["keep"]
     .unwrap();
     let (code, _, err) = ctl(&cfg, &["reload"]);
     assert_eq!(code, 0, "{err}");
-    wait_for(&cfg, "fresh", "\"state\":\"ready\"");
-    let changed = wait_for(&cfg, "change", "\"restarts\":1");
-    assert_ne!(pid_field(&changed), change, "a changed process restarts");
-    assert!(changed.contains("\"state\":\"ready\""), "{changed}");
+    wait_for(&cfg, "fresh", "ready");
+    let changed = status::wait_status(&cfg, "change", LIMIT, |p| {
+        p.restarts == 1 && p.state == "ready"
+    });
+    assert_ne!(changed.pid, change, "a changed process restarts");
     assert_eq!(
-        pid_field(&status_of(&cfg, "keep")),
+        status::status(&cfg, "keep").pid,
         keep,
         "an untouched process keeps its pid"
     );
@@ -321,12 +291,18 @@ depends_on = ["keep"]
     let (code, _, err) = ctl(&cfg, &["reload"]);
     assert_eq!(code, 1);
     assert!(err.contains("pod.toml:4: process.keep.command"), "{err}");
-    assert_eq!(pid_field(&status_of(&cfg, "keep")), keep);
-    assert!(status_of(&cfg, "fresh").contains("\"state\":\"ready\""));
+    assert_eq!(status::status(&cfg, "keep").pid, keep);
+    assert_eq!(status::status(&cfg, "fresh").state, "ready");
     // SIGHUP with the broken file: reported, nothing changes.
     pod.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(pid_field(&status_of(&cfg, "keep")), keep);
+    pod.wait_until("the SIGHUP reload reported", LIMIT, || {
+        pod.dir
+            .read("podinit.stderr")
+            .matches("reload failed")
+            .count()
+            == 2
+    });
+    assert_eq!(status::status(&cfg, "keep").pid, keep);
     pod.signal(libc::SIGTERM);
     let out = pod.wait(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
@@ -371,4 +347,17 @@ command = ["sh", "-c", "echo hello; exec sleep 1000"]
     wait_stdout("longer_name | hello\n");
     wait_stdout("a           | tick\n");
     pod.terminate(LIMIT);
+}
+
+#[test]
+fn the_parser_reads_podinits_status() {
+    let s = status::parse_status(
+        r#"{"processes":[{"name":"we\"b","state":"ready","pid":12,"uptime_ms":5,"restarts":0,"last_exit":null,"ready":true,"probe_failure":"HTTP 503"}]}"#,
+    );
+    assert_eq!(s[0].name, "we\"b");
+    assert_eq!(
+        (s[0].pid, s[0].ready, s[0].last_exit),
+        (Some(12), true, None)
+    );
+    assert_eq!(s[0].probe_failure.as_deref(), Some("HTTP 503"));
 }

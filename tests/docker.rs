@@ -377,14 +377,22 @@ command = ["sh", "-c", "i=0; while [ $i -lt 300 ]; do (sleep 0.01 &); i=$((i+1))
     let c = Container::new();
     c.start(img, &["-v", &mount], &["-c", "/pod/pod.toml"]);
     c.wait_until("test -f /tmp/done");
-    // Every orphan's sleep has ended by now; podinit must have reaped it.
-    std::thread::sleep(Duration::from_millis(500));
-    let states = c.sh("for f in /proc/[0-9]*/stat; do read -r l < $f && echo \"$l\"; done");
-    let zombies: Vec<&str> = states
-        .lines()
-        .filter(|l| l.rsplit(") ").next().is_some_and(|r| r.starts_with('Z')))
-        .collect();
-    assert!(zombies.is_empty(), "zombies: {zombies:?}");
+    // Every orphan's sleep has ended by now; podinit reaps each as its
+    // SIGCHLD arrives: wait (bounded) until no zombie is left.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let states = loop {
+        let states = c.sh("for f in /proc/[0-9]*/stat; do read -r l < $f && echo \"$l\"; done");
+        let zombies: Vec<String> = states
+            .lines()
+            .filter(|l| l.rsplit(") ").next().is_some_and(|r| r.starts_with('Z')))
+            .map(str::to_string)
+            .collect();
+        if zombies.is_empty() {
+            break states;
+        }
+        assert!(Instant::now() < deadline, "zombies: {zombies:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
     // podinit, the spawner's sh and sleep, and the exec'd sh: nothing else.
     assert!(states.lines().count() <= 5, "{states}");
     c.stop(None);
@@ -448,8 +456,8 @@ fn docker_run_it_gives_the_main_shell_the_terminal() {
     t.expect("in-42");
     t.expect("PROMPT$ ");
     // Ctrl-C reaches the foreground job (sleep), not the shell or podinit.
-    t.send("sleep 30\n");
-    std::thread::sleep(Duration::from_millis(500));
+    t.send("sleep 30.023\n");
+    wait_process("sleep\x0030.023\x00", Duration::from_secs(20));
     t.send("\x03");
     t.expect("PROMPT$ ");
     t.send("echo alive-$$\n");

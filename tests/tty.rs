@@ -39,19 +39,19 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
     t.expect("hello");
     t.expect("PROMPT$ ");
     // Ctrl-C interrupts the foreground job only.
-    t.send("sleep 30\n");
-    std::thread::sleep(Duration::from_millis(300));
+    t.send("sleep 30.017\n");
+    wait_process("sleep\x0030.017\x00", Duration::from_secs(20));
     t.send("\x03");
     t.expect("PROMPT$ ");
     t.send("echo alive-$((40+2))\n");
     t.expect("alive-42");
     // Ctrl-Z stops a job; job control works.
-    t.send("sleep 31\n");
-    std::thread::sleep(Duration::from_millis(300));
+    t.send("sleep 31.017\n");
+    wait_process("sleep\x0031.017\x00", Duration::from_secs(20));
     t.send("\x1a");
     t.expect("Stopped");
     t.send("jobs\n");
-    t.expect("sleep 31");
+    t.expect("sleep 31.017");
     // `wait` until bash has reaped the killed job: bash refuses `exit` while
     // its job table still says "Stopped" (it did, ~5 % of runs, 100 ms on).
     t.send("kill -9 %1; wait; echo reaped-$((2+3))\n");

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod status;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -279,6 +280,19 @@ impl Pod {
         }
     }
 
+    /// Waits until `cond` holds (polled), failing after `limit` with `what`.
+    pub fn wait_until(&self, what: &str, limit: Duration, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {limit:?}; podinit stderr:\n{}",
+                self.dir.read("podinit.stderr")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until file `name` in the pod's dir contains `needle`.
     pub fn wait_text(&self, name: &str, needle: &str, limit: Duration) {
         let deadline = Instant::now() + limit;
@@ -425,6 +439,26 @@ pub fn processes_in_ns(pid: i32) -> Vec<(i32, char)> {
         }
     }
     out
+}
+
+/// Waits until some process has exactly this command line (NUL-separated
+/// arguments, as /proc/PID/cmdline has them).
+pub fn wait_process(cmdline: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let found = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .any(|e| fs::read(e.path().join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes()));
+        if found {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no process {cmdline:?} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Whether a pid is alive and not a zombie.
