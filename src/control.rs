@@ -59,6 +59,7 @@ pub struct Server {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verb {
     Status,
+    Health,
     Start,
     Stop,
     Restart,
@@ -67,8 +68,9 @@ pub enum Verb {
 }
 
 impl Verb {
-    pub const ALL: [Verb; 6] = [
+    pub const ALL: [Verb; 7] = [
         Verb::Status,
+        Verb::Health,
         Verb::Start,
         Verb::Stop,
         Verb::Restart,
@@ -79,6 +81,7 @@ impl Verb {
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Status => "status",
+            Verb::Health => "health",
             Verb::Start => "start",
             Verb::Stop => "stop",
             Verb::Restart => "restart",

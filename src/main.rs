@@ -16,6 +16,8 @@ Usage:
   podinit check [-c FILE] [-- COMMAND...]   validate; print the start/stop plan and
                                             every process's effective settings
   podinit status [NAME...] [--json]         ask the running podinit (control socket)
+  podinit health [--live]                   exit 0 if the pod is ready (or, --live, not
+                                            failing for good), else 1 saying why
   podinit start|stop|restart NAME...        likewise
   podinit signal NAME SIGNAL                likewise
   podinit reload                            likewise: read the config again and apply it
@@ -197,6 +199,9 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
         }
         V::Signal if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
         V::Reload if !rest.is_empty() => Some("usage: podinit reload".to_string()),
+        V::Health if rest.iter().any(|a| a != "--live") => {
+            Some("usage: podinit health [--live]".to_string())
+        }
         _ => None,
     };
     if let Some(u) = usage {
@@ -213,6 +218,9 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
             1
         }
         Ok((true, payload)) => {
+            if verb == V::Health {
+                print!("{payload}");
+            }
             if verb == V::Status {
                 if json {
                     print!("{payload}");

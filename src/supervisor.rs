@@ -1542,7 +1542,9 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
 }
 
 mod exit;
+mod health;
 pub use exit::{Ending, exit_status};
+pub use health::Check;
 
 #[cfg(test)]
 mod tests;

@@ -361,3 +361,36 @@ fn the_parser_reads_podinits_status() {
     );
     assert_eq!(s[0].probe_failure.as_deref(), Some("HTTP 503"));
 }
+
+#[test]
+fn health_answers_for_probes_with_the_reason() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "health",
+        r#"
+[process.web]
+command = "sleep 1000"
+[process.slow]
+command = "sleep 1000"
+ready = { file = "$DIR/slow-ready", interval = "50ms" }
+"#,
+    );
+    wait_for(&cfg, "web", "ready");
+    let (code, _, err) = ctl(&cfg, &["health"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("health: not ready: slow is running")
+            && err.contains("slow-ready does not exist"),
+        "{err}"
+    );
+    let (code, out, err) = ctl(&cfg, &["health", "--live"]);
+    assert_eq!((code, out.as_str()), (0, "live\n"), "{err}");
+    pod.dir.write("slow-ready", "");
+    wait_for(&cfg, "slow", "ready");
+    let (code, out, err) = ctl(&cfg, &["health"]);
+    assert_eq!((code, out.as_str()), (0, "ready: 2 processes\n"), "{err}");
+    let (code, _, err) = ctl(&cfg, &["health", "--bogus"]);
+    assert_eq!(code, 2, "{err}");
+    pod.signal(libc::SIGTERM);
+    pod.wait(LIMIT);
+}

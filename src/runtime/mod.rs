@@ -28,7 +28,9 @@ use crate::poll::{
     KIND_STREAM, Poller, token,
 };
 use crate::spawn::{self, Setup, Stdio};
-use crate::supervisor::{Action, Control, EventKind, ExitStatus, Input, Pid, Role, Supervisor};
+use crate::supervisor::{
+    Action, Check, Control, EventKind, ExitStatus, Input, Pid, Role, Supervisor,
+};
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -591,6 +593,14 @@ impl Runtime {
                 )]
             }
             Verb::Reload => vec![Control::Reload],
+            Verb::Health => {
+                let check = if req.args.iter().any(|a| a == "--live") {
+                    Check::Live
+                } else {
+                    Check::Ready
+                };
+                return self.sup.health(check).map(|ok| ok + "\n");
+            }
         };
         self.refused.clear();
         for cmd in commands {

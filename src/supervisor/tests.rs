@@ -1101,3 +1101,56 @@ fn decisions_come_back_as_events() {
         vec!["main process c ended; shutting the pod down (exit status 4)".to_string()]
     );
 }
+
+#[test]
+fn health_says_which_process_is_not_ready_and_why() {
+    let cfg = pod(r#"
+[process.migrate]
+command = "m"
+oneshot = true
+[process.web]
+command = "w"
+depends_on = ["migrate"]
+ready = { http = "http://127.0.0.1:80/" }
+[process.db]
+command = "d"
+critical = true
+max_restarts = 0
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("migrate");
+    s.spawned("db");
+    let e = s.sup.health(Check::Ready).unwrap_err();
+    assert_eq!(
+        e,
+        "not ready: migrate has not completed (it is ready); web is waiting"
+    );
+    assert_eq!(s.sup.health(Check::Live), Ok("live".to_string()));
+    s.exited("migrate", ExitStatus::Code(0));
+    let probe = s.spawned("web");
+    let e = s.sup.health(Check::Ready).unwrap_err();
+    assert_eq!(e, "not ready: web is running");
+    // Its probe fails: the reason is in the answer.
+    let Some(Action::Probe { id, .. }) = probe.first().cloned() else {
+        panic!("{probe:?}")
+    };
+    s.feed(Input::ProbeResult {
+        id,
+        result: ProbeResult::fail("HTTP 503"),
+    });
+    assert_eq!(
+        s.sup.health(Check::Ready).unwrap_err(),
+        "not ready: web is running (HTTP 503)"
+    );
+    // Stopped by the operator: not awaited.
+    let web = s.idx("web");
+    s.control(Control::Stop(web)).unwrap();
+    s.exited("web", ExitStatus::Signaled(TERM));
+    assert_eq!(
+        s.sup.health(Check::Ready),
+        Ok("ready: 3 processes".to_string())
+    );
+    // A critical process failing for good: neither ready nor live.
+    s.exited("db", ExitStatus::Code(1));
+    assert!(s.sup.health(Check::Live).is_err());
+}
