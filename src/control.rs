@@ -34,7 +34,14 @@ struct Client {
     deadline: Instant,
     /// The answer being written, and how much of it is out.
     out: Option<(Vec<u8>, usize)>,
+    /// `events`: it follows the pod's events (true: as JSON) until it
+    /// closes or falls behind; no deadline.
+    follow: Option<bool>,
 }
+
+/// A follower whose unsent events pass this is dropped, rather than ever
+/// slowing the loop or growing without bound.
+const MAX_BEHIND: usize = 64 * 1024;
 
 /// Where an answer stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +49,9 @@ pub enum Answered {
     /// All written (or the client is gone): the connection is closed; stop
     /// watching this fd.
     Done(RawFd),
+    /// All written so far, and the client follows events: watch this fd
+    /// for input only (its close).
+    Following(RawFd),
     /// The client's socket is full: watch this fd for EPOLLOUT and call
     /// [`Server::write_answer`] again.
     Pending(RawFd),
@@ -60,6 +70,7 @@ pub struct Server {
 pub enum Verb {
     Status,
     Health,
+    Events,
     Start,
     Stop,
     Restart,
@@ -68,9 +79,10 @@ pub enum Verb {
 }
 
 impl Verb {
-    pub const ALL: [Verb; 7] = [
+    pub const ALL: [Verb; 8] = [
         Verb::Status,
         Verb::Health,
+        Verb::Events,
         Verb::Start,
         Verb::Stop,
         Verb::Restart,
@@ -82,6 +94,7 @@ impl Verb {
         match self {
             Verb::Status => "status",
             Verb::Health => "health",
+            Verb::Events => "events",
             Verb::Start => "start",
             Verb::Stop => "stop",
             Verb::Restart => "restart",
@@ -303,6 +316,7 @@ impl Server {
                     buf: Vec::new(),
                     deadline: now + CLIENT_TIMEOUT,
                     out: None,
+                    follow: None,
                 },
             );
         }
@@ -350,6 +364,14 @@ impl Server {
     pub fn write_answer(&mut self, id: u64) -> Option<Answered> {
         let c = self.clients.get_mut(&id)?;
         let fd = c.stream.as_raw_fd();
+        if c.follow.is_some() {
+            // A follower says nothing: input is its close (or garbage).
+            let mut buf = [0u8; 256];
+            match c.stream.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                _ => return self.drop_client(id).map(Answered::Done),
+            }
+        }
         let (out, sent) = c.out.as_mut()?;
         while *sent < out.len() {
             match c.stream.write(&out[*sent..]) {
@@ -357,15 +379,71 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Some(Answered::Pending(fd));
                 }
-                _ => break, // gone: nothing more to say
+                _ => return self.drop_client(id).map(Answered::Done), // gone
             }
+        }
+        if c.follow.is_some() {
+            out.clear();
+            *sent = 0;
+            return Some(Answered::Following(fd));
         }
         self.drop_client(id).map(Answered::Done)
     }
 
-    /// Whether client `id` is being answered (its events are for writing).
+    /// Whether client `id` is being answered or follows events (its events
+    /// are for writing, or its close).
     pub fn answering(&self, id: u64) -> bool {
         self.clients.get(&id).is_some_and(|c| c.out.is_some())
+    }
+
+    /// `events [--json]`: the client follows the pod's events from now on.
+    pub fn follow(&mut self, id: u64, json: bool) -> Option<Answered> {
+        let c = self.clients.get_mut(&id)?;
+        c.follow = Some(json);
+        c.out = Some((b"ok\n".to_vec(), 0));
+        self.write_answer(id)
+    }
+
+    /// Whether anyone follows events (formatting them costs nothing then).
+    pub fn has_followers(&self) -> bool {
+        self.clients.values().any(|c| c.follow.is_some())
+    }
+
+    /// An event for every follower, as a line of text or JSON. A follower
+    /// that has fallen `MAX_BEHIND` bytes behind is told so and dropped.
+    pub fn publish(&mut self, text: &str, json: &str) -> Vec<(u64, Answered)> {
+        let ids: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.follow.is_some())
+            .map(|(&id, _)| id)
+            .collect();
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(c) = self.clients.get_mut(&id) else {
+                continue;
+            };
+            let line = if c.follow == Some(true) { json } else { text };
+            let Some((buf, sent)) = c.out.as_mut() else {
+                continue;
+            };
+            if buf.len() - *sent > MAX_BEHIND {
+                let _ = c
+                    .stream
+                    .write(b"\nerror dropped: this client fell too far behind the events\n");
+                log::warn!("control socket: dropped an `events` client that fell behind");
+                if let Some(fd) = self.drop_client(id) {
+                    out.push((id, Answered::Done(fd)));
+                }
+                continue;
+            }
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            if let Some(state) = self.write_answer(id) {
+                out.push((id, state));
+            }
+        }
+        out
     }
 
     fn drop_client(&mut self, id: u64) -> Option<RawFd> {
@@ -377,7 +455,7 @@ impl Server {
         let late: Vec<u64> = self
             .clients
             .iter()
-            .filter(|(_, c)| now >= c.deadline)
+            .filter(|(_, c)| c.follow.is_none() && now >= c.deadline)
             .map(|(&id, _)| id)
             .collect();
         late.into_iter()
@@ -386,7 +464,11 @@ impl Server {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.clients.values().map(|c| c.deadline).min()
+        self.clients
+            .values()
+            .filter(|c| c.follow.is_none())
+            .map(|c| c.deadline)
+            .min()
     }
 }
 
@@ -396,8 +478,13 @@ impl Drop for Server {
     }
 }
 
-/// Client side: sends one request, returns (ok, payload or message).
-pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String), String> {
+/// Client side: connects to a server that is root's or ours, and sends
+/// one request line.
+fn send_request(
+    path: &str,
+    verb: Verb,
+    args: &[String],
+) -> Result<(UnixStream, io::Result<()>), String> {
     let mut s = UnixStream::connect(path).map_err(|e| {
         format!("no podinit is listening on {path} ({e}); is it running, and is this its control_socket?")
     })?;
@@ -422,9 +509,46 @@ pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String)
         line.push_str(a);
     }
     line.push('\n');
+    let sent = s.write_all(line.as_bytes());
+    Ok((s, sent))
+}
+
+/// Client side: `events`: copies the pod's events to `out` as they come,
+/// until the server closes (the pod ended, or this client fell behind).
+pub fn follow(path: &str, args: &[String], out: &mut dyn Write) -> Result<(), String> {
+    let (s, sent) = send_request(path, Verb::Events, args)?;
+    sent.map_err(|e| format!("{path}: {e}"))?;
+    let mut r = std::io::BufReader::new(s);
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut r, &mut first).map_err(|e| e.to_string())?;
+    if let Some(msg) = first.strip_prefix("error ") {
+        return Err(msg.trim_end().to_string());
+    }
+    if first != "ok\n" {
+        return Err(format!("unexpected answer from {path}: {first:?}"));
+    }
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match std::io::BufRead::read_line(&mut r, &mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) if line.starts_with("error ") => {
+                return Err(line["error ".len()..].trim_end().to_string());
+            }
+            Ok(_) => {
+                out.write_all(line.as_bytes()).map_err(|e| e.to_string())?;
+                let _ = out.flush();
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Client side: sends one request, returns (ok, payload or message).
+pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String), String> {
+    let (mut s, sent) = send_request(path, verb, args)?;
     // A server that refuses us may have answered and closed already: read
     // its answer even when our request could not be sent.
-    let sent = s.write_all(line.as_bytes());
     let mut bytes = Vec::new();
     // A server that refuses us may close before reading our request; what it
     // said before the reset still counts.
@@ -444,6 +568,18 @@ pub fn request(path: &str, verb: Verb, args: &[String]) -> Result<(bool, String)
     } else {
         Err(format!("unexpected answer from {path}: {answer:?}"))
     }
+}
+
+/// One event as a line of JSON for `podinit events --json`.
+pub fn event_json(time: &str, e: &crate::supervisor::Event, process: Option<&str>) -> String {
+    format!(
+        "{{\"time\":{},\"kind\":{},\"process\":{},\"level\":{},\"message\":{}}}",
+        json_str(time),
+        json_str(e.kind.as_str()),
+        process.map_or("null".into(), json_str),
+        json_str(&e.level.as_str().to_ascii_lowercase()),
+        json_str(&e.text)
+    )
 }
 
 /// A JSON status as a table for people.

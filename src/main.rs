@@ -18,6 +18,7 @@ Usage:
   podinit status [NAME...] [--json]         ask the running podinit (control socket)
   podinit health [--live]                   exit 0 if the pod is ready (or, --live, not
                                             failing for good), else 1 saying why
+  podinit events [--json]                   follow the pod's state changes as they happen
   podinit start|stop|restart NAME...        likewise
   podinit signal NAME SIGNAL                likewise
   podinit reload                            likewise: read the config again and apply it
@@ -199,6 +200,7 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
         }
         V::Signal if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
         V::Reload if !rest.is_empty() => Some("usage: podinit reload".to_string()),
+        V::Events if !rest.is_empty() => Some("usage: podinit events [--json]".to_string()),
         V::Health if rest.iter().any(|a| a != "--live") => {
             Some("usage: podinit health [--live]".to_string())
         }
@@ -207,6 +209,20 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
     if let Some(u) = usage {
         eprintln!("podinit: {u}");
         return exit_usage();
+    }
+    if verb == V::Events {
+        let args: Vec<String> = if json {
+            vec!["--json".into()]
+        } else {
+            Vec::new()
+        };
+        return match control::follow(&path, &args, &mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("podinit: events: {e}");
+                1
+            }
+        };
     }
     match control::request(&path, verb, &rest) {
         Err(e) => {

@@ -157,6 +157,35 @@ pub enum EventKind {
     Orphan,
 }
 
+impl EventKind {
+    /// Its name in `podinit events`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Ready => "ready",
+            EventKind::NotReady => "not-ready",
+            EventKind::ProbeFailed => "probe-failed",
+            EventKind::Unhealthy => "unhealthy",
+            EventKind::Exited => "exited",
+            EventKind::Restarting => "restarting",
+            EventKind::Completed => "completed",
+            EventKind::Failed => "failed",
+            EventKind::WillNotStart => "will-not-start",
+            EventKind::Stopping => "stopping",
+            EventKind::Stopped => "stopped",
+            EventKind::Killed => "killed",
+            EventKind::Shutdown => "shutdown",
+            EventKind::Forced => "forced",
+            EventKind::Sweep => "sweep",
+            EventKind::Exit => "exit",
+            EventKind::Reload => "reload",
+            EventKind::Operator => "operator",
+            EventKind::Refused => "refused",
+            EventKind::Orphan => "orphan",
+        }
+    }
+}
+
 /// Records a decision as an [`Event`].
 macro_rules! note {
     ($self:ident, $level:ident, $kind:ident, $proc:expr, $($fmt:tt)+) => {

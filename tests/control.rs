@@ -394,3 +394,55 @@ ready = { file = "$DIR/slow-ready", interval = "50ms" }
     pod.signal(libc::SIGTERM);
     pod.wait(LIMIT);
 }
+
+#[test]
+fn events_follow_state_changes_as_they_happen() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "events",
+        "[process.web]\ncommand = \"sleep 1000\"\n[process.job]\ncommand = [\"sh\", \"-c\", \"exit 3\"]\nrestart = \"on-failure\"\nrestart_delay = \"10s\"\n",
+    );
+    wait_for(&cfg, "web", "ready");
+    let follow = |json: bool, file: &str| {
+        let mut c = Command::new(BIN);
+        c.args(["events", "-c", &cfg]);
+        if json {
+            c.arg("--json");
+        }
+        c.stdout(std::fs::File::create(pod.dir.join(file)).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut text = follow(false, "events.txt");
+    let mut json = follow(true, "events.json");
+    // Both followers are in before anything happens. (Nothing to await: a
+    // follower hears nothing until an event comes.)
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(ctl(&cfg, &["stop", "web"]).0, 0);
+    pod.wait_text("events.txt", "stopped web: web stopped", LIMIT);
+    assert_eq!(ctl(&cfg, &["start", "web"]).0, 0);
+    pod.wait_text("events.txt", "started web: web started", LIMIT);
+    let lines = pod.dir.read("events.txt");
+    assert!(
+        lines.contains(" operator web: stop: stopping web as asked"),
+        "{lines}"
+    );
+    pod.wait_text("events.json", "\"kind\":\"started\"", LIMIT);
+    for line in pod.dir.read("events.json").lines() {
+        let v = status::Json::parse(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(matches!(v.get("kind"), status::Json::Str(_)), "{line}");
+        assert!(matches!(v.get("time"), status::Json::Str(_)), "{line}");
+    }
+    // The pod ends: the followers see the exit, then the end of the stream.
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert!(text.wait().unwrap().success());
+    assert!(json.wait().unwrap().success());
+    assert!(
+        out.dir
+            .read("events.txt")
+            .contains(" shutdown -: received SIGTERM"),
+        "{}",
+        out.dir.read("events.txt")
+    );
+}

@@ -29,7 +29,7 @@ use crate::poll::{
 };
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
-    Action, Check, Control, EventKind, ExitStatus, Input, Pid, Role, Supervisor,
+    Action, Check, Control, Event, EventKind, ExitStatus, Input, Pid, Role, Supervisor,
 };
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
@@ -516,6 +516,14 @@ impl Runtime {
                 return;
             }
         };
+        if let Ok(req) = control::parse_request(&line)
+            && req.verb == Verb::Events
+        {
+            let json = req.args.iter().any(|a| a == "--json");
+            let state = self.control.as_mut().and_then(|c| c.follow(id, json));
+            self.answer_state(id, state);
+            return;
+        }
         let answer = match self.control_request(&line) {
             Ok(payload) => format!("ok\n{payload}"),
             Err(msg) => format!("error {msg}\n"),
@@ -531,9 +539,12 @@ impl Runtime {
         match state {
             Some(control::Answered::Done(fd)) => self.poller.remove(fd),
             Some(control::Answered::Pending(fd)) => {
-                let _ = self
-                    .poller
-                    .modify(fd, libc::EPOLLOUT as u32, token(KIND_CTL_CLIENT, id));
+                let ev = (libc::EPOLLOUT | libc::EPOLLIN) as u32;
+                let _ = self.poller.modify(fd, ev, token(KIND_CTL_CLIENT, id));
+            }
+            Some(control::Answered::Following(fd)) => {
+                let ev = libc::EPOLLIN as u32;
+                let _ = self.poller.modify(fd, ev, token(KIND_CTL_CLIENT, id));
             }
             None => {}
         }
@@ -593,6 +604,7 @@ impl Runtime {
                 )]
             }
             Verb::Reload => vec![Control::Reload],
+            Verb::Events => unreachable!("a follower, answered by on_control_client"),
             Verb::Health => {
                 let check = if req.args.iter().any(|a| a == "--live") {
                     Check::Live
@@ -635,8 +647,30 @@ impl Runtime {
                 self.refused.push(e.text.clone());
             }
             log::log!(e.level, "{}", e.text);
+            self.publish(&e);
         }
         acts
+    }
+
+    /// An event for `podinit events` followers: state changes (info and
+    /// above), not debug chatter or orphans.
+    fn publish(&mut self, e: &Event) {
+        let Some(c) = &mut self.control else { return };
+        if !c.has_followers() || e.level > log::Level::Info || e.kind == EventKind::Orphan {
+            return;
+        }
+        let time = crate::logs::format::rfc3339(std::time::SystemTime::now());
+        let name = e.proc.map(|i| self.sup.specs()[i].name.as_str());
+        let text = format!(
+            "{time} {} {}: {}",
+            e.kind.as_str(),
+            name.unwrap_or("-"),
+            e.text
+        );
+        let json = control::event_json(&time, e, name);
+        for (id, state) in c.publish(&text, &json) {
+            self.answer_state(id, Some(state));
+        }
     }
 
     /// A process wrote to its readiness channel.
