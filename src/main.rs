@@ -300,6 +300,11 @@ fn main() {
     }
     let code = match runtime::Runtime::new(&cfg) {
         Ok(rt) => rt.run(),
+        Err(e) if e.to_string().starts_with("podinit.http:") => {
+            // A setting that cannot be had here (podinit.http's address).
+            eprintln!("podinit: {e}");
+            exit_usage()
+        }
         Err(e) => {
             log::error!("cannot set up the event loop: {e}");
             supervisor::exit_status(supervisor::Ending::LoopSetup)

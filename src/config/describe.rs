@@ -97,6 +97,9 @@ fn header(cfg: &Config) -> String {
     let _ = writeln!(out, "log_dir: {log_dir}");
     let socket = cfg.global.control_socket.as_deref().unwrap_or("(disabled)");
     let _ = writeln!(out, "control_socket: {socket}");
+    if let Some(addr) = cfg.global.http {
+        let _ = writeln!(out, "http: {addr} (/readyz, /livez, /metrics)");
+    }
     let _ = writeln!(
         out,
         "start order (each line starts once the lines above are up; a line starts in parallel):"

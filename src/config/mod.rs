@@ -158,6 +158,7 @@ pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             log_dir: default_log_dir(&|k| std::env::var(k).ok()),
             control_socket: Some(default_control_socket(&|k| std::env::var(k).ok())),
+            http: None,
         },
         procs,
         plan,
@@ -314,6 +315,7 @@ fn parse_global(
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         log_dir: default_log_dir(env),
         control_socket: Some(default_control_socket(env)),
+        http: None,
     };
     let Some(item) = item else {
         return Ok(global);
@@ -337,6 +339,15 @@ fn parse_global(
                     return Err(item.bad(cx, "must not be empty"));
                 }
                 global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(cx, e))?;
+            }
+            "http" => {
+                let v = item.string(cx)?;
+                global.http = Some(v.parse().map_err(|_| {
+                    item.bad(
+                        cx,
+                        format!("{v:?} is not an IP address and port, as in \"127.0.0.1:8558\" or \"0.0.0.0:8558\""),
+                    )
+                })?);
             }
             _ => {
                 item.string(cx)?;

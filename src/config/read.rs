@@ -45,7 +45,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "no_new_privs",
 ];
 
-pub(super) const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir"];
+pub(super) const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir", "http"];
 
 pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 /// A table entry: key name, key span, value.

@@ -162,6 +162,8 @@ pub struct Global {
     pub log_dir: String,
     /// None: disabled (`control_socket = ""`).
     pub control_socket: Option<String>,
+    /// `/readyz`, `/livez` and `/metrics` on this address (None: off).
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// A validated pod: processes in file order, and their start/stop plan.

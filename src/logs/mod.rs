@@ -68,6 +68,9 @@ struct Stream {
     sink: usize,
     paused: bool,
     watch: Option<LineWatch>,
+    kind: StreamKind,
+    /// Newlines read so far (`podinit_log_lines_total`).
+    lines: u64,
 }
 
 enum Kind {
@@ -127,6 +130,8 @@ pub struct Router {
     by_key: HashMap<SinkKey, usize>,
     /// Per process, the output settings its current streams were made for.
     signature: Vec<Option<Signature>>,
+    /// Bytes given to a `Discard` sink (a closed console).
+    dropped: u64,
     buf: Vec<u8>,
 }
 
@@ -213,6 +218,7 @@ impl Router {
             colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             by_key: HashMap::new(),
             signature: Vec::new(),
+            dropped: 0,
             buf: vec![0; READ_CHUNK],
         };
         for idx in 0..specs.len() {
@@ -403,6 +409,8 @@ impl Router {
             sink,
             paused: false,
             watch: None,
+            kind: stream,
+            lines: 0,
         });
         self.sinks[sink].feeders.push(sid);
         Ok(())
@@ -426,6 +434,26 @@ impl Router {
             c,
             stream,
         )
+    }
+
+    /// Lines read so far per (process, stream), across restarts and reloads.
+    pub fn line_counts(&self) -> Vec<(usize, StreamKind, u64)> {
+        let mut out: Vec<(usize, StreamKind, u64)> = Vec::new();
+        for s in &self.streams {
+            match out
+                .iter_mut()
+                .find(|(p, k, _)| *p == s.proc && *k == s.kind)
+            {
+                Some(row) => row.2 += s.lines,
+                None => out.push((s.proc, s.kind, s.lines)),
+            }
+        }
+        out
+    }
+
+    /// Output bytes discarded (a console podinit could not write to).
+    pub fn dropped_bytes(&self) -> u64 {
+        self.dropped
     }
 
     /// `/dev/null` as a child's stdio (inherited when there is none).
@@ -472,6 +500,7 @@ impl Router {
             _ => return None,
         };
         let data = &self.buf[..n];
+        s.lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
         let sink = &mut self.sinks[s.sink];
         if sink.sent > 0 && sink.sent == sink.queue.len() {
             sink.queue.clear();
@@ -639,7 +668,10 @@ impl Router {
         }
         while sink.pending() > 0 {
             let result = match &mut sink.kind {
-                Kind::Discard => Ok(sink.pending()),
+                Kind::Discard => {
+                    self.dropped += sink.pending() as u64;
+                    Ok(sink.pending())
+                }
                 Kind::Console(fd) => write_fd(fd, &sink.queue[sink.sent..]),
                 Kind::Pipe { write, .. } => write_fd(write, &sink.queue[sink.sent..]),
                 Kind::File { .. } => write_file(sink),

@@ -9,6 +9,7 @@
 //! supervisor's actions, reports their results, logs its events; decides
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
+mod http;
 mod probe;
 pub mod procfs;
 
@@ -24,8 +25,8 @@ use crate::control::Verb;
 use crate::control::{self, Server};
 use crate::logs::Router;
 use crate::poll::{
-    self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_NOTIFY, KIND_PROBE, KIND_SIGNAL, KIND_SINK,
-    KIND_STREAM, Poller, token,
+    self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_HTTP_CLIENT, KIND_HTTP_LISTEN, KIND_NOTIFY,
+    KIND_PROBE, KIND_SIGNAL, KIND_SINK, KIND_STREAM, Poller, token,
 };
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
@@ -128,6 +129,7 @@ pub struct Runtime {
     source: Option<String>,
     command: Option<Vec<std::ffi::OsString>>,
     control: Option<Server>,
+    http: Option<http::Http>,
     router: Router,
     poller: Poller,
     sigfd: OwnedFd,
@@ -163,6 +165,17 @@ impl Runtime {
             token(KIND_SIGNAL, 0),
         )?;
         let router = Router::new(&cfg.procs, &poller)?;
+        // Before anything starts: an address that cannot be bound is an
+        // error of the config (InvalidInput: main exits 2 with it).
+        let http = match cfg.global.http {
+            Some(addr) => {
+                let h = http::Http::bind(addr)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                poller.add(h.fd(), libc::EPOLLIN as u32, token(KIND_HTTP_LISTEN, 0))?;
+                Some(h)
+            }
+            None => None,
+        };
         Ok(Runtime {
             control_path: cfg.global.control_socket.clone(),
             source: cfg.source.clone(),
@@ -172,6 +185,7 @@ impl Runtime {
                 .find(|p| p.from_command_line)
                 .map(|p| p.argv.clone()),
             control: None,
+            http,
             router,
             sup: Supervisor::new(cfg),
             poller,
@@ -203,48 +217,10 @@ impl Runtime {
                     .finish(&self.poller, std::time::Duration::from_secs(5));
                 return code;
             }
-            let next = [
-                self.sup.next_deadline(),
-                self.router.next_retry(),
-                self.control.as_ref().and_then(|c| c.next_deadline()),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let timeout = match next {
-                None => -1,
-                Some(t) => {
-                    let d = t.saturating_duration_since(Instant::now());
-                    // Round up, so that a deadline is never polled for early.
-                    d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-                }
-            };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
-            let n = self.poller.wait(&mut events, timeout);
+            let n = self.poller.wait(&mut events, self.timeout_ms());
             for ev in &events[..n] {
-                let tok = ev.u64;
-                let (kind, id) = poll::split(tok);
-                match kind {
-                    KIND_PROBE => {
-                        if let Some(result) = self.probes.on_event(id, &self.poller) {
-                            let acts = self.feed(Input::ProbeResult { id, result });
-                            self.execute(acts);
-                        }
-                    }
-                    KIND_NOTIFY => self.on_notify(id as usize),
-                    KIND_STREAM => {
-                        if let Some(idx) = self.router.on_stream(id as usize, &self.poller)
-                            && let Some(pid) = self.sup.procs()[idx].pid
-                        {
-                            let acts = self.feed(Input::Notified { pid });
-                            self.execute(acts);
-                        }
-                    }
-                    KIND_SINK => self.router.on_sink(id as usize, &self.poller),
-                    KIND_CTL_LISTEN => self.on_control_accept(),
-                    KIND_CTL_CLIENT => self.on_control_client(id),
-                    _ => {}
-                }
+                self.dispatch(ev.u64);
             }
             let mut reap = false;
             let mut signals = Vec::new();
@@ -256,14 +232,75 @@ impl Runtime {
                 let acts = self.feed(Input::Signal(sig));
                 self.execute(acts);
             }
-            self.router.retry(Instant::now(), &self.poller);
-            if let Some(c) = &mut self.control {
-                for fd in c.expire(Instant::now()) {
-                    self.poller.remove(fd);
-                }
-            }
+            self.housekeeping();
             let acts = self.feed(Input::Tick);
             self.execute(acts);
+        }
+    }
+
+    /// How long `epoll_wait` may sleep: until the earliest deadline of the
+    /// supervisor, a sink retry or a client — or for ever (-1).
+    fn timeout_ms(&self) -> i32 {
+        let next = [
+            self.sup.next_deadline(),
+            self.router.next_retry(),
+            self.control.as_ref().and_then(|c| c.next_deadline()),
+            self.http.as_ref().and_then(|h| h.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        match next {
+            None => -1,
+            Some(t) => {
+                let d = t.saturating_duration_since(Instant::now());
+                // Round up, so that a deadline is never polled for early.
+                d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+            }
+        }
+    }
+
+    /// One epoll event, to the part of podinit its token names.
+    fn dispatch(&mut self, tok: u64) {
+        let (kind, id) = poll::split(tok);
+        match kind {
+            KIND_PROBE => {
+                if let Some(result) = self.probes.on_event(id, &self.poller) {
+                    let acts = self.feed(Input::ProbeResult { id, result });
+                    self.execute(acts);
+                }
+            }
+            KIND_NOTIFY => self.on_notify(id as usize),
+            KIND_STREAM => {
+                if let Some(idx) = self.router.on_stream(id as usize, &self.poller)
+                    && let Some(pid) = self.sup.procs()[idx].pid
+                {
+                    let acts = self.feed(Input::Notified { pid });
+                    self.execute(acts);
+                }
+            }
+            KIND_SINK => self.router.on_sink(id as usize, &self.poller),
+            KIND_CTL_LISTEN => self.on_control_accept(),
+            KIND_CTL_CLIENT => self.on_control_client(id),
+            KIND_HTTP_LISTEN => self.on_http_accept(),
+            KIND_HTTP_CLIENT => self.on_http_client(id),
+            _ => {}
+        }
+    }
+
+    /// Sink retries, and clients past their deadline dropped.
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        self.router.retry(now, &self.poller);
+        if let Some(c) = &mut self.control {
+            for fd in c.expire(now) {
+                self.poller.remove(fd);
+            }
+        }
+        if let Some(h) = &mut self.http {
+            for fd in h.expire(now) {
+                self.poller.remove(fd);
+            }
         }
     }
 
@@ -489,6 +526,34 @@ impl Runtime {
             Err(e) => log::warn!(
                 "control socket {path} not available: {e}; `podinit status` and the other verbs will not reach this pod"
             ),
+        }
+    }
+
+    fn on_http_accept(&mut self) {
+        let Some(h) = &mut self.http else { return };
+        for (id, fd) in h.accept(Instant::now()) {
+            let _ = self
+                .poller
+                .add(fd, libc::EPOLLIN as u32, token(KIND_HTTP_CLIENT, id));
+        }
+    }
+
+    /// An HTTP client's event: its request answered (read-only: health and
+    /// metrics), its response written as it reads.
+    fn on_http_client(&mut self, id: u64) {
+        let Some(h) = &mut self.http else { return };
+        let mut step = h.on_event(id);
+        if let http::Step::Request(path) = &step {
+            let response = http::route(path, &self.sup, &self.router);
+            step = h.respond(id, &response);
+        }
+        match step {
+            http::Step::Closed(fd) => self.poller.remove(fd),
+            http::Step::Writing(fd) => {
+                let ev = libc::EPOLLOUT as u32;
+                let _ = self.poller.modify(fd, ev, token(KIND_HTTP_CLIENT, id));
+            }
+            http::Step::Wait | http::Step::Request(_) => {}
         }
     }
 

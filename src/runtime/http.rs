@@ -1,0 +1,332 @@
+//! The optional HTTP endpoint (`[podinit] http`): `GET /readyz`, `/livez`
+//! and `/metrics`, for Kubernetes probes without a fork per probe and for
+//! Prometheus. Inside the one event loop: non-blocking, at most 16 clients,
+//! a request of at most 4 KiB within 5 s, read-only (nothing reachable over
+//! HTTP changes the pod), no TLS.
+//!
+//! Boundary: HTTP framing and the metrics text; what is ready or live is
+//! the supervisor's answer, the numbers the supervisor's and the router's.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+const MAX_REQUEST: usize = 4096;
+const MAX_CLIENTS: usize = 16;
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    deadline: Instant,
+    /// The response being written, and how much of it is out.
+    out: Option<(Vec<u8>, usize)>,
+}
+
+pub struct Http {
+    listener: TcpListener,
+    clients: HashMap<u64, Client>,
+    next_id: u64,
+}
+
+/// What a client's event led to.
+pub enum Step {
+    /// Nothing yet (a partial request, or a response still going out).
+    Wait,
+    /// A complete request for this path: answer it with [`Http::respond`].
+    Request(String),
+    /// Done with this client (answered, gone, or refused): stop watching.
+    Closed(RawFd),
+    /// The response is pending: watch this fd for writing.
+    Writing(RawFd),
+}
+
+/// An HTTP response: status code and reason, content type, body.
+pub struct Response {
+    pub code: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Response {
+    pub fn text(code: u16, body: impl Into<String>) -> Response {
+        Response {
+            code,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+impl Http {
+    /// Listens on `addr`; an address that cannot be bound is an error
+    /// naming the key (nothing has started yet).
+    pub fn bind(addr: SocketAddr) -> Result<Http, String> {
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| format!("podinit.http: cannot listen on {addr}: {e}"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("podinit.http: {e}"))?;
+        Ok(Http {
+            listener,
+            clients: HashMap::new(),
+            next_id: 1,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Accepts what is waiting; (client id, fd) to watch for input.
+    pub fn accept(&mut self, now: Instant) -> Vec<(u64, RawFd)> {
+        let mut out = Vec::new();
+        while let Ok((stream, _)) = self.listener.accept() {
+            if self.clients.len() >= MAX_CLIENTS || stream.set_nonblocking(true).is_err() {
+                continue; // dropped: closing it is the answer
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            out.push((id, stream.as_raw_fd()));
+            self.clients.insert(
+                id,
+                Client {
+                    stream,
+                    buf: Vec::new(),
+                    deadline: now + CLIENT_TIMEOUT,
+                    out: None,
+                },
+            );
+        }
+        out
+    }
+
+    /// A client's socket is readable or writable.
+    pub fn on_event(&mut self, id: u64) -> Step {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return Step::Wait;
+        };
+        if c.out.is_some() {
+            return self.write(id);
+        }
+        let mut buf = [0u8; 1024];
+        loop {
+            match c.stream.read(&mut buf) {
+                Ok(0) => return self.close(id),
+                Ok(n) => c.buf.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return self.close(id),
+            }
+            if c.buf.len() > MAX_REQUEST {
+                let r = Response::text(431, "request too large\n");
+                return self.respond(id, &r);
+            }
+        }
+        let end = c
+            .buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .or_else(|| c.buf.windows(2).position(|w| w == b"\n\n"));
+        if end.is_none() {
+            return Step::Wait;
+        }
+        let head = String::from_utf8_lossy(&c.buf).into_owned();
+        let mut words = head.lines().next().unwrap_or("").split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("GET"), Some(path)) => Step::Request(path.to_string()),
+            (Some(_), Some(_)) => {
+                let r = Response::text(405, "only GET: this endpoint is read-only\n");
+                self.respond(id, &r)
+            }
+            _ => self.respond(id, &Response::text(400, "bad request\n")),
+        }
+    }
+
+    /// Starts sending a response; the connection closes after it.
+    pub fn respond(&mut self, id: u64, r: &Response) -> Step {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return Step::Wait;
+        };
+        let head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            r.code,
+            reason(r.code),
+            r.content_type,
+            r.body.len()
+        );
+        let mut out = head.into_bytes();
+        out.extend_from_slice(r.body.as_bytes());
+        c.out = Some((out, 0));
+        self.write(id)
+    }
+
+    fn write(&mut self, id: u64) -> Step {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return Step::Wait;
+        };
+        let Some((out, sent)) = c.out.as_mut() else {
+            return Step::Wait;
+        };
+        while *sent < out.len() {
+            match c.stream.write(&out[*sent..]) {
+                Ok(n) if n > 0 => *sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Step::Writing(c.stream.as_raw_fd());
+                }
+                _ => break,
+            }
+        }
+        self.close(id)
+    }
+
+    fn close(&mut self, id: u64) -> Step {
+        match self.clients.remove(&id) {
+            Some(c) => Step::Closed(c.stream.as_raw_fd()),
+            None => Step::Wait,
+        }
+    }
+
+    /// Clients past their 5 s: dropped; their fds.
+    pub fn expire(&mut self, now: Instant) -> Vec<RawFd> {
+        let late: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| now >= c.deadline)
+            .map(|(&id, _)| id)
+            .collect();
+        late.into_iter()
+            .filter_map(|id| match self.close(id) {
+                Step::Closed(fd) => Some(fd),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.clients.values().map(|c| c.deadline).min()
+    }
+}
+
+/// The answer to a path: `/readyz` and `/livez` (200 or 503 with a one-line
+/// reason), `/metrics` (Prometheus text format), 404 otherwise.
+pub fn route(
+    path: &str,
+    sup: &crate::supervisor::Supervisor,
+    router: &crate::logs::Router,
+) -> Response {
+    use crate::supervisor::Check;
+    let path = path.split('?').next().unwrap_or(path);
+    let probe = |check| match sup.health(check) {
+        Ok(ok) => Response::text(200, ok + "\n"),
+        Err(why) => Response::text(503, why + "\n"),
+    };
+    match path {
+        "/readyz" => probe(Check::Ready),
+        "/livez" => probe(Check::Live),
+        "/metrics" => Response {
+            code: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: metrics(sup, router),
+        },
+        _ => Response::text(404, "not found: try /readyz, /livez or /metrics\n"),
+    }
+}
+
+/// Prometheus label value: `\`, `"` and newlines escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The metrics of the pod, in the Prometheus text format.
+pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router) -> String {
+    use std::fmt::Write;
+    let now = Instant::now();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let (specs, procs) = (sup.specs(), sup.procs());
+    let current = sup.current();
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> Option<f64>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for &i in &current {
+            if let Some(v) = value(i) {
+                let _ = writeln!(out, "{name}{{process=\"{}\"}} {v}", label(&specs[i].name));
+            }
+        }
+    };
+    family(
+        "podinit_process_up",
+        "gauge",
+        "1 while the process runs.",
+        &|i| Some(f64::from(u8::from(procs[i].pid.is_some()))),
+    );
+    family(
+        "podinit_process_ready",
+        "gauge",
+        "1 while the process is ready.",
+        &|i| {
+            Some(f64::from(u8::from(
+                procs[i].state == crate::supervisor::State::Ready,
+            )))
+        },
+    );
+    family(
+        "podinit_process_restarts_total",
+        "counter",
+        "Restarts so far.",
+        &|i| Some(f64::from(procs[i].restarts)),
+    );
+    family(
+        "podinit_process_last_exit_code",
+        "gauge",
+        "The status of the last run as a shell gives it (128+N for signal N).",
+        &|i| procs[i].last_exit.map(|e| f64::from(e.shell_code())),
+    );
+    family(
+        "podinit_process_start_time_seconds",
+        "gauge",
+        "When the current run started, in seconds since the epoch.",
+        &|i| {
+            let t = procs[i].started_at.filter(|_| procs[i].pid.is_some())?;
+            Some((wall - now.saturating_duration_since(t).as_secs_f64()).floor())
+        },
+    );
+    let _ = writeln!(
+        out,
+        "# HELP podinit_log_lines_total Lines of output read from each process's stream.\n# TYPE podinit_log_lines_total counter"
+    );
+    for (idx, stream, lines) in router.line_counts() {
+        if let Some(spec) = specs.get(idx) {
+            let _ = writeln!(
+                out,
+                "podinit_log_lines_total{{process=\"{}\",stream=\"{}\"}} {lines}",
+                label(&spec.name),
+                stream.as_str()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP podinit_log_bytes_dropped_total Output bytes podinit discarded (a closed console). Stays 0.\n# TYPE podinit_log_bytes_dropped_total counter\npodinit_log_bytes_dropped_total {}",
+        router.dropped_bytes()
+    );
+    out
+}
