@@ -41,6 +41,36 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It exited by itself with a code.
+    Exit,
+    /// A signal killed it (podinit's stop signal included).
+    Signal,
+    /// The kernel's OOM killer.
+    Oom,
+    /// Its health check failed: podinit stopped it to restart it.
+    Liveness,
+    /// It missed its watchdog deadline.
+    Watchdog,
+    /// `podinit stop` / `restart` (or a reload) asked for it.
+    Operator,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Exit => "exit",
+            ExitReason::Signal => "signal",
+            ExitReason::Oom => "oom",
+            ExitReason::Liveness => "liveness",
+            ExitReason::Watchdog => "watchdog",
+            ExitReason::Operator => "operator",
+        }
+    }
+}
+
 /// The states a user sees (README, "Operating a running pod": `status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -94,6 +124,9 @@ pub enum Input {
     /// A request of the control socket (refusals come back as
     /// `EventKind::Refused` events: their text is the answer).
     Control(Control),
+    /// Process `pid`, about to be reported `Reaped` with SIGKILL, was
+    /// killed by the kernel's OOM killer.
+    OomKilled { pid: Pid },
     /// The config, read again and valid (after `Action::ReadConfig`).
     Reload(Box<Config>),
     /// Reading or validating it failed: nothing changes.
@@ -305,6 +338,12 @@ pub struct Proc {
     pub reason: Option<String>,
     /// Why its last probe failed (None after a pass), for `status`.
     pub probe_failure: Option<String>,
+    /// Why its last run ended, for `status`, events and metrics.
+    pub last_exit_reason: Option<ExitReason>,
+    /// Runs the kernel's OOM killer ended.
+    pub oom_kills: u32,
+    /// The exit being reported was an OOM kill (`Input::OomKilled`).
+    oom_pending: bool,
     /// When SIGKILL follows the stop signal; None when no stop is under way.
     stop_deadline: Option<Instant>,
     /// The signal and timeout of the stop under way (a reload may have
@@ -352,6 +391,9 @@ impl Proc {
             restarts: 0,
             reason: None,
             probe_failure: None,
+            last_exit_reason: None,
+            oom_kills: 0,
+            oom_pending: false,
             stop_deadline: None,
             stopping_with: None,
             killed: false,
@@ -432,6 +474,11 @@ impl Supervisor {
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
             Input::Start => {}
+            Input::OomKilled { pid } => {
+                if let Some(idx) = self.index_of(pid) {
+                    self.procs[idx].oom_pending = true;
+                }
+            }
             Input::Control(cmd) => self.on_control(now, cmd),
             Input::Reload(cfg) => self.on_reload(now, &cfg),
             Input::ReloadFailed(why) => {
@@ -670,6 +717,30 @@ impl Supervisor {
         let was_stopping = p.state == State::Stopping;
         let liveness_restart = std::mem::take(&mut p.restart_after_stop);
         let restart_now = std::mem::take(&mut p.restart_now);
+        let oom = std::mem::take(&mut p.oom_pending);
+        p.last_exit_reason = Some(if oom {
+            p.oom_kills += 1;
+            ExitReason::Oom
+        } else if liveness_restart {
+            ExitReason::Liveness
+        } else if restart_now || p.held || p.retired {
+            ExitReason::Operator
+        } else if matches!(status, ExitStatus::Signaled(_)) {
+            ExitReason::Signal
+        } else {
+            ExitReason::Exit
+        });
+        if oom {
+            let name = self.specs[idx].name.clone();
+            note!(
+                self,
+                Error,
+                Exited,
+                Some(idx),
+                "{name} was killed by the kernel OOM killer"
+            );
+        }
+        let p = &mut self.procs[idx];
         p.pid = None;
         p.last_exit = Some(status);
         p.stop_deadline = None;
@@ -794,7 +865,8 @@ impl Supervisor {
                 kind: EventKind::Restarting,
                 proc: Some(idx),
                 text: format!(
-                    "{name} exited ({status}); restarting in {}",
+                    "{name} exited ({status}; cause: {}); restarting in {}",
+                    p.last_exit_reason.map_or("exit", ExitReason::as_str),
                     format_duration(delay)
                 ),
             });

@@ -301,6 +301,12 @@ pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router
         &|i| procs[i].last_exit.map(|e| f64::from(e.shell_code())),
     );
     family(
+        "podinit_process_oom_kills_total",
+        "counter",
+        "Runs the kernel's OOM killer ended.",
+        &|i| Some(f64::from(procs[i].oom_kills)),
+    );
+    family(
         "podinit_process_start_time_seconds",
         "gauge",
         "When the current run started, in seconds since the epoch.",

@@ -10,6 +10,7 @@
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
 mod http;
+mod oom;
 mod probe;
 pub mod procfs;
 
@@ -130,6 +131,8 @@ pub struct Runtime {
     command: Option<Vec<std::ffi::OsString>>,
     control: Option<Server>,
     http: Option<http::Http>,
+    /// The memory cgroup's OOM-kill counter, when the kernel shows one.
+    oom: Option<oom::OomWatch>,
     router: Router,
     poller: Poller,
     sigfd: OwnedFd,
@@ -186,6 +189,7 @@ impl Runtime {
                 .map(|p| p.argv.clone()),
             control: None,
             http,
+            oom: oom::OomWatch::find(),
             router,
             sup: Supervisor::new(cfg),
             poller,
@@ -358,6 +362,14 @@ impl Runtime {
                         if self.sup.specs()[idx].from_command_line && self.interactive {
                             take_terminal_back();
                         }
+                    }
+                    // Killed by SIGKILL while the cgroup's OOM count rose:
+                    // the kernel's OOM killer did it.
+                    if st == ExitStatus::Signaled(libc::SIGKILL)
+                        && self.oom.as_mut().is_some_and(|w| w.new_kills() > 0)
+                    {
+                        let acts = self.feed(Input::OomKilled { pid });
+                        self.execute(acts);
                     }
                     let acts = self.feed(Input::Reaped { pid, status: st });
                     self.execute(acts);

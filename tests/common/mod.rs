@@ -188,6 +188,12 @@ impl Pod {
         Self::launch(dir, cmd, args, true)
     }
 
+    /// podinit as PID 1 started by `cmd`, a wrapper that ends by exec'ing
+    /// `unshare --fork ... podinit` (podinit is its first child).
+    pub fn start_wrapped(dir: TempDir, cmd: Command) -> Pod {
+        Self::launch(dir, cmd, &[], true)
+    }
+
     /// podinit as a plain child of the test (subreaper mode).
     pub fn start_plain(dir: TempDir, args: &[&str]) -> Pod {
         Self::launch(dir, Command::new(BIN), args, false)

@@ -151,6 +151,8 @@ pub struct ProcStatus {
     pub pid: Option<i64>,
     pub restarts: i64,
     pub last_exit: Option<i64>,
+    pub last_exit_reason: Option<String>,
+    pub oom_kills: i64,
     pub ready: bool,
     pub probe_failure: Option<String>,
 }
@@ -179,6 +181,11 @@ pub fn parse_status(json: &str) -> Vec<ProcStatus> {
             pid: num(p.get("pid")),
             restarts: num(p.get("restarts")).unwrap_or(-1),
             last_exit: num(p.get("last_exit")),
+            last_exit_reason: match p.get("last_exit_reason") {
+                Json::Str(s) => Some(s.clone()),
+                _ => None,
+            },
+            oom_kills: num(p.get("oom_kills")).unwrap_or(-1),
             ready: p.get("ready") == &Json::Bool(true),
             probe_failure: match p.get("probe_failure") {
                 Json::Str(s) => Some(s.clone()),
