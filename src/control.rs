@@ -34,9 +34,18 @@ struct Client {
     deadline: Instant,
     /// The answer being written, and how much of it is out.
     out: Option<(Vec<u8>, usize)>,
-    /// `events`: it follows the pod's events (true: as JSON) until it
-    /// closes or falls behind; no deadline.
-    follow: Option<bool>,
+    /// `events` or `logs -f`: it follows until it closes or falls behind;
+    /// no deadline.
+    follow: Option<Follow>,
+}
+
+/// What a following client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follow {
+    /// The pod's events (true: as JSON).
+    Events { json: bool },
+    /// The output of process `idx`.
+    Logs(usize),
 }
 
 /// A follower whose unsent events pass this is dropped, rather than ever
@@ -71,6 +80,7 @@ pub enum Verb {
     Status,
     Health,
     Events,
+    Logs,
     Start,
     Stop,
     Restart,
@@ -79,10 +89,11 @@ pub enum Verb {
 }
 
 impl Verb {
-    pub const ALL: [Verb; 8] = [
+    pub const ALL: [Verb; 9] = [
         Verb::Status,
         Verb::Health,
         Verb::Events,
+        Verb::Logs,
         Verb::Start,
         Verb::Stop,
         Verb::Restart,
@@ -95,6 +106,7 @@ impl Verb {
             Verb::Status => "status",
             Verb::Health => "health",
             Verb::Events => "events",
+            Verb::Logs => "logs",
             Verb::Start => "start",
             Verb::Stop => "stop",
             Verb::Restart => "restart",
@@ -398,49 +410,92 @@ impl Server {
         self.clients.get(&id).is_some_and(|c| c.out.is_some())
     }
 
-    /// `events [--json]`: the client follows the pod's events from now on.
-    pub fn follow(&mut self, id: u64, json: bool) -> Option<Answered> {
+    /// `events [--json]` or `logs -f`: the client follows from now on,
+    /// after `first` (the answer's start: `ok` and what is there already).
+    pub fn follow(&mut self, id: u64, what: Follow, first: Vec<u8>) -> Option<Answered> {
         let c = self.clients.get_mut(&id)?;
-        c.follow = Some(json);
-        c.out = Some((b"ok\n".to_vec(), 0));
+        c.follow = Some(what);
+        c.out = Some((first, 0));
         self.write_answer(id)
     }
 
     /// Whether anyone follows events (formatting them costs nothing then).
     pub fn has_followers(&self) -> bool {
-        self.clients.values().any(|c| c.follow.is_some())
+        self.clients
+            .values()
+            .any(|c| matches!(c.follow, Some(Follow::Events { .. })))
     }
 
-    /// An event for every follower, as a line of text or JSON. A follower
-    /// that has fallen `MAX_BEHIND` bytes behind is told so and dropped.
+    /// The processes whose output someone follows.
+    pub fn followed_logs(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self
+            .clients
+            .values()
+            .filter_map(|c| match c.follow {
+                Some(Follow::Logs(i)) => Some(i),
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// An event for every events follower, as a line of text or JSON.
     pub fn publish(&mut self, text: &str, json: &str) -> Vec<(u64, Answered)> {
-        let ids: Vec<u64> = self
+        self.push_to(
+            |f| matches!(f, Follow::Events { .. }),
+            |f| {
+                let mut line = if f == (Follow::Events { json: true }) {
+                    json
+                } else {
+                    text
+                }
+                .as_bytes()
+                .to_vec();
+                line.push(b'\n');
+                line
+            },
+        )
+    }
+
+    /// New output of process `idx` for its followers.
+    pub fn publish_logs(&mut self, idx: usize, data: &[u8]) -> Vec<(u64, Answered)> {
+        self.push_to(|f| f == Follow::Logs(idx), |_| data.to_vec())
+    }
+
+    /// Appends `what` to every follower `to` picks, and writes what its
+    /// socket takes. A follower that has fallen `MAX_BEHIND` bytes behind is
+    /// told so and dropped.
+    fn push_to(
+        &mut self,
+        to: impl Fn(Follow) -> bool,
+        what: impl Fn(Follow) -> Vec<u8>,
+    ) -> Vec<(u64, Answered)> {
+        let ids: Vec<(u64, Follow)> = self
             .clients
             .iter()
-            .filter(|(_, c)| c.follow.is_some())
-            .map(|(&id, _)| id)
+            .filter_map(|(&id, c)| c.follow.filter(|&f| to(f)).map(|f| (id, f)))
             .collect();
         let mut out = Vec::new();
-        for id in ids {
+        for (id, follow) in ids {
             let Some(c) = self.clients.get_mut(&id) else {
                 continue;
             };
-            let line = if c.follow == Some(true) { json } else { text };
             let Some((buf, sent)) = c.out.as_mut() else {
                 continue;
             };
             if buf.len() - *sent > MAX_BEHIND {
                 let _ = c
                     .stream
-                    .write(b"\nerror dropped: this client fell too far behind the events\n");
-                log::warn!("control socket: dropped an `events` client that fell behind");
+                    .write(b"\nerror dropped: this client fell too far behind\n");
+                log::warn!("control socket: dropped a following client that fell behind");
                 if let Some(fd) = self.drop_client(id) {
                     out.push((id, Answered::Done(fd)));
                 }
                 continue;
             }
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
+            buf.extend_from_slice(&what(follow));
             if let Some(state) = self.write_answer(id) {
                 out.push((id, state));
             }
@@ -515,10 +570,11 @@ fn send_request(
     Ok((s, sent))
 }
 
-/// Client side: `events`: copies the pod's events to `out` as they come,
-/// until the server closes (the pod ended, or this client fell behind).
-pub fn follow(path: &str, args: &[String], out: &mut dyn Write) -> Result<(), String> {
-    let (s, sent) = send_request(path, Verb::Events, args)?;
+/// Client side: `events` or `logs -f`: copies what comes to `out` as it
+/// comes, until the server closes (the pod ended, or this client fell
+/// behind).
+pub fn follow(path: &str, verb: Verb, args: &[String], out: &mut dyn Write) -> Result<(), String> {
+    let (s, sent) = send_request(path, verb, args)?;
     sent.map_err(|e| format!("{path}: {e}"))?;
     let mut r = std::io::BufReader::new(s);
     let mut first = String::new();

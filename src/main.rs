@@ -19,6 +19,7 @@ Usage:
   podinit health [--live]                   exit 0 if the pod is ready (or, --live, not
                                             failing for good), else 1 saying why
   podinit events [--json]                   follow the pod's state changes as they happen
+  podinit logs NAME [-n N] [-f]             a process's last N lines (30), -f: and follow
   podinit start|stop|restart NAME...        likewise
   podinit signal NAME SIGNAL                likewise
   podinit reload                            likewise: read the config again and apply it
@@ -201,6 +202,9 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
         V::Signal if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
         V::Reload if !rest.is_empty() => Some("usage: podinit reload".to_string()),
         V::Events if !rest.is_empty() => Some("usage: podinit events [--json]".to_string()),
+        V::Logs if rest.iter().filter(|a| !a.starts_with('-')).count() == 0 => {
+            Some("usage: podinit logs NAME [-n N] [-f]".to_string())
+        }
         V::Health if rest.iter().any(|a| a != "--live") => {
             Some("usage: podinit health [--live]".to_string())
         }
@@ -210,16 +214,16 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
         eprintln!("podinit: {u}");
         return exit_usage();
     }
-    if verb == V::Events {
-        let args: Vec<String> = if json {
-            vec!["--json".into()]
-        } else {
-            Vec::new()
-        };
-        return match control::follow(&path, &args, &mut std::io::stdout()) {
+    let following = verb == V::Events || (verb == V::Logs && rest.iter().any(|a| a == "-f"));
+    if following {
+        let mut args = rest.clone();
+        if json {
+            args.push("--json".into());
+        }
+        return match control::follow(&path, verb, &args, &mut std::io::stdout()) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("podinit: events: {e}");
+                eprintln!("podinit: {}: {e}", verb.as_str());
                 1
             }
         };
@@ -234,6 +238,9 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
             1
         }
         Ok((true, payload)) => {
+            if verb == V::Logs {
+                print!("{payload}");
+            }
             if verb == V::Health {
                 print!("{payload}");
             }

@@ -446,3 +446,51 @@ fn events_follow_state_changes_as_they_happen() {
         out.dir.read("events.txt")
     );
 }
+
+#[test]
+fn logs_shows_the_last_lines_and_follows() {
+    need_root!();
+    let (pod, cfg) = pod(
+        "logs",
+        r#"
+[process.web]
+command = ["sh", "-c", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; while [ ! -e $DIR/more ]; do sleep 0.02; done; echo after; exec sleep 1000"]
+stdout = "file:$DIR/web.log"
+[process.quiet]
+command = "sleep 1000"
+log_buffer = "0"
+"#,
+    );
+    pod.wait_text("web.log", "line 5", LIMIT);
+    // Whatever its own target (a file here), the ring has it.
+    let deadline = Instant::now() + LIMIT;
+    let out = loop {
+        let (code, out, err) = ctl(&cfg, &["logs", "web", "-n", "3"]);
+        assert_eq!(code, 0, "{err}");
+        if out.contains("oops") || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(out, "line 4\nline 5\noops\n");
+    let (code, out, _) = ctl(&cfg, &["logs", "quiet"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, _, err) = ctl(&cfg, &["logs", "nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown process \"nope\" (processes: web, quiet)"),
+        "{err}"
+    );
+    // -f: the last lines, then what comes.
+    let mut follow = Command::new(BIN)
+        .args(["logs", "web", "-n", "1", "-f", "-c", &cfg])
+        .stdout(std::fs::File::create(pod.dir.join("followed")).unwrap())
+        .spawn()
+        .unwrap();
+    pod.wait_text("followed", "oops", LIMIT);
+    pod.dir.write("more", "");
+    pod.wait_text("followed", "oops\nafter\n", LIMIT);
+    pod.signal(libc::SIGTERM);
+    pod.wait(LIMIT);
+    assert!(follow.wait().unwrap().success());
+}

@@ -197,6 +197,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         log_timestamps: false,
         log_max_size: None,
         log_max_files: DEFAULT_LOG_MAX_FILES,
+        log_buffer: DEFAULT_LOG_BUFFER,
         no_new_privs: false,
     }
 }

@@ -132,6 +132,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             log_timestamps: out.log_timestamps,
             log_max_size: out.log_max_size,
             log_max_files: out.log_max_files,
+            log_buffer: self.log_buffer()?,
             no_new_privs: self.flag("no_new_privs")?,
         })
     }
@@ -532,6 +533,25 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `log_buffer`: a size, `"0"` for none; at most 16 MiB.
+    fn log_buffer(&self) -> Result<u64> {
+        let cx = self.cx;
+        let Some(i) = self.get("log_buffer") else {
+            return Ok(DEFAULT_LOG_BUFFER);
+        };
+        let n = match i.val.get_ref() {
+            DeValue::String(s) => parse_size(s).map_err(|e| i.bad(cx, e))?,
+            DeValue::Integer(_) => as_int(i.val)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| i.bad(cx, "a size cannot be negative"))?,
+            _ => return Err(i.wrong_type(cx, "a size such as \"64KiB\", or \"0\" for none")),
+        };
+        if n > 16 << 20 {
+            return Err(i.bad(cx, "at most 16MiB: it is kept in podinit's memory"));
+        }
+        Ok(n)
     }
 
     fn log_max_size(&self) -> Result<Option<u64>> {

@@ -42,6 +42,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "log_timestamps",
     "log_max_size",
     "log_max_files",
+    "log_buffer",
     "no_new_privs",
 ];
 

@@ -124,6 +124,8 @@ pub struct ProcSpec {
     /// Rotate file targets past this size (None: never).
     pub log_max_size: Option<u64>,
     pub log_max_files: u32,
+    /// Bytes of its latest output kept for `podinit logs` (0: none).
+    pub log_buffer: u64,
     /// PR_SET_NO_NEW_PRIVS before exec: setuid binaries and file
     /// capabilities cannot raise its privileges.
     pub no_new_privs: bool,
@@ -198,3 +200,4 @@ impl std::fmt::Display for ConfigError {
 }
 
 pub const DEFAULT_LOG_MAX_FILES: u32 = 5;
+pub const DEFAULT_LOG_BUFFER: u64 = 64 << 10;

@@ -37,6 +37,66 @@ enum SinkKey {
     Process(usize),
 }
 
+/// The latest output of one process (both streams, in the order read),
+/// bounded by its `log_buffer`, trimmed at line starts.
+#[derive(Default)]
+struct Tail {
+    cap: usize,
+    ring: std::collections::VecDeque<u8>,
+    /// Someone follows it (`podinit logs -f`): new output is kept in
+    /// `fresh` for the runtime to hand on.
+    watched: bool,
+    fresh: Vec<u8>,
+}
+
+impl Tail {
+    fn feed(&mut self, data: &[u8]) {
+        if self.watched {
+            self.fresh.extend_from_slice(data);
+        }
+        if self.cap == 0 {
+            return;
+        }
+        self.ring.extend(data.iter().copied());
+        if self.ring.len() > self.cap {
+            let mut cut = self.ring.len() - self.cap;
+            // Drop whole lines: cut after the next newline, if one is near.
+            if let Some(nl) = self.ring.range(cut..).position(|&b| b == b'\n') {
+                cut += nl + 1;
+            }
+            self.ring.drain(..cut.min(self.ring.len()));
+        }
+    }
+
+    /// The last `n` lines (a last line without a newline counts).
+    fn last_lines(&self, n: usize) -> Vec<u8> {
+        let bytes: Vec<u8> = self.ring.iter().copied().collect();
+        let mut start = bytes.len();
+        let mut seen = 0;
+        let body = if bytes.ends_with(b"\n") {
+            &bytes[..bytes.len() - 1]
+        } else {
+            &bytes[..]
+        };
+        for (i, &b) in body.iter().enumerate().rev() {
+            if b == b'\n' {
+                seen += 1;
+                if seen == n {
+                    start = i + 1;
+                    break;
+                }
+            }
+        }
+        if seen < n {
+            start = 0;
+        }
+        if n == 0 {
+            start = bytes.len();
+        }
+        bytes[start..].to_vec()
+    }
+}
+
 /// The output settings a process's streams were made for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Signature {
@@ -132,6 +192,8 @@ pub struct Router {
     signature: Vec<Option<Signature>>,
     /// Bytes given to a `Discard` sink (a closed console).
     dropped: u64,
+    /// Per process: its latest output, for `podinit logs`.
+    tails: Vec<Tail>,
     buf: Vec<u8>,
 }
 
@@ -219,6 +281,7 @@ impl Router {
             by_key: HashMap::new(),
             signature: Vec::new(),
             dropped: 0,
+            tails: Vec::new(),
             buf: vec![0; READ_CHUNK],
         };
         for idx in 0..specs.len() {
@@ -298,6 +361,10 @@ impl Router {
             self.signature.resize(idx + 1, None);
         }
         self.signature[idx] = Some(Self::signature_of(spec));
+        if self.tails.len() <= idx {
+            self.tails.resize_with(idx + 1, Tail::default);
+        }
+        self.tails[idx].cap = spec.log_buffer as usize;
         if spec.from_command_line {
             // The `-- COMMAND` process keeps podinit's stdio, as with tini.
             self.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
@@ -451,6 +518,33 @@ impl Router {
         out
     }
 
+    /// The last `n` lines process `idx` wrote (what its `log_buffer` holds).
+    pub fn tail(&self, idx: usize, n: usize) -> Vec<u8> {
+        self.tails
+            .get(idx)
+            .map_or_else(Vec::new, |t| t.last_lines(n))
+    }
+
+    /// Whether new output of process `idx` is kept for a follower.
+    pub fn watch_tail(&mut self, idx: usize, on: bool) {
+        if let Some(t) = self.tails.get_mut(idx) {
+            t.watched = on;
+            if !on {
+                t.fresh = Vec::new();
+            }
+        }
+    }
+
+    /// New output of the watched processes since the last call.
+    pub fn take_fresh(&mut self) -> Vec<(usize, Vec<u8>)> {
+        self.tails
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, t)| !t.fresh.is_empty())
+            .map(|(i, t)| (i, std::mem::take(&mut t.fresh)))
+            .collect()
+    }
+
     /// Output bytes discarded (a console podinit could not write to).
     pub fn dropped_bytes(&self) -> u64 {
         self.dropped
@@ -501,6 +595,9 @@ impl Router {
         };
         let data = &self.buf[..n];
         s.lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        if let Some(t) = self.tails.get_mut(s.proc) {
+            t.feed(data);
+        }
         let sink = &mut self.sinks[s.sink];
         if sink.sent > 0 && sink.sent == sink.queue.len() {
             sink.queue.clear();
@@ -839,4 +936,27 @@ fn rotate(path: &std::path::Path, keep: u32) -> io::Result<()> {
         let _ = std::fs::rename(name(n), name(n + 1));
     }
     std::fs::rename(path, name(1))
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::Tail;
+
+    #[test]
+    fn a_tail_keeps_the_latest_whole_lines() {
+        let mut t = Tail {
+            cap: 16,
+            ..Tail::default()
+        };
+        t.feed(b"one\ntwo\nthree\nfour\n");
+        // 19 bytes over a cap of 16: the partial first line goes.
+        assert_eq!(t.last_lines(10), b"two\nthree\nfour\n");
+        assert_eq!(t.last_lines(2), b"three\nfour\n");
+        t.feed(b"fi");
+        assert_eq!(t.last_lines(1), b"fi");
+        assert_eq!(t.last_lines(0), b"");
+        let mut off = Tail::default();
+        off.feed(b"x\n");
+        assert_eq!(off.last_lines(5), b"");
+    }
 }

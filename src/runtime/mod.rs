@@ -292,13 +292,30 @@ impl Runtime {
         }
     }
 
-    /// Sink retries, and clients past their deadline dropped.
+    /// Sink retries, new output to `logs -f` followers, and clients past
+    /// their deadline dropped.
     fn housekeeping(&mut self) {
         let now = Instant::now();
         self.router.retry(now, &self.poller);
         if let Some(c) = &mut self.control {
             for fd in c.expire(now) {
                 self.poller.remove(fd);
+            }
+        }
+        let fresh = self.router.take_fresh();
+        if let Some(c) = &mut self.control {
+            let mut states = Vec::new();
+            for (idx, data) in fresh {
+                states.extend(c.publish_logs(idx, &data));
+            }
+            let followed = c.followed_logs();
+            for idx in 0..self.sup.specs().len() {
+                if !followed.contains(&idx) {
+                    self.router.watch_tail(idx, false);
+                }
+            }
+            for (id, state) in states {
+                self.answer_state(id, Some(state));
             }
         }
         if let Some(h) = &mut self.http {
@@ -594,10 +611,20 @@ impl Runtime {
             }
         };
         if let Ok(req) = control::parse_request(&line)
-            && req.verb == Verb::Events
+            && let Some(follow) = self.follower(&req)
         {
-            let json = req.args.iter().any(|a| a == "--json");
-            let state = self.control.as_mut().and_then(|c| c.follow(id, json));
+            let state = match follow {
+                Ok((what, first)) => self
+                    .control
+                    .as_mut()
+                    .and_then(|c| c.follow(id, what, first)),
+                Err(e) => {
+                    let text = format!("error {e}\n");
+                    self.control
+                        .as_mut()
+                        .and_then(|c| c.answer(id, &text, Instant::now()))
+                }
+            };
             self.answer_state(id, state);
             return;
         }
@@ -625,6 +652,66 @@ impl Runtime {
             }
             None => {}
         }
+    }
+
+    /// `events` and `logs -f`: what the client will follow, and the start
+    /// of its answer (None: not a following request).
+    #[allow(clippy::type_complexity)]
+    fn follower(
+        &mut self,
+        req: &control::Request,
+    ) -> Option<Result<(control::Follow, Vec<u8>), String>> {
+        match req.verb {
+            Verb::Events => {
+                let json = req.args.iter().any(|a| a == "--json");
+                Some(Ok((control::Follow::Events { json }, b"ok\n".to_vec())))
+            }
+            Verb::Logs if req.args.iter().any(|a| a == "-f") => {
+                Some(self.logs_request(req).map(|(idx, first)| {
+                    self.router.watch_tail(idx, true);
+                    (control::Follow::Logs(idx), first)
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// `logs NAME [-n N] [-f]`: the process and `ok` with its last lines.
+    fn logs_request(&self, req: &control::Request) -> Result<(usize, Vec<u8>), String> {
+        let current = self.sup.current();
+        let mut name = None;
+        let mut lines = 30;
+        let mut args = req.args.iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "-f" => {}
+                "-n" => {
+                    lines = args
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("-n needs a number of lines")?;
+                }
+                _ => name = Some(a.clone()),
+            }
+        }
+        let name = name.ok_or("usage: logs NAME [-n N] [-f]")?;
+        let Some(idx) = current
+            .iter()
+            .copied()
+            .find(|&i| self.sup.specs()[i].name == name)
+        else {
+            let names: Vec<&str> = current
+                .iter()
+                .map(|&i| self.sup.specs()[i].name.as_str())
+                .collect();
+            return Err(format!(
+                "unknown process {name:?} (processes: {})",
+                names.join(", ")
+            ));
+        };
+        let mut first = b"ok\n".to_vec();
+        first.extend(self.router.tail(idx, lines));
+        Ok((idx, first))
     }
 
     /// One control request: the payload of `ok`, or the error message.
@@ -682,6 +769,10 @@ impl Runtime {
             }
             Verb::Reload => vec![Control::Reload],
             Verb::Events => unreachable!("a follower, answered by on_control_client"),
+            Verb::Logs => {
+                let (_, first) = self.logs_request(&req)?;
+                return Ok(String::from_utf8_lossy(&first[3..]).into_owned());
+            }
             Verb::Health => {
                 let check = if req.args.iter().any(|a| a == "--live") {
                     Check::Live
