@@ -122,6 +122,9 @@ fn signal_fd() -> io::Result<OwnedFd> {
     }
 }
 
+/// What a following client gets and the start of its answer, or why not.
+type Following = Result<(control::Follow, Vec<u8>), String>;
+
 pub struct Runtime {
     sup: Supervisor,
     /// Bound right after the first processes are spawned (they come first).
@@ -656,11 +659,7 @@ impl Runtime {
 
     /// `events` and `logs -f`: what the client will follow, and the start
     /// of its answer (None: not a following request).
-    #[allow(clippy::type_complexity)]
-    fn follower(
-        &mut self,
-        req: &control::Request,
-    ) -> Option<Result<(control::Follow, Vec<u8>), String>> {
+    fn follower(&mut self, req: &control::Request) -> Option<Following> {
         match req.verb {
             Verb::Events => {
                 let json = req.args.iter().any(|a| a == "--json");
