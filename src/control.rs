@@ -179,8 +179,9 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
             let last = p.last_exit.map_or("null".into(), |e| e.shell_code().to_string());
             let probe = p.probe_failure.as_deref().map_or("null".into(), json_str);
             let reason = p.last_exit_reason.map_or("null".into(), |r| json_str(r.as_str()));
+            let said = p.status_text.as_deref().map_or("null".into(), json_str);
             format!(
-                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe}}}",
+                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe},\"status_text\":{said}}}",
                 json_str(&s.name),
                 p.state_name(),
                 p.restarts,

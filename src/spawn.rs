@@ -36,6 +36,8 @@ pub struct Setup {
     /// Make the child's process group the foreground of the terminal on
     /// its stdin (the `-- COMMAND` process when podinit runs interactively).
     pub foreground: bool,
+    /// Set `WATCHDOG_PID` to the child's own pid (known only after fork).
+    pub watchdog_pid: bool,
 }
 
 impl Setup {
@@ -47,6 +49,7 @@ impl Setup {
             extra_fds: Vec::new(),
             extra_env: Vec::new(),
             foreground: false,
+            watchdog_pid: false,
         }
     }
 }
@@ -214,7 +217,11 @@ pub fn spawn(
         None => None,
     };
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect();
-    let envp: Vec<CString> = env.iter().map(|(k, v)| env_entry(k, v)).collect();
+    let mut envp: Vec<CString> = env.iter().map(|(k, v)| env_entry(k, v)).collect();
+    // Room for the child to write its own pid into (`WATCHDOG_PID=`).
+    if setup.watchdog_pid {
+        envp.push(CString::new("WATCHDOG_PID=0000000000").unwrap_or_default());
+    }
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
@@ -238,6 +245,12 @@ pub fn spawn(
         fd_floor: highest_target + 1,
         nofile: original_fd_limit(),
         foreground: setup.foreground,
+        watchdog_pid: if setup.watchdog_pid {
+            envp.last()
+                .map_or(std::ptr::null_mut(), |c| c.as_ptr() as *mut libc::c_char)
+        } else {
+            std::ptr::null_mut()
+        },
         no_new_privs: spec.no_new_privs,
         ignored: ignored_signals(),
     };
@@ -356,6 +369,9 @@ struct ChildSetup {
     /// The fd limit podinit was started with, restored for the child.
     nofile: Option<libc::rlimit>,
     foreground: bool,
+    /// `WATCHDOG_PID=0000000000` in the child's copy of the environment,
+    /// to be filled with its pid (null: none).
+    watchdog_pid: *mut libc::c_char,
     no_new_privs: bool,
     /// Signals podinit ignores, bit N-1 for signal N.
     ignored: u64,
@@ -425,6 +441,25 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
         };
         // Own process group, so that stop signals reach its whole tree.
         libc::setpgid(0, 0);
+        if !c.watchdog_pid.is_null() {
+            // The child's own copy of the buffer: digits after the '='.
+            let mut pid = libc::getpid() as u32;
+            let digits = c.watchdog_pid.add("WATCHDOG_PID=".len());
+            let mut tmp = [0u8; 10];
+            let mut n = 0;
+            loop {
+                tmp[n] = b'0' + (pid % 10) as u8;
+                n += 1;
+                pid /= 10;
+                if pid == 0 || n == tmp.len() {
+                    break;
+                }
+            }
+            for i in 0..n {
+                *digits.add(i) = tmp[n - 1 - i] as libc::c_char;
+            }
+            *digits.add(n) = 0;
+        }
         if c.foreground {
             // Still with podinit's mask, so SIGTTOU (blocked) cannot stop us.
             libc::tcsetpgrp(0, libc::getpid());

@@ -145,8 +145,10 @@ pub enum Input {
     Tick,
     /// A probe started by `Action::Probe` finished.
     ProbeResult { id: u64, result: ProbeResult },
-    /// Process `pid` said it is ready (notify_fd, sd_notify, a log line).
+    /// Process `pid` said it is ready (notify_fd, a log line).
     Notified { pid: Pid },
+    /// Process `idx` sent an sd_notify datagram (its sender checked).
+    SdNotify { idx: usize, msg: SdMessage },
 }
 
 /// A decision of the supervisor, as it returns them (see
@@ -184,6 +186,8 @@ pub enum EventKind {
     Exit,
     Reload,
     Operator,
+    /// What the process says of itself (sd_notify STATUS, ERRNO, MAINPID).
+    Status,
     /// A control request or reload that was refused: the text is the answer.
     Refused,
     /// A child that is not one of the pod's was reaped.
@@ -213,6 +217,7 @@ impl EventKind {
             EventKind::Exit => "exit",
             EventKind::Reload => "reload",
             EventKind::Operator => "operator",
+            EventKind::Status => "status",
             EventKind::Refused => "refused",
             EventKind::Orphan => "orphan",
         }
@@ -342,6 +347,12 @@ pub struct Proc {
     pub last_exit_reason: Option<ExitReason>,
     /// Runs the kernel's OOM killer ended.
     pub oom_kills: u32,
+    /// What it said of itself last (sd_notify `STATUS=`).
+    pub status_text: Option<String>,
+    /// When its next `WATCHDOG=1` is due (its `watchdog` key).
+    watchdog_at: Option<Instant>,
+    /// The stop under way is for a missed watchdog.
+    watchdog_failed: bool,
     /// The exit being reported was an OOM kill (`Input::OomKilled`).
     oom_pending: bool,
     /// When SIGKILL follows the stop signal; None when no stop is under way.
@@ -394,6 +405,9 @@ impl Proc {
             last_exit_reason: None,
             oom_kills: 0,
             oom_pending: false,
+            status_text: None,
+            watchdog_at: None,
+            watchdog_failed: false,
             stop_deadline: None,
             stopping_with: None,
             killed: false,
@@ -474,6 +488,7 @@ impl Supervisor {
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
             Input::Start => {}
+            Input::SdNotify { idx, msg } => self.on_sd_notify(now, idx, msg),
             Input::OomKilled { pid } => {
                 if let Some(idx) = self.index_of(pid) {
                     self.procs[idx].oom_pending = true;
@@ -546,6 +561,9 @@ impl Supervisor {
             if let Some((_, _, t)) = p.probe_running {
                 consider(t);
             }
+            if let (Some(t), Phase::Up) = (p.watchdog_at, self.phase) {
+                consider(t);
+            }
         }
         match self.phase {
             Phase::Stopping { deadline } if !self.forced => consider(deadline),
@@ -586,6 +604,8 @@ impl Supervisor {
         p.killed = false;
         p.stop_deadline = None;
         p.health_failures = 0;
+        p.status_text = None;
+        p.watchdog_at = self.specs[idx].watchdog.map(|w| now + w);
         note!(
             self,
             Info,
@@ -718,9 +738,13 @@ impl Supervisor {
         let liveness_restart = std::mem::take(&mut p.restart_after_stop);
         let restart_now = std::mem::take(&mut p.restart_now);
         let oom = std::mem::take(&mut p.oom_pending);
+        let watchdog = std::mem::take(&mut p.watchdog_failed);
+        p.watchdog_at = None;
         p.last_exit_reason = Some(if oom {
             p.oom_kills += 1;
             ExitReason::Oom
+        } else if watchdog {
+            ExitReason::Watchdog
         } else if liveness_restart {
             ExitReason::Liveness
         } else if restart_now || p.held || p.retired {
@@ -1426,6 +1450,9 @@ impl Supervisor {
             self.probe_timeout(now, idx);
             if self.phase == Phase::Up {
                 self.backoff_or_probe(now, idx);
+                if self.procs[idx].watchdog_at.is_some_and(|t| now >= t) {
+                    self.watchdog_expired(now, idx);
+                }
             }
         }
         for idx in 0..self.procs.len() {
@@ -1644,8 +1671,10 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
 
 mod exit;
 mod health;
+mod notify;
 pub use exit::{Ending, exit_status};
 pub use health::Check;
+pub use notify::SdMessage;
 
 #[cfg(test)]
 mod tests;

@@ -382,3 +382,49 @@ ready = { file = "$DIR/flag", interval = "50ms" }
         out.stderr
     );
 }
+
+#[test]
+fn sd_notify_status_and_a_missed_watchdog() {
+    need_root!();
+    let script = r#"
+import os, socket, time
+addr = os.environ["NOTIFY_SOCKET"]
+if addr.startswith("@"):
+    addr = "\0" + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def notify(m): s.sendto(m.encode(), addr)
+d = os.environ["TEST_DIR"]
+open(d + "/env", "a").write("%s %s %s\n" % (os.environ.get("WATCHDOG_PID"), os.getpid(), os.environ.get("WATCHDOG_USEC")))
+notify("READY=1\nSTATUS=serving")
+for _ in range(6):
+    time.sleep(0.1)
+    notify("WATCHDOG=1")
+notify("STATUS=stuck")
+time.sleep(100)
+"#;
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"$DIR/ctl.sock\"\n[process.svc]\ncommand = [\"python3\", \"-c\", {script:?}]\nready = {{ sd_notify = true }}\nwatchdog = \"300ms\"\nrestart_delay = \"5s\"\nstop_timeout = \"1s\"\n"
+    );
+    let pod = pod_pid1("sdwatch", &toml, &[]);
+    let cfg = pod.dir.s("pod.toml");
+    pod.wait_file("ctl.sock", LIMIT);
+    // STATUS= shows in status; the pid and period are in the environment.
+    let svc = status::wait_status(&cfg, "svc", LIMIT, |p| p.state == "ready");
+    pod.wait_text("env", "\n", LIMIT);
+    let env = pod.dir.read("env");
+    let f: Vec<&str> = env.split_whitespace().collect();
+    assert_eq!(f[0], f[1], "WATCHDOG_PID is the process's own pid: {env}");
+    assert_eq!(f[2], "300000", "{env}");
+    assert_eq!(svc.pid.map(|p| p.to_string()).as_deref(), Some(f[1]));
+    // It stops pinging: a watchdog timeout, a restart by policy.
+    pod.wait_text(
+        "podinit.stderr",
+        "svc: watchdog timeout (no WATCHDOG=1 within 300ms); restarting it",
+        LIMIT,
+    );
+    let svc = status::wait_status(&cfg, "svc", LIMIT, |p| p.last_exit_reason.is_some());
+    assert_eq!(svc.last_exit_reason.as_deref(), Some("watchdog"), "{svc:?}");
+    assert!(pod.dir.read("podinit.stderr").contains("svc: stuck"));
+    pod.signal(libc::SIGTERM);
+    pod.wait(LIMIT);
+}

@@ -198,6 +198,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         log_max_size: None,
         log_max_files: DEFAULT_LOG_MAX_FILES,
         log_buffer: DEFAULT_LOG_BUFFER,
+        watchdog: None,
         no_new_privs: false,
     }
 }

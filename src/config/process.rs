@@ -133,6 +133,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             log_max_size: out.log_max_size,
             log_max_files: out.log_max_files,
             log_buffer: self.log_buffer()?,
+            watchdog: self.watchdog()?,
             no_new_privs: self.flag("no_new_privs")?,
         })
     }
@@ -533,6 +534,29 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `watchdog`: at least 100 ms, and only with sd_notify readiness (the
+    /// channel the pings come on).
+    fn watchdog(&self) -> Result<Option<Duration>> {
+        let Some(i) = self.get("watchdog") else {
+            return Ok(None);
+        };
+        let d = i.duration(self.cx)?;
+        if d < Duration::from_millis(100) {
+            return Err(i.bad(self.cx, "at least 100ms"));
+        }
+        let sd = self
+            .get("ready")
+            .and_then(|r| probe::parse(self.cx, r, probe::Role::Ready).ok())
+            .is_some_and(|p| p.kind == super::ProbeKind::SdNotify);
+        if !sd {
+            return Err(i.bad(
+                self.cx,
+                "needs ready = { sd_notify = true }: the pings come on $NOTIFY_SOCKET",
+            ));
+        }
+        Ok(Some(d))
     }
 
     /// `log_buffer`: a size, `"0"` for none; at most 16 MiB.

@@ -43,6 +43,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "log_max_size",
     "log_max_files",
     "log_buffer",
+    "watchdog",
     "no_new_privs",
 ];
 

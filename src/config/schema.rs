@@ -126,6 +126,8 @@ pub struct ProcSpec {
     pub log_max_files: u32,
     /// Bytes of its latest output kept for `podinit logs` (0: none).
     pub log_buffer: u64,
+    /// sd_notify `WATCHDOG=1` expected at least this often (None: no watchdog).
+    pub watchdog: Option<Duration>,
     /// PR_SET_NO_NEW_PRIVS before exec: setuid binaries and file
     /// capabilities cannot raise its privileges.
     pub no_new_privs: bool,

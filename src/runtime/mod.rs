@@ -31,7 +31,7 @@ use crate::poll::{
 };
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
-    Action, Check, Control, Event, EventKind, ExitStatus, Input, Pid, Role, Supervisor,
+    Action, Check, Control, Event, EventKind, ExitStatus, Input, Pid, Role, SdMessage, Supervisor,
 };
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
@@ -94,7 +94,50 @@ fn notify_socket(name: &str) -> io::Result<OwnedFd> {
     let addr =
         UnixAddr::new_abstract(name.as_bytes()).map_err(|e| sys::nix_err("socket name", e))?;
     bind(fd.as_raw_fd(), &addr).map_err(|e| sys::nix_err("bind", e))?;
+    // The sender's credentials come with each datagram: only the process
+    // or its descendants may notify for it.
+    nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::PassCred, &true)
+        .map_err(|e| sys::nix_err("SO_PASSCRED", e))?;
     Ok(fd)
+}
+
+/// The sd_notify datagrams waiting on `fd` that `pid` (the process) or one
+/// of its descendants sent; others are dropped with a warning.
+fn read_sd_notify(fd: &OwnedFd, pid: Pid) -> Vec<SdMessage> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixCredentials, recvmsg};
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!(UnixCredentials);
+        let Ok(msg) = recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        ) else {
+            break; // EAGAIN: nothing more for now
+        };
+        let sender = msg
+            .cmsgs()
+            .ok()
+            .into_iter()
+            .flatten()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+                _ => None,
+            });
+        let n = msg.bytes;
+        match sender {
+            Some(s) if s == pid || procfs::is_descendant(s, pid) => {
+                out.push(SdMessage::parse(&buf[..n]));
+            }
+            other => log::warn!(
+                "sd_notify: ignored a message from pid {other:?}, which is not the process (pid {pid}) or its descendant"
+            ),
+        }
+    }
+    out
 }
 
 /// Blocks every catchable signal and returns a signalfd that receives them.
@@ -506,6 +549,11 @@ impl Runtime {
                         setup
                             .extra_env
                             .push(("NOTIFY_SOCKET".into(), format!("@{name}").into()));
+                        if let Some(w) = spec.watchdog {
+                            let usec = w.as_micros().to_string();
+                            setup.extra_env.push(("WATCHDOG_USEC".into(), usec.into()));
+                            setup.watchdog_pid = true;
+                        }
                         notify = Some((fd, true));
                     }
                     Err(e) => log::error!("{}: sd_notify socket: {e}", spec.name),
@@ -840,31 +888,32 @@ impl Runtime {
         }
     }
 
-    /// A process wrote to its readiness channel.
+    /// A process wrote to its readiness channel: a newline on its
+    /// `notify_fd` pipe, or sd_notify datagrams (kept open for the process's
+    /// life: STATUS, WATCHDOG, RELOADING… come later).
     fn on_notify(&mut self, idx: usize) {
         let Some(n) = self.notify.get(&idx) else {
             return;
         };
+        let (pid, datagram) = (n.pid, n.datagram);
+        if datagram {
+            for msg in read_sd_notify(&n.fd, pid) {
+                let acts = self.feed(Input::SdNotify { idx, msg });
+                self.execute(acts);
+            }
+            return;
+        }
         let mut ready = false;
         let mut done = false;
         let mut buf = [0u8; 4096];
         // Until EAGAIN: nothing more for now.
         while let Ok(r) = nix::unistd::read(n.fd.as_raw_fd(), &mut buf) {
             if r == 0 {
-                done = !n.datagram; // EOF of the pipe: the process closed it
-                if done {
-                    break;
-                }
-                continue;
+                done = true; // EOF of the pipe: the process closed it
+                break;
             }
-            let data = &buf[..r];
-            ready |= if n.datagram {
-                data.split(|&b| b == b'\n').any(|l| l == b"READY=1")
-            } else {
-                data.contains(&b'\n')
-            };
+            ready |= buf[..r].contains(&b'\n');
         }
-        let pid = n.pid;
         if ready || done {
             self.drop_notify(idx);
         }

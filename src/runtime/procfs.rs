@@ -114,6 +114,28 @@ impl Table {
     }
 }
 
+/// Whether `pid` descends from `ancestor` (its parent chain, read from
+/// /proc, reaches it).
+pub fn is_descendant(pid: i32, ancestor: i32) -> bool {
+    let mut p = pid;
+    for _ in 0..64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            return false;
+        };
+        let Some(row) = parse_stat(p, &stat) else {
+            return false;
+        };
+        if row.ppid == ancestor {
+            return true;
+        }
+        if row.ppid <= 1 {
+            return false;
+        }
+        p = row.ppid;
+    }
+    false
+}
+
 /// Every live descendant of `root`, from a fresh read of /proc.
 pub fn descendants(root: i32) -> Vec<Row> {
     Table::read().descendants(root)

@@ -1154,3 +1154,57 @@ max_restarts = 0
     s.exited("db", ExitStatus::Code(1));
     assert!(s.sup.health(Check::Live).is_err());
 }
+
+#[test]
+fn sd_notify_watchdog_mainpid_and_reloading() {
+    let cfg = pod(r#"
+[process.d]
+command = "d"
+ready = { sd_notify = true }
+watchdog = "1s"
+restart_delay = "100ms"
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("d");
+    let d = s.idx("d");
+    let msg = |t: &[u8]| Input::SdNotify {
+        idx: d,
+        msg: SdMessage::parse(t),
+    };
+    s.feed(msg(b"READY=1\nSTATUS=up"));
+    assert_eq!(s.state("d"), State::Ready);
+    assert_eq!(s.sup.procs()[d].status_text.as_deref(), Some("up"));
+    // Pings push the deadline; EXTEND_TIMEOUT_USEC further.
+    s.at(900);
+    s.feed(msg(b"WATCHDOG=1"));
+    assert_eq!(s.deadline_ms(), Some(1900));
+    s.feed(msg(b"EXTEND_TIMEOUT_USEC=3000000"));
+    assert_eq!(s.deadline_ms(), Some(3900));
+    // RELOADING=1: not ready until READY=1 again.
+    s.feed(msg(b"RELOADING=1"));
+    assert_eq!(s.state("d"), State::Running);
+    s.feed(msg(b"READY=1"));
+    assert_eq!(s.state("d"), State::Ready);
+    // MAINPID: a forking daemon's real pid is tracked from now on.
+    s.feed(msg(b"MAINPID=4242"));
+    assert_eq!(s.sup.procs()[d].pid, Some(4242));
+    // A missed deadline: stopped (the new pid's group), then restarted.
+    let acts = s.at(2900 + 1000);
+    assert_eq!(
+        acts,
+        vec![Action::SignalGroup {
+            idx: d,
+            pid: 4242,
+            sig: TERM
+        }]
+    );
+    s.feed(Input::Reaped {
+        pid: 4242,
+        status: ExitStatus::Signaled(TERM),
+    });
+    assert_eq!(
+        s.sup.procs()[d].last_exit_reason,
+        Some(ExitReason::Watchdog)
+    );
+    assert_eq!(s.state("d"), State::Backoff);
+}
