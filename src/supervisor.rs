@@ -59,6 +59,15 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    pub const ALL: [ExitReason; 6] = [
+        ExitReason::Exit,
+        ExitReason::Signal,
+        ExitReason::Oom,
+        ExitReason::Liveness,
+        ExitReason::Watchdog,
+        ExitReason::Operator,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExitReason::Exit => "exit",
@@ -347,6 +356,8 @@ pub struct Proc {
     pub last_exit_reason: Option<ExitReason>,
     /// Runs the kernel's OOM killer ended.
     pub oom_kills: u32,
+    /// Ended runs by cause, in `ExitReason::ALL` order (for `/metrics`).
+    pub exits_by_reason: [u32; 6],
     /// What it said of itself last (sd_notify `STATUS=`).
     pub status_text: Option<String>,
     /// When its next `WATCHDOG=1` is due (its `watchdog` key).
@@ -404,6 +415,7 @@ impl Proc {
             probe_failure: None,
             last_exit_reason: None,
             oom_kills: 0,
+            exits_by_reason: [0; 6],
             oom_pending: false,
             status_text: None,
             watchdog_at: None,
@@ -754,6 +766,11 @@ impl Supervisor {
         } else {
             ExitReason::Exit
         });
+        if let Some(r) = p.last_exit_reason
+            && let Some(k) = ExitReason::ALL.iter().position(|&x| x == r)
+        {
+            p.exits_by_reason[k] += 1;
+        }
         if oom {
             let name = self.specs[idx].name.clone();
             note!(

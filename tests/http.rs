@@ -81,6 +81,7 @@ ready = {{ file = "$DIR/ready", interval = "50ms" }}
         "podinit_process_restarts_total{process=\"web\"} 0",
         "podinit_log_lines_total{process=\"web\",stream=\"stdout\"} 2",
         "podinit_log_bytes_dropped_total 0",
+        "podinit_process_exits_total{process=\"web\",reason=\"oom\"} 0",
         "# TYPE podinit_process_start_time_seconds gauge",
     ] {
         assert!(metrics.contains(want), "{want} not in:\n{metrics}");

@@ -315,6 +315,40 @@ pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router
             Some((wall - now.saturating_duration_since(t).as_secs_f64()).floor())
         },
     );
+    out += &exits_by_reason(sup);
+    out += &log_metrics(sup, router);
+    out
+}
+
+/// `podinit_process_exits_total{process,reason}`.
+fn exits_by_reason(sup: &crate::supervisor::Supervisor) -> String {
+    use std::fmt::Write;
+    let (specs, procs) = (sup.specs(), sup.procs());
+    let current = sup.current();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP podinit_process_exits_total Ended runs, by cause (exit, signal, oom, liveness, watchdog, operator).\n# TYPE podinit_process_exits_total counter"
+    );
+    for &i in &current {
+        for (k, reason) in crate::supervisor::ExitReason::ALL.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "podinit_process_exits_total{{process=\"{}\",reason=\"{}\"}} {}",
+                label(&specs[i].name),
+                reason.as_str(),
+                procs[i].exits_by_reason[k]
+            );
+        }
+    }
+    out
+}
+
+/// The router's counters: lines per process and stream, bytes dropped.
+fn log_metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router) -> String {
+    use std::fmt::Write;
+    let specs = sup.specs();
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "# HELP podinit_log_lines_total Lines of output read from each process's stream.\n# TYPE podinit_log_lines_total counter"
