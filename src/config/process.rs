@@ -559,28 +559,10 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         Ok(Some(d))
     }
 
-    /// `log_buffer`: a size, `"0"` for none; at most 16 MiB.
-    fn log_buffer(&self) -> Result<u64> {
+    /// A size key: `"10MiB"`-style text or integer bytes.
+    fn size(&self, key: &str, example: &str) -> Result<Option<(u64, &'a Item<'v, 'i>)>> {
         let cx = self.cx;
-        let Some(i) = self.get("log_buffer") else {
-            return Ok(DEFAULT_LOG_BUFFER);
-        };
-        let n = match i.val.get_ref() {
-            DeValue::String(s) => parse_size(s).map_err(|e| i.bad(cx, e))?,
-            DeValue::Integer(_) => as_int(i.val)
-                .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| i.bad(cx, "a size cannot be negative"))?,
-            _ => return Err(i.wrong_type(cx, "a size such as \"64KiB\", or \"0\" for none")),
-        };
-        if n > 16 << 20 {
-            return Err(i.bad(cx, "at most 16MiB: it is kept in podinit's memory"));
-        }
-        Ok(n)
-    }
-
-    fn log_max_size(&self) -> Result<Option<u64>> {
-        let cx = self.cx;
-        let Some(i) = self.get("log_max_size") else {
+        let Some(i) = self.get(key) else {
             return Ok(None);
         };
         let n = match i.val.get_ref() {
@@ -588,11 +570,26 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             DeValue::Integer(_) => as_int(i.val)
                 .and_then(|n| u64::try_from(n).ok())
                 .ok_or_else(|| i.bad(cx, "a size cannot be negative"))?,
-            _ => return Err(i.wrong_type(cx, "a size such as \"10MiB\" or integer bytes")),
+            _ => return Err(i.wrong_type(cx, example)),
         };
-        if n < 1024 {
-            return Err(i.bad(cx, "rotating below 1KiB makes no sense"));
+        Ok(Some((n, i)))
+    }
+
+    /// `log_buffer`: a size, `"0"` for none; at most 16 MiB.
+    fn log_buffer(&self) -> Result<u64> {
+        match self.size("log_buffer", "a size such as \"64KiB\", or \"0\" for none")? {
+            None => Ok(DEFAULT_LOG_BUFFER),
+            Some((n, i)) if n > 16 << 20 => {
+                Err(i.bad(self.cx, "at most 16MiB: it is kept in podinit's memory"))
+            }
+            Some((n, _)) => Ok(n),
         }
-        Ok(Some(n))
+    }
+
+    fn log_max_size(&self) -> Result<Option<u64>> {
+        match self.size("log_max_size", "a size such as \"10MiB\" or integer bytes")? {
+            Some((n, i)) if n < 1024 => Err(i.bad(self.cx, "rotating below 1KiB makes no sense")),
+            other => Ok(other.map(|(n, _)| n)),
+        }
     }
 }
