@@ -257,14 +257,16 @@ fn label(v: &str) -> String {
 pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router) -> String {
     use std::fmt::Write;
     let now = Instant::now();
+    // Whole seconds: every value here is an integer, and integer
+    // formatting keeps float formatting out of the binary.
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs_f64();
+        .as_secs() as i64;
     let (specs, procs) = (sup.specs(), sup.procs());
     let current = sup.current();
     let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> Option<f64>| {
+    let mut family = |name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> Option<i64>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for &i in &current {
             if let Some(v) = value(i) {
@@ -276,35 +278,31 @@ pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router
         "podinit_process_up",
         "gauge",
         "1 while the process runs.",
-        &|i| Some(f64::from(u8::from(procs[i].pid.is_some()))),
+        &|i| Some(i64::from(procs[i].pid.is_some())),
     );
     family(
         "podinit_process_ready",
         "gauge",
         "1 while the process is ready.",
-        &|i| {
-            Some(f64::from(u8::from(
-                procs[i].state == crate::supervisor::State::Ready,
-            )))
-        },
+        &|i| Some(i64::from(procs[i].state == crate::supervisor::State::Ready)),
     );
     family(
         "podinit_process_restarts_total",
         "counter",
         "Restarts so far.",
-        &|i| Some(f64::from(procs[i].restarts)),
+        &|i| Some(i64::from(procs[i].restarts)),
     );
     family(
         "podinit_process_last_exit_code",
         "gauge",
         "The status of the last run as a shell gives it (128+N for signal N).",
-        &|i| procs[i].last_exit.map(|e| f64::from(e.shell_code())),
+        &|i| procs[i].last_exit.map(|e| i64::from(e.shell_code())),
     );
     family(
         "podinit_process_oom_kills_total",
         "counter",
         "Runs the kernel's OOM killer ended.",
-        &|i| Some(f64::from(procs[i].oom_kills)),
+        &|i| Some(i64::from(procs[i].oom_kills)),
     );
     family(
         "podinit_process_start_time_seconds",
@@ -312,7 +310,7 @@ pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router
         "When the current run started, in seconds since the epoch.",
         &|i| {
             let t = procs[i].started_at.filter(|_| procs[i].pid.is_some())?;
-            Some((wall - now.saturating_duration_since(t).as_secs_f64()).floor())
+            Some(wall - now.saturating_duration_since(t).as_secs() as i64)
         },
     );
     out += &exits_by_reason(sup);
