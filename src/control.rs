@@ -375,18 +375,25 @@ impl Server {
         self.write_answer(id)
     }
 
-    /// Writes what the client's socket takes now.
-    pub fn write_answer(&mut self, id: u64) -> Option<Answered> {
+    /// An event on a client being answered or following: a follower says
+    /// nothing, so input from one is its close (or garbage); then write
+    /// what its socket takes.
+    pub fn on_answering(&mut self, id: u64) -> Option<Answered> {
         let c = self.clients.get_mut(&id)?;
-        let fd = c.stream.as_raw_fd();
         if c.follow.is_some() {
-            // A follower says nothing: input is its close (or garbage).
             let mut buf = [0u8; 256];
             match c.stream.read(&mut buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 _ => return self.drop_client(id).map(Answered::Done),
             }
         }
+        self.write_answer(id)
+    }
+
+    /// Writes what the client's socket takes now.
+    pub fn write_answer(&mut self, id: u64) -> Option<Answered> {
+        let c = self.clients.get_mut(&id)?;
+        let fd = c.stream.as_raw_fd();
         let (out, sent) = c.out.as_mut()?;
         while *sent < out.len() {
             match c.stream.write(&out[*sent..]) {
@@ -429,17 +436,13 @@ impl Server {
 
     /// The processes whose output someone follows.
     pub fn followed_logs(&self) -> Vec<usize> {
-        let mut v: Vec<usize> = self
-            .clients
+        self.clients
             .values()
             .filter_map(|c| match c.follow {
                 Some(Follow::Logs(i)) => Some(i),
                 _ => None,
             })
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+            .collect()
     }
 
     /// An event for every events follower, as a line of text or JSON.

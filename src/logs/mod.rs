@@ -87,29 +87,19 @@ impl Tail {
 
     /// The last `n` lines (a last line without a newline counts).
     fn last_lines(&self, n: usize) -> Vec<u8> {
-        let bytes: Vec<u8> = self.ring.iter().copied().collect();
-        let mut start = bytes.len();
-        let mut seen = 0;
-        let body = if bytes.ends_with(b"\n") {
-            &bytes[..bytes.len() - 1]
-        } else {
-            &bytes[..]
-        };
-        for (i, &b) in body.iter().enumerate().rev() {
-            if b == b'\n' {
-                seen += 1;
-                if seen == n {
-                    start = i + 1;
-                    break;
-                }
-            }
-        }
-        if seen < n {
-            start = 0;
-        }
         if n == 0 {
-            start = bytes.len();
+            return Vec::new();
         }
+        let bytes: Vec<u8> = self.ring.iter().copied().collect();
+        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        // After the n-th newline from the end of the body, else all of it.
+        let start = body
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(n - 1)
+            .map_or(0, |(i, _)| i + 1);
         bytes[start..].to_vec()
     }
 }
@@ -228,6 +218,8 @@ pub struct Router {
     dropped: u64,
     /// Per process: its latest output, for `podinit logs`.
     tails: Vec<Tail>,
+    /// The processes someone follows (`podinit logs -f`).
+    watched: Vec<usize>,
     buf: Vec<u8>,
 }
 
@@ -316,6 +308,7 @@ impl Router {
             signature: Vec::new(),
             dropped: 0,
             tails: Vec::new(),
+            watched: Vec::new(),
             buf: vec![0; READ_CHUNK],
         };
         for idx in 0..specs.len() {
@@ -561,21 +554,35 @@ impl Router {
 
     /// Whether new output of process `idx` is kept for a follower.
     pub fn watch_tail(&mut self, idx: usize, on: bool) {
-        if let Some(t) = self.tails.get_mut(idx) {
-            t.watched = on;
-            if !on {
-                t.fresh = Vec::new();
+        let Some(t) = self.tails.get_mut(idx) else {
+            return;
+        };
+        t.watched = on;
+        if on {
+            if !self.watched.contains(&idx) {
+                self.watched.push(idx);
             }
+        } else {
+            t.fresh = Vec::new();
+            self.watched.retain(|&i| i != idx);
         }
     }
 
-    /// New output of the watched processes since the last call.
+    /// The processes whose new output is kept for a follower.
+    pub fn watched_tails(&self) -> &[usize] {
+        &self.watched
+    }
+
+    /// New output of the watched processes since the last call (only they
+    /// are looked at: this runs at every turn of the loop).
     pub fn take_fresh(&mut self) -> Vec<(usize, Vec<u8>)> {
-        self.tails
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, t)| !t.fresh.is_empty())
-            .map(|(i, t)| (i, std::mem::take(&mut t.fresh)))
+        let tails = &mut self.tails;
+        self.watched
+            .iter()
+            .filter_map(|&i| {
+                let t = tails.get_mut(i)?;
+                (!t.fresh.is_empty()).then(|| (i, std::mem::take(&mut t.fresh)))
+            })
             .collect()
     }
 

@@ -348,17 +348,24 @@ impl Runtime {
                 self.poller.remove(fd);
             }
         }
-        let fresh = self.router.take_fresh();
-        if let Some(c) = &mut self.control {
+        if !self.router.watched_tails().is_empty()
+            && let Some(c) = &mut self.control
+        {
             let mut states = Vec::new();
-            for (idx, data) in fresh {
+            for (idx, data) in self.router.take_fresh() {
                 states.extend(c.publish_logs(idx, &data));
             }
+            // Followers that left: stop keeping their process's output.
             let followed = c.followed_logs();
-            for idx in 0..self.sup.specs().len() {
-                if !followed.contains(&idx) {
-                    self.router.watch_tail(idx, false);
-                }
+            let gone: Vec<usize> = self
+                .router
+                .watched_tails()
+                .iter()
+                .copied()
+                .filter(|i| !followed.contains(i))
+                .collect();
+            for idx in gone {
+                self.router.watch_tail(idx, false);
             }
             for (id, state) in states {
                 self.answer_state(id, Some(state));
@@ -649,7 +656,7 @@ impl Runtime {
     fn on_control_client(&mut self, id: u64) {
         let Some(c) = &mut self.control else { return };
         if c.answering(id) {
-            let state = c.write_answer(id);
+            let state = c.on_answering(id);
             self.answer_state(id, state);
             return;
         }
