@@ -34,10 +34,6 @@ fn docker(args: &[&str]) -> Output {
         .expect("run docker")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn build_images() -> Result<(), String> {
     if !is_root() {
         return Err("these tests need root to talk to the Docker engine".into());

@@ -25,10 +25,6 @@ const CONTAINERS_CONF: &str = "[containers]\n\
 default_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n\n\
 [engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n";
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Where podman's config and the image's build context live: readable by
 /// the rootless user, kept for the whole test process.
 fn workdir() -> &'static TempDir {

@@ -529,8 +529,8 @@ pub fn test_user() -> Option<(u32, u32, u32)> {
     ))
 }
 
-/// bytes as text, for messages.
-fn text(b: &[u8]) -> String {
+/// Bytes as text, for messages.
+pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
