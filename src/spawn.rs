@@ -70,6 +70,34 @@ fn setup_error(_spec: &ProcSpec, key: &str, msg: impl std::fmt::Display) -> Spaw
     }
 }
 
+/// An `env` value with its `${file:PATH}` secrets read, each file's
+/// trailing newline stripped. Read at each start, by podinit as its own
+/// user; an unreadable file fails the start (126) naming the key.
+fn with_secrets(spec: &ProcSpec, key: &str, value: &str) -> Result<String, SpawnError> {
+    use crate::config::units::{Piece, has_secret, secret_pieces};
+    if !has_secret(value) {
+        return Ok(value.to_string());
+    }
+    let mut out = String::new();
+    for piece in secret_pieces(value) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::File(path) => {
+                let bad = |msg: String| setup_error(spec, &format!("env.{key}"), msg);
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad(format!("cannot read the secret {path}: {e}")))?;
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let text = text.strip_suffix('\r').unwrap_or(text);
+                if text.contains('\0') {
+                    return Err(bad(format!("the secret {path} holds a NUL byte")));
+                }
+                out.push_str(text);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Parses an env file: `KEY=value` lines, `#` comments, blank lines, an
 /// optional `export ` prefix, and values in matching single or double quotes.
 pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -202,7 +230,9 @@ pub fn spawn(
             .map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
         extra.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
     }
-    extra.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
+    for (k, v) in &spec.env {
+        extra.push((k.into(), with_secrets(spec, k, v)?.into()));
+    }
     extra.extend(setup.extra_env.iter().cloned());
     let env = environment(base_env, &extra);
     let path = resolve(&spec.argv[0], &env)?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::schema::*;
-use super::units::{all_forwardable, format_duration, signal_name};
+use super::units::{self, all_forwardable, format_duration, signal_name};
 
 /// The longest a shutdown can take: along the stop order, each level waits
 /// for its slowest `stop_timeout`, then strays get the sweep's grace (the
@@ -238,7 +238,7 @@ fn output(cfg: &Config, p: &ProcSpec) -> String {
         );
     }
     for (k, v) in &p.env {
-        let _ = writeln!(out, "  env.{k} = {v:?}");
+        let _ = writeln!(out, "  env.{k} = {:?}", units::show_env_value(v));
     }
     out
 }

@@ -165,8 +165,11 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
                 DeValue::Float(f) => f.as_str().to_string(),
                 _ => return Err(v.wrong_type(cx, "a string")),
             };
-            let value = units::expand_vars(&raw, self.env).map_err(|e| v.bad(cx, e))?;
-            if value.contains('\0') {
+            let value = units::expand_env_value(&raw, self.env).map_err(|e| v.bad(cx, e))?;
+            if units::secret_pieces(&value)
+                .iter()
+                .any(|p| matches!(p, units::Piece::Text(t) if t.contains('\0')))
+            {
                 return Err(v.bad(cx, "a value cannot contain a NUL byte"));
             }
             vars.retain(|(n, _)| n != k);
@@ -205,6 +208,12 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         let mut argv = Vec::new();
         for w in words {
             let w = units::expand_vars(&w, &lookup_cmd).map_err(|e| item.bad(cx, e))?;
+            if units::has_secret(&w) {
+                return Err(item.bad(
+                    cx,
+                    "names a variable of `env` that is a ${file:...} secret, read at each start: the command cannot use it; read it in the process instead (sh -c '... \"$$NAME\"')",
+                ));
+            }
             if w.contains('\0') {
                 return Err(item.bad(cx, "an argument cannot contain a NUL byte"));
             }

@@ -181,6 +181,68 @@ pub fn signal_name(n: i32) -> String {
 /// A `$` not followed by `{` or `$` stays as it is. An unset variable without
 /// a default is an error that names it.
 pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    expand(text, lookup, false)
+}
+
+/// Marks a secret's path in an expanded `env` value: NUL, which no value
+/// may otherwise hold, then the path, then NUL again.
+const SECRET_MARK: char = '\0';
+
+/// [`expand_vars`] for an `env` value, where `${file:PATH}` is a secret:
+/// kept as a mark (see [`secret_pieces`]) that the start replaces with the
+/// file's content, read anew at each start and never printed by `check`.
+pub fn expand_env_value(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    expand(text, lookup, true)
+}
+
+/// One part of an expanded `env` value.
+#[derive(Debug, PartialEq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// `${file:PATH}`: the content of PATH, its trailing newline stripped.
+    File(&'a str),
+}
+
+/// The parts of an expanded `env` value, in order.
+pub fn secret_pieces(value: &str) -> Vec<Piece<'_>> {
+    value
+        .split(SECRET_MARK)
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(i, s)| {
+            if i % 2 == 1 {
+                Piece::File(s)
+            } else {
+                Piece::Text(s)
+            }
+        })
+        .collect()
+}
+
+/// Whether an expanded value holds a `${file:...}` secret.
+pub fn has_secret(value: &str) -> bool {
+    value.contains(SECRET_MARK)
+}
+
+/// An expanded `env` value as `check` shows it: secrets as `${file:PATH}`.
+pub fn show_env_value(value: &str) -> String {
+    secret_pieces(value)
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.to_string(),
+            Piece::File(f) => format!("${{file:{f}}}"),
+        })
+        .collect()
+}
+
+fn expand(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    secrets: bool,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find('$') {
@@ -194,6 +256,23 @@ pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resul
                 .find('}')
                 .ok_or_else(|| format!("unclosed \"${{\" in {text:?}"))?;
             let inner = &body[..end];
+            if let Some(path) = inner.strip_prefix("file:") {
+                if !secrets {
+                    return Err(format!(
+                        "${{file:...}} may be used only in an `env` value, not in {text:?}"
+                    ));
+                }
+                if !path.starts_with('/') || path.contains(SECRET_MARK) {
+                    return Err(format!(
+                        "${{file:{path}}}: the path of a secret must be absolute, as in ${{file:/run/secrets/db_password}}"
+                    ));
+                }
+                out.push(SECRET_MARK);
+                out.push_str(path);
+                out.push(SECRET_MARK);
+                rest = &body[end + 1..];
+                continue;
+            }
             let (name, default) = match inner.split_once(":-") {
                 Some((n, d)) => (n, Some(d)),
                 None => (inner, None),
@@ -330,6 +409,28 @@ mod tests {
         assert_eq!(expand_vars("$$A $A", &env).unwrap(), "$A $A");
         assert_eq!(expand_vars("${B:-dflt}", &env).unwrap(), "dflt");
         assert_eq!(expand_vars("${EMPTY:-d}", &env).unwrap(), "d");
+        assert!(
+            expand_vars("${file:/s}", &env)
+                .unwrap_err()
+                .contains("only in an `env`")
+        );
+        let v = expand_env_value("u:${file:/run/s/pw}@${A}", &env).unwrap();
+        assert!(has_secret(&v));
+        assert_eq!(
+            secret_pieces(&v),
+            vec![
+                Piece::Text("u:"),
+                Piece::File("/run/s/pw"),
+                Piece::Text("@x y")
+            ]
+        );
+        assert_eq!(show_env_value(&v), "u:${file:/run/s/pw}@x y");
+        assert!(
+            expand_env_value("${file:rel}", &env)
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(!has_secret(&expand_env_value("$${file:/x}", &env).unwrap()));
         assert_eq!(expand_vars("${EMPTY}", &env).unwrap(), "");
         assert!(
             expand_vars("${B}", &env)
