@@ -25,7 +25,8 @@ Usage:
   podinit reload                            likewise: read the config again and apply it
   podinit --help | --version
 
-Config lookup: -c FILE, else $PODINIT_CONFIG, else /etc/podinit.toml if it exists.
+Config lookup: every -c FILE|DIR, else $PODINIT_CONFIG (paths separated by :),
+else /etc/podinit.toml and /etc/podinit.d/*.toml; merged in that order.
 Options may come before or after the verb (podinit -c FILE status).
 `-- COMMAND` adds a main process named `main` that starts after every other
 process is ready (or completed); with no config at all, podinit is a drop-in
@@ -52,7 +53,7 @@ enum Verb {
 #[derive(Debug, PartialEq)]
 struct Args {
     verb: Verb,
-    config: Option<String>,
+    config: Vec<String>,
     command: Option<Vec<OsString>>,
     rest: Vec<String>,
 }
@@ -76,7 +77,7 @@ fn verbs() -> Vec<&'static str> {
 fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
     let mut args = Args {
         verb: Verb::Run,
-        config: None,
+        config: Vec::new(),
         command: None,
         rest: Vec::new(),
     };
@@ -97,13 +98,11 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
             "-V" | "--version" => return Ok(Parsed::Version),
             "-c" | "--config" => {
                 let f = argv.get(i + 1).ok_or(format!("{a} needs a file name"))?;
-                args.config = Some(f.to_string_lossy().into_owned());
+                args.config.push(f.to_string_lossy().into_owned());
                 i += 1;
             }
-            _ if a.starts_with("--config=") => {
-                args.config = Some(a["--config=".len()..].to_string())
-            }
-            _ if a.starts_with("-c") && a.len() > 2 => args.config = Some(a[2..].to_string()),
+            _ if a.starts_with("--config=") => args.config.push(a["--config=".len()..].to_string()),
+            _ if a.starts_with("-c") && a.len() > 2 => args.config.push(a[2..].to_string()),
             _ if !verb_seen && verbs().contains(&a) => {
                 verb_seen = true;
                 args.verb = match (a, control::Verb::parse(a)) {
@@ -143,50 +142,63 @@ fn init_logging(default: &str) {
         .init();
 }
 
-/// Which config file to read, if any.
-fn config_path(explicit: Option<String>) -> Result<Option<String>, String> {
-    if explicit.is_some() {
+/// The config lookup: every `-c`, else `PODINIT_CONFIG` (paths separated
+/// by `:`), else `/etc/podinit.toml` and `/etc/podinit.d/` where they exist.
+/// Each is a file or a directory of `*.toml` files. Empty: no config.
+fn config_specs(explicit: Vec<String>) -> Result<Vec<String>, String> {
+    if !explicit.is_empty() {
         return Ok(explicit);
     }
     if let Some(p) = std::env::var_os("PODINIT_CONFIG").filter(|p| !p.is_empty()) {
-        return p
+        let p = p
             .into_string()
-            .map(Some)
-            .map_err(|_| "PODINIT_CONFIG is not valid UTF-8".to_string());
+            .map_err(|_| "PODINIT_CONFIG is not valid UTF-8".to_string())?;
+        return Ok(p
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect());
     }
-    let default = "/etc/podinit.toml";
-    Ok(std::path::Path::new(default)
-        .exists()
-        .then(|| default.to_string()))
+    Ok(["/etc/podinit.toml", "/etc/podinit.d"]
+        .iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .map(|p| p.to_string())
+        .collect())
 }
 
 fn load(args: &mut Args) -> Result<config::Config, String> {
-    let path = config_path(args.config.take())?;
+    let specs = config_specs(std::mem::take(&mut args.config))?;
     let command = args.command.take();
-    match (path, command) {
-        (None, None) => Err("no config file and no command: give -c FILE, set PODINIT_CONFIG, create /etc/podinit.toml, or run a command with `podinit -- COMMAND`".into()),
-        (None, Some(cmd)) => Ok(config::command_only(cmd)),
-        (Some(p), cmd) => config::load_file(&p, cmd, &|k| std::env::var(k).ok()).map_err(|e| e.0),
+    match (specs.is_empty(), command) {
+        (true, None) => Err("no config file and no command: give -c FILE (or a directory of *.toml), set PODINIT_CONFIG, create /etc/podinit.toml or /etc/podinit.d/, or run a command with `podinit -- COMMAND`".into()),
+        (true, Some(cmd)) => Ok(config::command_only(cmd)),
+        (false, cmd) => config::load(&specs, cmd, &|k| std::env::var(k).ok()).map_err(|e| e.0),
     }
+}
+
+/// The control socket the config lookup names; else the exit status,
+/// said on stderr.
+fn socket_path(config: Vec<String>) -> Result<String, i32> {
+    let env = |k: &str| std::env::var(k).ok();
+    let specs = config_specs(config).map_err(|e| {
+        eprintln!("podinit: {e}");
+        exit_usage()
+    })?;
+    config::control_socket_of(&specs, &env).ok_or_else(|| {
+        eprintln!(
+            "podinit: {} disables the control socket (control_socket = \"\")",
+            specs.join(", ")
+        );
+        1
+    })
 }
 
 /// `podinit status|start|stop|restart|signal|reload`: asks the running pod.
 fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
     use control::Verb as V;
-    let env = |k: &str| std::env::var(k).ok();
-    let path = match config_path(args.config.take()) {
-        Err(e) => {
-            eprintln!("podinit: {e}");
-            return exit_usage();
-        }
-        Ok(None) => config::default_control_socket(&env),
-        Ok(Some(file)) => match config::control_socket_of(&file, &env) {
-            Some(p) => p,
-            None => {
-                eprintln!("podinit: {file} disables the control socket (control_socket = \"\")");
-                return 1;
-            }
-        },
+    let path = match socket_path(std::mem::take(&mut args.config)) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let json = args.rest.iter().any(|a| a == "--json");
     let rest: Vec<String> = args
@@ -283,7 +295,7 @@ fn main() {
     // warnings and errors only, unless PODINIT_LOG asks for more.
     let drop_in = args.verb == Verb::Run
         && args.command.is_some()
-        && matches!(config_path(args.config.clone()), Ok(None));
+        && matches!(config_specs(args.config.clone()), Ok(s) if s.is_empty());
     init_logging(if drop_in { "warn" } else { "info" });
     if let Verb::Control(verb) = args.verb {
         std::process::exit(control_client(verb, &mut args));
@@ -340,7 +352,7 @@ mod tests {
     fn command_line() {
         let a = ok(&["-c", "x.toml", "--", "sh", "-c", "exit 3"]);
         assert_eq!(a.verb, Verb::Run);
-        assert_eq!(a.config.as_deref(), Some("x.toml"));
+        assert_eq!(a.config, ["x.toml"]);
         assert_eq!(
             a.command,
             Some(vec!["sh".into(), "-c".into(), "exit 3".into()])
@@ -353,7 +365,8 @@ mod tests {
             _ => panic!("should parse"),
         }
         assert_eq!(ok(&["check", "--config=y"]).verb, Verb::Check);
-        assert_eq!(ok(&["check", "-cy"]).config.as_deref(), Some("y"));
+        assert_eq!(ok(&["check", "-cy"]).config, ["y"]);
+        assert_eq!(ok(&["-c", "a", "-c", "b"]).config, ["a", "b"]);
         // Options after `--` belong to the command.
         assert_eq!(
             ok(&["--", "ls", "--help"]).command,
@@ -372,7 +385,7 @@ mod tests {
         // Global options before the verb.
         let a = ok(&["-c", "x.toml", "status", "--json"]);
         assert_eq!(a.verb, Verb::Control(control::Verb::Status));
-        assert_eq!(a.config.as_deref(), Some("x.toml"));
+        assert_eq!(a.config, ["x.toml"]);
         assert_eq!(a.rest, vec!["--json".to_string()]);
         assert_eq!(ok(&["--config=y", "check"]).verb, Verb::Check);
         // A process named like a verb is still an argument of the verb.

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::status;
 use common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -63,4 +64,73 @@ env = { TOKEN = "${file:/no/such/secret}" }
         "{}",
         out.stderr
     );
+}
+
+/// `podinit VERB -c CFG...`: (exit code, stdout, stderr).
+fn ctl(cfgs: &[&str], args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_podinit"));
+    cmd.args(args);
+    for c in cfgs {
+        cmd.args(["-c", c]);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn a_drop_in_directory_is_merged_and_reload_reads_a_file_added_to_it() {
+    need_root!();
+    let dir = TempDir::new("dropins");
+    let d = dir.path().display().to_string();
+    std::fs::create_dir(dir.join("podinit.d")).unwrap();
+    dir.write(
+        "base.toml",
+        &format!(
+            "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n\n[process.keep]\ncommand = \"sleep 1000\"\n\n[process.extra]\ncommand = \"sleep 1000\"\n"
+        ),
+    );
+    dir.write(
+        "podinit.d/50-off.toml",
+        "[process.extra]\nenabled = false\n",
+    );
+    let base = dir.s("base.toml");
+    let dropins = dir.s("podinit.d");
+    let pod = Pod::start_pid1(dir, &["-c", &base, "-c", &dropins]);
+    pod.wait_file("ctl.sock", LIMIT);
+    let cfg = [base.as_str(), dropins.as_str()];
+    let keep = status::wait_status(&base, "keep", LIMIT, |p| p.state == "ready").pid;
+    let (code, _, err) = ctl(&cfg, &["status", "extra"]);
+    assert_eq!(code, 1, "a removed process is not in the pod: {err}");
+    // A file added to the directory appears on reload as a new process.
+    pod.dir.write(
+        "podinit.d/60-new.toml",
+        "[process.fresh]\ncommand = \"sleep 1000\"\ndepends_on = [\"keep\"]\n",
+    );
+    let (code, _, err) = ctl(&cfg, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    status::wait_status(&base, "fresh", LIMIT, |p| p.state == "ready");
+    assert_eq!(
+        status::status(&base, "keep").pid,
+        keep,
+        "keep was not touched"
+    );
+    // A broken drop-in changes nothing, and the error names its file and line.
+    pod.dir.write(
+        "podinit.d/70-bad.toml",
+        "[process.keep]\nstop_timeout = \"soon\"\n",
+    );
+    let (code, _, err) = ctl(&cfg, &["reload"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("70-bad.toml:2: process.keep.stop_timeout"),
+        "{err}"
+    );
+    assert_eq!(status::status(&base, "keep").pid, keep);
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
 }

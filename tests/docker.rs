@@ -506,3 +506,79 @@ ready = { log = "side up" }
         .unwrap_or_else(|| panic!("no status row for side:\n{out}"));
     assert!(row.contains(" ready "), "{row}");
 }
+
+/// examples/base-image: the base image's Dockerfile and pod, then the app
+/// image's, which adds one drop-in; built on the real engine from the
+/// example's own files (BASE: this suite's busybox image).
+#[test]
+fn the_base_and_app_image_example_layers_a_drop_in_over_the_base() {
+    let img = need_docker!();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/base-image");
+    let ctx = TempDir::new("docker-layers");
+    std::fs::create_dir(ctx.join("podinit.d")).unwrap();
+    for f in [
+        "base.Dockerfile",
+        "app.Dockerfile",
+        "podinit.toml",
+        "podinit.d/50-app.toml",
+    ] {
+        std::fs::copy(example.join(f), ctx.join(f)).unwrap();
+    }
+    std::fs::copy(static_podinit(), ctx.join("podinit")).unwrap();
+    let id = std::process::id();
+    let (base, app) = (
+        format!("podinit-e2e-base:{id}"),
+        format!("podinit-e2e-layered:{id}"),
+    );
+    for (file, tag, from) in [
+        ("base.Dockerfile", &base, img),
+        ("app.Dockerfile", &app, base.as_str()),
+    ] {
+        let arg = format!("BASE={from}");
+        let out = docker(&[
+            "build",
+            "-q",
+            "--build-arg",
+            &arg,
+            "-f",
+            &ctx.s(file),
+            "-t",
+            tag,
+            &ctx.s(""),
+        ]);
+        assert!(
+            out.status.success(),
+            "docker build {file}: {}",
+            text(&out.stderr)
+        );
+    }
+    let c = Container::new();
+    c.start(&app, &[], &[]);
+    c.wait_until("podinit status app | grep -q ' ready '");
+    let status = c.sh("podinit status");
+    let check = c.sh("podinit check");
+    let took = c.stop(None);
+    let code = c.wait();
+    let (out, err) = c.logs();
+    let _ = docker(&["rmi", "-f", &app, &base]);
+    let line = |name: &str, says: &str| {
+        out.lines().any(|l| {
+            l.split_once(" | ")
+                .is_some_and(|(n, t)| n.trim() == name && t == says)
+        })
+    };
+    assert!(line("shipper", "shipping to app-logs"), "{out}\n{err}");
+    assert!(line("init", "base init done"), "{out}");
+    assert!(line("app", "app serving"), "{out}");
+    assert!(
+        !out.contains("metrics up"),
+        "the app image removed metrics: {out}"
+    );
+    assert!(!status.contains("metrics"), "{status}");
+    assert!(
+        check.contains("/etc/podinit.d/50-app.toml:12"),
+        "check names where SHIP_TO comes from:\n{check}"
+    );
+    assert!(took < Duration::from_secs(8), "docker stop took {took:?}");
+    assert_eq!(code, 143, "the main's status (TERM): {err}");
+}

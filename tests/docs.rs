@@ -34,7 +34,17 @@ fn check_file(path: &str) -> usize {
             "HOME" => Some("/home/app".to_string()),
             _ => None,
         };
-        if let Err(e) = config::parse(body, &name, None, &env) {
+        // A drop-in is parsed over the base image example's pod.
+        let mut texts = Vec::new();
+        if body.starts_with("# /etc/podinit.d/") {
+            let base = format!(
+                "{}/examples/base-image/podinit.toml",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            texts.push((base.clone(), std::fs::read_to_string(&base).unwrap()));
+        }
+        texts.push((name.clone(), body.clone()));
+        if let Err(e) = config::parse_layers(&texts, None, &env) {
             panic!("{name}: a documented config does not parse: {e}\n{body}");
         }
     }
@@ -52,8 +62,15 @@ fn every_toml_block_of_the_docs_parses() {
 #[test]
 fn every_example_parses() {
     for path in common::example_files() {
-        let path = path.to_string_lossy().into_owned();
-        config::load_file(&path, None, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+        let mut specs = Vec::new();
+        // A drop-in is read over the base file next to its directory.
+        let dir = path.parent().unwrap();
+        if dir.ends_with("podinit.d") {
+            let base = dir.parent().unwrap().join("podinit.toml");
+            specs.push(base.to_string_lossy().into_owned());
+        }
+        specs.push(path.to_string_lossy().into_owned());
+        config::load(&specs, None, &|_| None).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

@@ -58,6 +58,18 @@ pub fn describe(cfg: &Config) -> String {
     for p in &cfg.procs {
         out += &process(cfg, p);
     }
+    if !cfg.provenance.is_empty() {
+        out += "where each setting comes from (the last file that set it):\n";
+        let width = cfg
+            .provenance
+            .iter()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
+        for (key, at) in &cfg.provenance {
+            out += &format!("  {key:width$}  {at}\n");
+        }
+    }
     out
 }
 

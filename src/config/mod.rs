@@ -9,6 +9,7 @@
 //! process table), `probe`, `describe` (`check`), `units`.
 
 mod describe;
+pub mod layers;
 pub mod probe;
 mod process;
 mod read;
@@ -81,53 +82,75 @@ pub fn default_log_dir_as(uid: u32, env: EnvLookup) -> String {
     }
 }
 
-/// The control socket a config file names, read leniently: the client
-/// verbs must find a running podinit even when the file has since been
-/// broken (the server validates on `reload`). None: disabled.
-pub fn control_socket_of(path: &str, env: EnvLookup) -> Option<String> {
+/// The control socket a config lookup names (the last file that sets it),
+/// read leniently: the client verbs must find a running podinit even when
+/// the files have since been broken (the server validates on `reload`).
+/// None: disabled.
+pub fn control_socket_of(specs: &[String], env: EnvLookup) -> Option<String> {
     let default = Some(default_control_socket(env));
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return default;
-    };
-    let Ok(doc) = DeTable::parse(&text) else {
-        return default;
-    };
-    let Some(podinit) = doc
-        .get_ref()
-        .iter()
-        .find(|(k, _)| k.get_ref() == "podinit")
-        .map(|(_, v)| v)
-    else {
-        return default;
-    };
+    let mut found = default.clone();
+    for file in layers::expand(specs).unwrap_or_default() {
+        if let Some(v) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| control_socket_in(&text))
+        {
+            found = match v.as_str() {
+                "" => None,
+                v => units::expand_vars(v, env).ok().or(default.clone()),
+            };
+        }
+    }
+    found
+}
+
+/// `[podinit] control_socket` of one file, if it parses and says.
+fn control_socket_in(text: &str) -> Option<String> {
+    let doc = DeTable::parse(text).ok()?;
+    let podinit = doc.get_ref().get("podinit")?;
     let DeValue::Table(t) = podinit.get_ref() else {
-        return default;
+        return None;
     };
-    match t
-        .iter()
-        .find(|(k, _)| k.get_ref() == "control_socket")
-        .map(|(_, v)| v.get_ref())
-    {
-        Some(DeValue::String(s)) if s.is_empty() => None,
-        Some(DeValue::String(s)) => units::expand_vars(s, env).ok().or(default),
-        _ => default,
+    match t.get("control_socket")?.get_ref() {
+        DeValue::String(s) => Some(s.to_string()),
+        _ => None,
     }
 }
 
 /// How the environment of podinit is seen by the loader (injected for tests).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// Reads and validates a config file.
+/// Reads and validates the config a lookup names: files and directories
+/// (each its `*.toml` in lexical order), merged in order (`layers`).
+pub fn load(
+    specs: &[String],
+    command: Option<Vec<std::ffi::OsString>>,
+    env: EnvLookup,
+) -> Result<Config, ConfigError> {
+    let mut texts = Vec::new();
+    for file in layers::expand(specs)? {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ConfigError(format!("{file}: cannot read the config file: {e}")))?;
+        texts.push((file, text));
+    }
+    if texts.is_empty() {
+        return Err(ConfigError(format!(
+            "{}: no *.toml file there; add one with a [process.NAME] table",
+            specs.join(", ")
+        )));
+    }
+    let mut cfg = parse_layers(&texts, command, env)?;
+    cfg.specs = specs.to_vec();
+    check_identities(&cfg)?;
+    Ok(cfg)
+}
+
+/// [`load`] of one file.
 pub fn load_file(
     path: &str,
     command: Option<Vec<std::ffi::OsString>>,
     env: EnvLookup,
 ) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("{path}: cannot read the config file: {e}")))?;
-    let cfg = parse(&text, path, command, env)?;
-    check_identities(&cfg)?;
-    Ok(cfg)
+    load(&[path.to_string()], command, env)
 }
 
 /// Every `user` / `group` can be had: podinit is root, or the identity is
@@ -154,6 +177,8 @@ pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
     });
     Config {
         source: None,
+        specs: Vec::new(),
+        provenance: Vec::new(),
         global: Global {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             log_dir: default_log_dir(&|k| std::env::var(k).ok()),
@@ -211,12 +236,40 @@ pub fn parse(
     command: Option<Vec<std::ffi::OsString>>,
     env: EnvLookup,
 ) -> Result<Config, ConfigError> {
-    let cx = Ctx {
-        file,
-        text,
+    parse_layers(&[(file.to_string(), text.to_string())], command, env)
+}
+
+/// Parses and validates config files (name, text), merged in order.
+// Long on purpose: one pass over the merged document, in the order a
+// reader checks it (tables, names, processes, the command, the plan).
+pub fn parse_layers(
+    texts: &[(String, String)],
+    command: Option<Vec<std::ffi::OsString>>,
+    env: EnvLookup,
+) -> Result<Config, ConfigError> {
+    let (all, layer_list) = layers::lay_out(texts);
+    let mut cx = Ctx {
+        layers: &layer_list,
+        text: &all,
+        removed: Vec::new(),
         identity_at: Default::default(),
     };
-    let doc = parse_toml(&cx)?;
+    let mut doc = layers::merge_all(&cx)?;
+    cx.removed = layers::remove_disabled(&cx, doc.get_mut())?;
+    let provenance = if texts.len() > 1 {
+        let mut p = layers::provenance(&cx, doc.get_ref());
+        for (name, span) in &cx.removed {
+            p.push((
+                format!("process.{name} (removed: enabled = false)"),
+                cx.at(span),
+            ));
+        }
+        p
+    } else {
+        Vec::new()
+    };
+    let files: Vec<&str> = texts.iter().map(|(f, _)| f.as_str()).collect();
+    let file = files.join(", ");
     let top = entries(doc.get_ref(), "");
     check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
     let get = |name: &str| top.iter().find(|(n, _, _)| *n == name).map(|(_, _, i)| i);
@@ -277,33 +330,13 @@ pub fn parse(
         )
     })?;
     Ok(Config {
-        source: Some(file.to_string()),
+        source: Some(file),
+        specs: Vec::new(),
+        provenance,
         global,
         procs,
         plan,
         identity_at: cx.identity_at.take(),
-    })
-}
-
-/// The TOML document; a syntax error names the line (and, for a duplicate,
-/// the key: toml itself says only "duplicate key").
-fn parse_toml<'t>(cx: &Ctx<'t>) -> Result<toml::Spanned<DeTable<'t>>, ConfigError> {
-    DeTable::parse(cx.text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let msg = e.message().trim();
-        let what = cx.text.get(span.clone()).unwrap_or("").trim();
-        let msg = if msg.starts_with("duplicate") && !what.is_empty() {
-            format!(
-                "{msg} `{what}`: it is already defined above (a key, or a [table], may appear once)"
-            )
-        } else {
-            msg.to_string()
-        };
-        ConfigError(format!(
-            "{}:{}: invalid TOML: {msg}",
-            cx.file,
-            cx.line(&span)
-        ))
     })
 }
 

@@ -364,6 +364,9 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
     ) -> Result<()> {
         let cx = self.cx;
         let Some(&on) = self.index.get(dep_name) else {
+            if let Some(at) = cx.removed_at(dep_name) {
+                return Err(cx.err(dspan, key, removed_msg(dep_name, &at)));
+            }
             let mut known: Vec<&str> = self.index.keys().map(|s| s.as_str()).collect();
             known.sort();
             return Err(cx.err(
@@ -506,6 +509,9 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             _ if v.starts_with("process:") => {
                 let other = &v[8..];
                 let Some(&on) = self.index.get(other) else {
+                    if let Some(at) = cx.removed_at(other) {
+                        return Err(i.bad(cx, removed_msg(other, &at)));
+                    }
                     return Err(i.bad(cx, format!("unknown process {other:?}")));
                 };
                 if on == self.me {
@@ -601,4 +607,11 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             other => Ok(other.map(|(n, _)| n)),
         }
     }
+}
+
+/// A reference to a process that a later file removed.
+fn removed_msg(name: &str, at: &str) -> String {
+    format!(
+        "process {name:?} was removed by `enabled = false` at {at}; remove this reference too (in a later file), or keep {name:?}"
+    )
 }

@@ -45,6 +45,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "log_buffer",
     "watchdog",
     "no_new_privs",
+    "enabled",
 ];
 
 pub(super) const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir", "http"];
@@ -54,21 +55,40 @@ pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 pub(super) type Entry<'v, 'i> = (&'v str, Range<usize>, Item<'v, 'i>);
 
 pub(super) struct Ctx<'a> {
-    pub file: &'a str,
+    /// The files, their texts laid end to end in `text` (see `layers`).
+    pub layers: &'a [super::layers::Layer],
     pub text: &'a str,
+    /// Processes a file removed with `enabled = false`.
+    pub removed: Vec<super::layers::Removed>,
     /// Where each process's `user` (else `group`) key is, as
     /// `FILE:LINE: KEY:`, for the identity check of `load_file`.
     pub identity_at: std::cell::RefCell<Vec<(usize, String)>>,
 }
 
 impl Ctx<'_> {
-    pub(super) fn line(&self, span: &Range<usize>) -> usize {
+    /// The file a span is in, and the line.
+    pub(super) fn line(&self, span: &Range<usize>) -> (&str, usize) {
         let end = span.start.min(self.text.len());
-        self.text.as_bytes()[..end]
+        let layer = self.layers.iter().rev().find(|l| l.base <= end);
+        let base = layer.map_or(0, |l| l.base);
+        let line = self.text.as_bytes()[base..end]
             .iter()
             .filter(|&&b| b == b'\n')
             .count()
-            + 1
+            + 1;
+        (layer.map_or("", |l| l.file.as_str()), line)
+    }
+
+    /// `FILE:LINE` of a span.
+    pub(super) fn at(&self, span: &Range<usize>) -> String {
+        let (file, line) = self.line(span);
+        format!("{file}:{line}")
+    }
+
+    /// Where a process that a file removed was removed, if it was.
+    pub(super) fn removed_at(&self, name: &str) -> Option<String> {
+        let (_, span) = self.removed.iter().find(|(n, _)| n == name)?;
+        Some(self.at(span))
     }
 
     pub(super) fn err(
@@ -77,7 +97,7 @@ impl Ctx<'_> {
         key: &str,
         msg: impl std::fmt::Display,
     ) -> ConfigError {
-        ConfigError(format!("{}:{}: {key}: {msg}", self.file, self.line(span)))
+        ConfigError(format!("{}: {key}: {msg}", self.at(span)))
     }
 }
 

@@ -173,8 +173,13 @@ pub struct Global {
 /// A validated pod: processes in file order, and their start/stop plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Where the config came from, for messages (`None`: command line only).
+    /// The files it came from, for messages (`None`: command line only).
     pub source: Option<String>,
+    /// The lookup to read again on `reload` (files and directories).
+    pub specs: Vec<String>,
+    /// With more than one file: each effective setting (dotted key) and the
+    /// `FILE:LINE` that set it.
+    pub provenance: Vec<(String, String)>,
     pub global: Global,
     pub procs: Vec<ProcSpec>,
     pub plan: Plan,

@@ -571,3 +571,201 @@ fn the_control_socket_default_is_never_a_bare_name_in_a_shared_dir() {
         "/scratch/podinit-7/podinit.sock"
     );
 }
+
+fn layered(files: &[(&str, &str)]) -> Result<Config, String> {
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|(f, t)| (f.to_string(), t.to_string()))
+        .collect();
+    parse_layers(&texts, None, &env).map_err(|e| e.0)
+}
+
+const BASE: &str = r#"[podinit]
+shutdown_timeout = "20s"
+
+[defaults]
+stop_timeout = "3s"
+
+[process.cache]
+command = "cache --port 1"
+env = { A = "1", B = "2" }
+ready = { tcp = "127.0.0.1:1" }
+
+[process.shipper]
+command = ["ship", "--all"]
+depends_on = ["cache"]
+
+[process.app]
+command = "app"
+main = true
+"#;
+
+#[test]
+fn layers_merge_key_by_key_in_order() {
+    let app = r#"[defaults]
+stop_timeout = "4s"
+
+[process.cache.env]
+B = "two"
+C = "3"
+
+[process.cache.ready]
+timeout = "9s"
+
+[process.shipper]
+command = ["ship"]
+
+[process.metrics]
+command = "metrics"
+"#;
+    let cfg = layered(&[("base.toml", BASE), ("d/10-app.toml", app)]).unwrap();
+    let names: Vec<&str> = cfg.procs.iter().map(|p| p.name.as_str()).collect();
+    // A process keeps the place of its first definition; new ones follow.
+    assert_eq!(names, ["cache", "shipper", "app", "metrics"]);
+    let cache = &cfg.procs[0];
+    let env: Vec<(&str, &str)> = cache
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(env, [("A", "1"), ("B", "two"), ("C", "3")]);
+    let ready = cache.ready.as_ref().unwrap();
+    assert_eq!(ready.timeout, Duration::from_secs(9));
+    assert!(
+        matches!(ready.kind, ProbeKind::Tcp { .. }),
+        "the probe kept its kind"
+    );
+    // Arrays are replaced whole; [defaults] and [podinit] merge key by key.
+    assert_eq!(cfg.procs[1].argv, ["ship"]);
+    assert_eq!(cfg.procs[1].stop_timeout, Duration::from_secs(4));
+    assert_eq!(cfg.global.shutdown_timeout, Duration::from_secs(20));
+    assert_eq!(cfg.source.as_deref(), Some("base.toml, d/10-app.toml"));
+}
+
+#[test]
+fn layers_show_where_each_setting_comes_from() {
+    let app = "[process.cache.env]\nB = \"two\"\n\n[process.shipper]\nenabled = false\n";
+    let cfg = layered(&[("base.toml", BASE), ("app.toml", app)]).unwrap();
+    let at = |key: &str| {
+        cfg.provenance
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, a)| a.as_str())
+            .unwrap_or_else(|| panic!("{key} in {:?}", cfg.provenance))
+    };
+    assert_eq!(at("podinit.shutdown_timeout"), "base.toml:2");
+    assert_eq!(at("process.cache.env.A"), "base.toml:9");
+    assert_eq!(at("process.cache.env.B"), "app.toml:2");
+    assert_eq!(at("process.cache.ready.tcp"), "base.toml:10");
+    assert_eq!(
+        at("process.shipper (removed: enabled = false)"),
+        "app.toml:5"
+    );
+    let shown = describe(&cfg);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("  process.cache.env.B ") && l.ends_with(" app.toml:2")),
+        "{shown}"
+    );
+    // One file: nothing to tell apart.
+    assert!(ok(BASE).provenance.is_empty());
+}
+
+#[test]
+fn layers_remove_with_enabled_false_and_refuse_a_silent_vanishing() {
+    let off = "[process.shipper]\nenabled = false\n";
+    let cfg = layered(&[("base.toml", BASE), ("off.toml", off)]).unwrap();
+    assert!(cfg.procs.iter().all(|p| p.name != "shipper"));
+    // A later file may bring it back.
+    let on = "[process.shipper]\nenabled = true\n";
+    let cfg = layered(&[("base.toml", BASE), ("off.toml", off), ("on.toml", on)]).unwrap();
+    assert_eq!(cfg.procs[1].argv, ["ship", "--all"]);
+    // Removing what another process needs names both files.
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "[process.cache]\nenabled = false\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "base.toml:14: process.shipper.depends_on[0]: process \"cache\" was removed by `enabled = false` at x.toml:2; remove this reference too (in a later file), or keep \"cache\""
+    );
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "[defaults]\nenabled = false\n"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.starts_with("x.toml:2: defaults.enabled: `enabled` belongs to a process table"),
+        "{e}"
+    );
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "[process.app]\nenabled = \"no\"\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(e, "x.toml:2: process.app.enabled: expected true or false");
+}
+
+#[test]
+fn layer_errors_name_the_file_and_line_that_set_the_value() {
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "\n[process.cache]\nenv = \"A=1\"\n"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "x.toml:3: process.cache.env: is a value here but a table in base.toml:9: a later file may change a key only with the same shape"
+    );
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "[process.app]\nstop_timeout = \"soon\"\n"),
+    ])
+    .unwrap_err();
+    assert!(e.starts_with("x.toml:2: process.app.stop_timeout: "), "{e}");
+    let e = layered(&[("base.toml", BASE), ("x.toml", "[process.app\n")]).unwrap_err();
+    assert!(e.starts_with("x.toml:1: invalid TOML: "), "{e}");
+    // An error at the very end of a file is still that file's.
+    let e = layered(&[("a.toml", "[process.a]\ncommand ="), ("b.toml", BASE)]).unwrap_err();
+    assert!(e.starts_with("a.toml:2: invalid TOML: "), "{e}");
+    // An unknown key in a later file is that file's.
+    let e = layered(&[
+        ("base.toml", BASE),
+        ("x.toml", "[process.app]\nrestar = \"always\"\n"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.starts_with("x.toml:2: process.app.restar: unknown key; did you mean `restart`?"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_directory_is_its_toml_files_in_lexical_order() {
+    let dir = std::env::temp_dir().join(format!("podinit-layers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "20-b.toml",
+        "10-a.toml",
+        ".hidden.toml",
+        "notes.txt",
+        "3.toml",
+    ] {
+        std::fs::write(dir.join(f), "").unwrap();
+    }
+    let d = dir.to_string_lossy().into_owned();
+    let files = layers::expand(&["/etc/x.toml".into(), format!("{d}/")]).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        files,
+        [
+            "/etc/x.toml".to_string(),
+            format!("{d}/10-a.toml"),
+            format!("{d}/20-b.toml"),
+            format!("{d}/3.toml")
+        ]
+    );
+}

@@ -172,8 +172,9 @@ pub struct Runtime {
     sup: Supervisor,
     /// Bound right after the first processes are spawned (they come first).
     control_path: Option<String>,
-    /// The config file and the `-- COMMAND`, to read again on reload.
-    source: Option<String>,
+    /// The config lookup (files, directories) and the `-- COMMAND`, to
+    /// read again on reload: a file added to a directory is read too.
+    specs: Vec<String>,
     command: Option<Vec<std::ffi::OsString>>,
     control: Option<Server>,
     http: Option<http::Http>,
@@ -227,7 +228,7 @@ impl Runtime {
         };
         Ok(Runtime {
             control_path: cfg.global.control_socket.clone(),
-            source: cfg.source.clone(),
+            specs: cfg.specs.clone(),
             command: cfg
                 .procs
                 .iter()
@@ -850,11 +851,12 @@ impl Runtime {
     /// `Action::ReadConfig`: reads the config file again (with the same
     /// `-- COMMAND`) for the supervisor; an invalid one changes nothing.
     fn read_config(&mut self) -> Vec<Action> {
-        let Some(path) = self.source.clone() else {
+        if self.specs.is_empty() {
             return self.feed(Input::ReloadFailed("there is no config file".into()));
-        };
-        log::info!("reloading {path}");
-        match crate::config::load_file(&path, self.command.clone(), &|k| std::env::var(k).ok()) {
+        }
+        log::info!("reloading {}", self.specs.join(", "));
+        let env = |k: &str| std::env::var(k).ok();
+        match crate::config::load(&self.specs, self.command.clone(), &env) {
             Ok(cfg) => self.feed(Input::Reload(Box::new(cfg))),
             Err(e) => self.feed(Input::ReloadFailed(e.0)),
         }
