@@ -165,7 +165,7 @@ fn json_str(s: &str) -> String {
 /// "last_exit":…,"ready":…,"probe_failure":…}, …]}`: pid, uptime_ms,
 /// last_exit and probe_failure are null when there is none; last_exit is
 /// the status as a shell gives it; probe_failure why the last readiness or
-/// health probe failed.
+/// health probe failed; next_run a scheduled job's next time, local.
 pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Instant) -> String {
     let rows: Vec<String> = names
         .iter()
@@ -180,8 +180,11 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
             let probe = p.probe_failure.as_deref().map_or("null".into(), json_str);
             let reason = p.last_exit_reason.map_or("null".into(), |r| json_str(r.as_str()));
             let said = p.status_text.as_deref().map_or("null".into(), json_str);
+            let next = p.due.map_or("null".into(), |d| {
+                json_str(&crate::config::schedule::format_local(d.wall, crate::sys::utc_offset))
+            });
             format!(
-                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe},\"status_text\":{said}}}",
+                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe},\"status_text\":{said},\"next_run\":{next}}}",
                 json_str(&s.name),
                 p.state_name(),
                 p.restarts,
@@ -646,9 +649,17 @@ pub fn event_json(time: &str, e: &crate::supervisor::Event, process: Option<&str
 
 /// A JSON status as a table for people.
 pub fn status_table(json: &str) -> String {
+    let scheduled = json.contains("\"next_run\":\"");
     let mut out = format!(
-        "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}\n",
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT", "READY"
+        "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}{}\n",
+        "NAME",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "LAST-EXIT",
+        "READY",
+        if scheduled { " NEXT-RUN" } else { "" }
     );
     for obj in json.split("},{") {
         let field = |k: &str| -> String {
@@ -673,8 +684,13 @@ pub fn status_table(json: &str) -> String {
             Ok(ms) => human(ms),
             Err(_) => up,
         };
+        let next = if scheduled {
+            format!(" {}", field("next_run"))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}\n",
+            "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}{next}\n",
             field("name"),
             field("state"),
             field("pid"),

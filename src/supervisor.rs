@@ -101,6 +101,8 @@ pub enum State {
     Backoff,
     /// Gave up: will never run again.
     Failed,
+    /// A scheduled job between runs (`schedule`).
+    Scheduled,
 }
 
 impl State {
@@ -116,6 +118,7 @@ impl State {
             State::Completed => "completed",
             State::Backoff => "backoff",
             State::Failed => "failed",
+            State::Scheduled => "scheduled",
         }
     }
 
@@ -199,6 +202,10 @@ pub enum EventKind {
     Status,
     /// A control request or reload that was refused: the text is the answer.
     Refused,
+    /// A scheduled job's next time is set.
+    Scheduled,
+    /// A scheduled run was skipped (the last one is still going).
+    Skipped,
     /// A child that is not one of the pod's was reaped.
     Orphan,
 }
@@ -228,6 +235,8 @@ impl EventKind {
             EventKind::Operator => "operator",
             EventKind::Status => "status",
             EventKind::Refused => "refused",
+            EventKind::Scheduled => "scheduled",
+            EventKind::Skipped => "skipped",
             EventKind::Orphan => "orphan",
         }
     }
@@ -389,6 +398,8 @@ pub struct Proc {
     probe_at: Option<Instant>,
     probe_running: Option<(u64, Role, Instant)>,
     health_failures: u32,
+    /// A scheduled job's next time (`schedule`).
+    pub due: Option<schedule::Due>,
 }
 
 impl Proc {
@@ -433,6 +444,7 @@ impl Proc {
             probe_at: None,
             probe_running: None,
             health_failures: 0,
+            due: None,
         }
     }
 }
@@ -458,6 +470,10 @@ pub struct Supervisor {
     /// How the pod ended, once decided (the first decision stands).
     ending: Option<Ending>,
     next_probe_id: u64,
+    /// The wall clock at the input being handled, in ms since the epoch.
+    wall_ms: i64,
+    /// The zone of cron times.
+    zone: crate::config::Zone,
     out: Vec<Action>,
     events: Vec<Event>,
 }
@@ -483,6 +499,8 @@ impl Supervisor {
             request_signal: None,
             ending: None,
             next_probe_id: 1,
+            wall_ms: 0,
+            zone: crate::config::schedule::utc,
             out: Vec::new(),
             events: Vec::new(),
         }
@@ -575,6 +593,9 @@ impl Supervisor {
             }
             if let (Some(t), Phase::Up) = (p.watchdog_at, self.phase) {
                 consider(t);
+            }
+            if let (Some(d), Phase::Up) = (p.due, self.phase) {
+                consider(d.at);
             }
         }
         match self.phase {
@@ -933,6 +954,14 @@ impl Supervisor {
     /// It will not run again (it ended and its policy says so, or it
     /// failed for good): a main ends the pod; so does a critical failure.
     fn ended_for_good(&mut self, now: Instant, idx: usize, status: ExitStatus, success: bool) {
+        if self.specs[idx].critical && !success && self.specs[idx].schedule.is_some() {
+            // A critical scheduled job's failed run fails the pod.
+            let name = self.specs[idx].name.clone();
+            self.procs[idx].state = State::Failed;
+            self.procs[idx].reason = Some(format!("{name} failed ({status})"));
+        } else if self.run_ended(idx, status, success) {
+            return;
+        }
         let spec = &self.specs[idx];
         let name = spec.name.clone();
         let (main, critical, command) = (spec.main, spec.critical, spec.from_command_line);
@@ -1193,7 +1222,9 @@ impl Supervisor {
                     }
                 }
             }
-            if ready {
+            if ready && self.specs[idx].schedule.is_some() {
+                self.schedule_first(now, idx);
+            } else if ready {
                 self.procs[idx].state = State::Starting;
                 self.out.push(Action::Spawn(idx));
             }
@@ -1494,6 +1525,9 @@ impl Supervisor {
                 self.kill(idx);
             }
         }
+        if self.phase == Phase::Up {
+            self.scheduled_runs(now);
+        }
         self.phase_timers(now);
     }
 
@@ -1689,6 +1723,7 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
 mod exit;
 mod health;
 mod notify;
+mod schedule;
 pub use exit::{Ending, exit_status};
 pub use health::Check;
 pub use notify::SdMessage;

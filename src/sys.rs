@@ -90,3 +90,26 @@ pub fn write_problem(path: &std::path::Path) -> Option<String> {
         .err()
         .map(|e| format!("cannot create {} in {}: {e}", path.display(), dir.display()))
 }
+
+/// The offset from UTC, in seconds, of local time at `t` (Unix seconds):
+/// the C library's answer from `TZ` and the zone files (UTC without them).
+/// The zone of cron `schedule`s.
+pub fn utc_offset(t: i64) -> i32 {
+    // SAFETY: localtime_r writes only into `tm`, which we own; a null
+    // return (a time out of range) leaves the offset at 0.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let tt: libc::time_t = t;
+        if libc::localtime_r(&tt, &mut tm).is_null() {
+            return 0;
+        }
+        tm.tm_gmtoff as i32
+    }
+}
+
+/// The wall clock, in milliseconds since the epoch.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -109,6 +109,9 @@ fn header(cfg: &Config) -> String {
     let _ = writeln!(out, "log_dir: {log_dir}");
     let socket = cfg.global.control_socket.as_deref().unwrap_or("(disabled)");
     let _ = writeln!(out, "control_socket: {socket}");
+    if let Some(tz) = &cfg.time_zone {
+        let _ = writeln!(out, "schedule times: {tz}");
+    }
     if let Some(addr) = cfg.global.http {
         let _ = writeln!(out, "http: {addr} (/readyz, /livez, /metrics)");
     }
@@ -238,6 +241,13 @@ fn output(cfg: &Config, p: &ProcSpec) -> String {
     );
     if p.log_timestamps {
         let _ = writeln!(out, "  log_timestamps = true");
+    }
+    if let Some(s) = &p.schedule {
+        let _ = writeln!(
+            out,
+            "  schedule = {} (no overlap: a run still going when the next is due skips it)",
+            s.describe()
+        );
     }
     if p.no_new_privs {
         let _ = writeln!(out, "  no_new_privs = true");

@@ -13,6 +13,7 @@ pub mod layers;
 pub mod probe;
 mod process;
 mod read;
+pub mod schedule;
 mod schema;
 pub mod units;
 
@@ -25,6 +26,7 @@ use crate::plan::{self, Plan};
 pub use describe::{describe, warnings, worst_case_shutdown};
 pub use probe::{Probe, ProbeKind};
 use read::{Ctx, GLOBAL_KEYS, PROCESS_KEYS, check_keys, entries, lookup, valid_name};
+pub use schedule::{Schedule, Zone};
 pub use schema::*;
 pub use units::{all_forwardable, format_duration, forwardable, parse_size, signal_name};
 
@@ -178,6 +180,7 @@ pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
     Config {
         source: None,
         specs: Vec::new(),
+        time_zone: None,
         provenance: Vec::new(),
         global: Global {
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
@@ -225,6 +228,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         log_buffer: DEFAULT_LOG_BUFFER,
         watchdog: None,
         no_new_privs: false,
+        schedule: None,
     }
 }
 
@@ -320,6 +324,24 @@ pub fn parse_layers(
         })
         .collect();
     pod_wide_rules(&mut procs, &explicit);
+    // The `-- COMMAND` waits for every oneshot but the scheduled ones.
+    let scheduled: Vec<bool> = procs.iter().map(|p| p.schedule.is_some()).collect();
+    if let Some(cmd) = procs.iter_mut().find(|p| p.from_command_line) {
+        cmd.deps.retain(|d| !scheduled[d.on]);
+    }
+    for (i, p) in procs.iter().enumerate().take(procs_items.len()) {
+        if let Some(d) = p.deps.iter().find(|d| procs[d.on].schedule.is_some()) {
+            let (_, span, item) = &procs_items[i];
+            return Err(cx.err(
+                span,
+                &format!("{}.depends_on", item.key),
+                format!(
+                    "{} is a scheduled job: nothing may wait for it (it runs only at its times)",
+                    procs[d.on].name
+                ),
+            ));
+        }
+    }
     let plan = plan::levels(&dependency_lists(&procs)).map_err(|cycle| {
         let (_, span, item) = &procs_items[cycle[0]];
         let names: Vec<&str> = cycle.iter().map(|&i| procs[i].name.as_str()).collect();
@@ -332,6 +354,10 @@ pub fn parse_layers(
     Ok(Config {
         source: Some(file),
         specs: Vec::new(),
+        time_zone: procs
+            .iter()
+            .any(|p| p.schedule.is_some())
+            .then(|| schedule::zone_source(env)),
         provenance,
         global,
         procs,

@@ -135,7 +135,34 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             log_buffer: self.log_buffer()?,
             watchdog: self.watchdog()?,
             no_new_privs: self.flag("no_new_privs")?,
+            schedule: self.schedule(life.main, life.restart)?,
         })
+    }
+
+    /// `schedule`: a oneshot's run times; not for a main, nor with
+    /// `restart = "always"` (a run would never end).
+    fn schedule(&self, main: bool, restart: Restart) -> Result<Option<super::Schedule>> {
+        let cx = self.cx;
+        let Some(item) = self.get("schedule") else {
+            return Ok(None);
+        };
+        let sched = super::Schedule::parse(item.string(cx)?).map_err(|e| item.bad(cx, e))?;
+        if !self.oneshot[self.me] {
+            return Err(item.bad(
+                cx,
+                "only a oneshot may have a schedule (a scheduled job runs to completion at each due time); add oneshot = true",
+            ));
+        }
+        if main {
+            return Err(item.bad(
+                cx,
+                "a main process cannot have a schedule: the pod ends when its main ends",
+            ));
+        }
+        if restart == Restart::Always {
+            return Err(item.bad(cx, "restart = \"always\" would run a scheduled job without end; use \"never\" (the default) or \"on-failure\""));
+        }
+        Ok(Some(sched))
     }
 
     // ---- command and environment ----------------------------------------

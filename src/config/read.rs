@@ -46,6 +46,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "watchdog",
     "no_new_privs",
     "enabled",
+    "schedule",
 ];
 
 pub(super) const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir", "http"];

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::plan::Plan;
 
 use super::probe::Probe;
+use super::schedule::Schedule;
 
 /// Where a process's stdout or stderr goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +132,8 @@ pub struct ProcSpec {
     /// PR_SET_NO_NEW_PRIVS before exec: setuid binaries and file
     /// capabilities cannot raise its privileges.
     pub no_new_privs: bool,
+    /// `schedule`: a oneshot run at these times (None: once, at start).
+    pub schedule: Option<Schedule>,
 }
 
 impl ProcSpec {
@@ -177,6 +180,8 @@ pub struct Config {
     pub source: Option<String>,
     /// The lookup to read again on `reload` (files and directories).
     pub specs: Vec<String>,
+    /// With a `schedule`: which local time cron times follow (for `check`).
+    pub time_zone: Option<String>,
     /// With more than one file: each effective setting (dotted key) and the
     /// `FILE:LINE` that set it.
     pub provenance: Vec<(String, String)>,

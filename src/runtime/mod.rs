@@ -238,7 +238,11 @@ impl Runtime {
             http,
             oom: oom::OomWatch::find(),
             router,
-            sup: Supervisor::new(cfg),
+            sup: {
+                let mut sup = Supervisor::new(cfg);
+                sup.set_zone(crate::sys::utc_offset);
+                sup
+            },
             poller,
             sigfd,
             probes: probe::Probes::default(),
@@ -865,6 +869,7 @@ impl Runtime {
     /// One input to the supervisor. Its decisions are logged at once;
     /// refusals are kept as the answer of the control request under way.
     fn feed(&mut self, input: Input) -> Vec<Action> {
+        self.sup.set_clock(crate::sys::wall_ms());
         let acts = self.sup.handle(Instant::now(), input);
         for e in self.sup.take_events() {
             if e.kind == EventKind::Refused {
