@@ -134,3 +134,60 @@ fn a_drop_in_directory_is_merged_and_reload_reads_a_file_added_to_it() {
     let out = pod.wait(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
 }
+
+#[test]
+fn scheduled_jobs_fire_on_time_for_real() {
+    need_root!();
+    let toml = r#"
+[podinit]
+control_socket = "$DIR/ctl.sock"
+
+[process.app]
+command = "sleep 1000"
+
+[process.tick]
+command = ["sh", "-c", "date +%s.%N >> $DIR/ticks"]
+oneshot = true
+schedule = "@every 1s"
+
+[process.minute]
+command = ["sh", "-c", "date +%S >> $DIR/minutes"]
+oneshot = true
+schedule = "* * * * *"
+"#;
+    let pod = pod_pid1("sched", toml, &[]);
+    pod.wait_file("ctl.sock", LIMIT);
+    let cfg = pod.dir.s("pod.toml");
+    let next = status::status(&cfg, "minute");
+    assert_eq!(next.state, "scheduled");
+    let at = next.next_run.expect("a next run time");
+    assert!(at.contains(":00 "), "the top of a minute: {at}");
+    // Three ticks, a second apart (the event loop sleeps in between).
+    pod.wait_until("three ticks", LIMIT, || {
+        pod.dir.read("ticks").lines().count() >= 3
+    });
+    let ticks: Vec<f64> = pod
+        .dir
+        .read("ticks")
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    for w in ticks.windows(2) {
+        let gap = w[1] - w[0];
+        assert!((0.8..1.5).contains(&gap), "ticks {ticks:?}");
+    }
+    // The cron job at the top of the next minute, to the second.
+    pod.wait_until("a minute's run", Duration::from_secs(70), || {
+        !pod.dir.read("minutes").is_empty()
+    });
+    let sec = pod.dir.read("minutes");
+    assert!(sec == "00\n" || sec == "01\n", "ran at second {sec}");
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("minute is scheduled: next run at "),
+        "{}",
+        out.stderr
+    );
+}

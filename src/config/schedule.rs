@@ -377,3 +377,229 @@ pub fn zone_source(env: super::EnvLookup) -> String {
         format!("UTC: TZ={tz} names no zone file ({file} is missing; install tzdata)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cron(e: &str) -> Cron {
+        match Schedule::parse(e).unwrap_or_else(|err| panic!("{e}: {err}")) {
+            Schedule::Cron(c) => c,
+            Schedule::Every(_) => panic!("{e} is not cron"),
+        }
+    }
+
+    /// Unix seconds of a UTC civil time.
+    fn at(y: i64, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        // days_from_civil (Hinnant).
+        let y = if mo <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (mo as i64 + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        (era * 146_097 + doe - 719_468) * 86400 + h as i64 * 3600 + mi as i64 * 60
+    }
+
+    /// New York in 2026: EDT (-4) from 2026-03-08 07:00Z to 2026-11-01
+    /// 06:00Z, EST (-5) otherwise.
+    fn new_york(t: i64) -> i32 {
+        if (at(2026, 3, 8, 7, 0)..at(2026, 11, 1, 6, 0)).contains(&t) {
+            -4 * 3600
+        } else {
+            -5 * 3600
+        }
+    }
+
+    #[test]
+    fn fields_lists_ranges_steps_names_and_macros() {
+        let c = cron("*/15 9-17 * jan,JUL-aug mon-fri");
+        assert_eq!(c.minutes, 1 | 1 << 15 | 1 << 30 | 1 << 45);
+        assert_eq!(c.hours, (9..=17).map(|h| 1u32 << h).sum::<u32>());
+        assert_eq!(c.months, 1 << 1 | 1 << 7 | 1 << 8);
+        assert_eq!(c.weekdays, 0b0111110);
+        assert_eq!(cron("0 0 * * 7").weekdays, 1, "7 is Sunday too");
+        assert_eq!(cron("5/20 * * * *").minutes, 1 << 5 | 1 << 25 | 1 << 45);
+        assert_eq!(
+            cron("@daily"),
+            Cron {
+                text: "@daily".into(),
+                ..cron("0 0 * * *")
+            }
+        );
+        assert_eq!(cron("@hourly").minutes, 1);
+        assert_eq!(
+            Schedule::parse("@every 10m"),
+            Ok(Schedule::Every(Duration::from_secs(600)))
+        );
+    }
+
+    #[test]
+    fn bad_expressions_name_the_field_and_value() {
+        let e = |s: &str| Schedule::parse(s).unwrap_err();
+        assert_eq!(
+            e("61 * * * *"),
+            "minute field \"61\": 61 is out of range 0-59"
+        );
+        assert_eq!(
+            e("0 24 * * *"),
+            "hour field \"24\": 24 is out of range 0-23"
+        );
+        assert_eq!(
+            e("0 0 0 * *"),
+            "day of month field \"0\": 0 is out of range 1-31"
+        );
+        assert_eq!(
+            e("0 0 * 13 *"),
+            "month field \"13\": 13 is out of range 1-12"
+        );
+        assert!(
+            e("0 0 * * fun")
+                .starts_with("day of week field \"fun\": \"fun\" is not a number or a name (sun,")
+        );
+        assert_eq!(
+            e("*/0 * * * *"),
+            "minute field \"*/0\": the step must be at least 1"
+        );
+        assert_eq!(
+            e("5-1 * * * *"),
+            "minute field \"5-1\": a range must go upwards"
+        );
+        assert!(e("* * * *").contains("has 4 fields; a cron expression has five"));
+        assert_eq!(
+            e("@every 500ms"),
+            "\"@every 500ms\": the shortest interval is 1s"
+        );
+        assert!(e("@every soon").starts_with("@every: "));
+        assert!(e("@fortnightly").starts_with("unknown \"@fortnightly\""));
+    }
+
+    /// The reference: every minute after t, one by one, fields compared
+    /// plainly (UTC).
+    fn brute_next(c: &Cron, t: i64, horizon_days: i64) -> Option<i64> {
+        let mut m = t.div_euclid(60) * 60 + 60;
+        let end = t + horizon_days * 86400;
+        while m <= end {
+            let v = Civil::of(m);
+            let dom = c.days >> v.day & 1 == 1;
+            let dow = c.weekdays >> v.weekday & 1 == 1;
+            let day = if c.day_or { dom || dow } else { dom && dow };
+            if c.minutes >> v.minute & 1 == 1
+                && c.hours >> v.hour & 1 == 1
+                && c.months >> v.month & 1 == 1
+                && day
+            {
+                return Some(m);
+            }
+            m += 60;
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn next_after_agrees_with_a_minute_by_minute_reference(
+            minute in proptest::prop_oneof!["\\*", "\\*/[1-9]", "[0-5]?[0-9]", "[0-2]?[0-9]-[3-5][0-9](/[1-9])?", "[0-9],[1-5][0-9]"],
+            hour in proptest::prop_oneof!["\\*", "\\*/[1-9]", "1?[0-9]", "[0-9]-1[0-9]", "[0-9],2[0-3]"],
+            dom in proptest::prop_oneof!["\\*", "[1-2]?[1-9]", "[1-9]-2[0-8]", "\\*/[2-9]"],
+            month in proptest::prop_oneof!["\\*", "[1-9]", "[1-6]-1[0-2]", "\\*/[2-5]"],
+            dow in proptest::prop_oneof!["\\*", "[0-7]", "[0-2]-[3-6]", "mon-fri"],
+            t in 1_700_000_000i64..1_900_000_000,
+        ) {
+            let expr = format!("{minute} {hour} {dom} {month} {dow}");
+            let c = Cron::parse(&expr).unwrap();
+            let ours = c.next_after(t, utc);
+            match brute_next(&c, t, 400) {
+                Some(r) => proptest::prop_assert_eq!(ours, Some(r), "{}", expr),
+                None => proptest::prop_assert!(ours.is_none_or(|o| o > t + 400 * 86400), "{}", expr),
+            }
+        }
+    }
+
+    #[test]
+    fn rare_and_impossible_days() {
+        let leap = cron("0 0 29 2 *");
+        assert_eq!(
+            leap.next_after(at(2026, 3, 1, 0, 0), utc),
+            Some(at(2028, 2, 29, 0, 0))
+        );
+        assert_eq!(
+            cron("0 0 30 2 *").next_after(at(2026, 1, 1, 0, 0), utc),
+            None
+        );
+        // Either day field may match when both are restricted (Vixie cron).
+        let either = cron("0 12 13 * fri");
+        assert_eq!(
+            either.next_after(at(2026, 12, 1, 0, 0), utc),
+            Some(at(2026, 12, 4, 12, 0))
+        );
+    }
+
+    #[test]
+    fn a_time_in_the_skipped_hour_runs_once_at_the_end_of_the_gap() {
+        // 2026-03-08, New York: 02:00 EST becomes 03:00 EDT (07:00Z).
+        let c = cron("30 2 * * *");
+        let before = at(2026, 3, 8, 5, 0); // 00:00 EST
+        let run = c.next_after(before, new_york).unwrap();
+        assert_eq!(run, at(2026, 3, 8, 7, 0), "{}", format_local(run, new_york));
+        assert_eq!(format_local(run, new_york), "2026-03-08 03:00:00 -0400");
+        // Once: the next is the next day's 02:30 EDT.
+        assert_eq!(c.next_after(run, new_york), Some(at(2026, 3, 9, 6, 30)));
+        // Every minute of the gap folds into that one run, then on it goes.
+        let m = cron("* * * * *");
+        assert_eq!(
+            m.next_after(at(2026, 3, 8, 6, 59), new_york),
+            Some(at(2026, 3, 8, 7, 0))
+        );
+        assert_eq!(
+            m.next_after(at(2026, 3, 8, 7, 0), new_york),
+            Some(at(2026, 3, 8, 7, 1))
+        );
+    }
+
+    #[test]
+    fn a_time_in_the_repeated_hour_runs_once_but_hourly_jobs_keep_the_clock() {
+        // 2026-11-01, New York: 02:00 EDT becomes 01:00 EST (06:00Z), so
+        // 01:00-01:59 happens twice.
+        let c = cron("30 1 * * *");
+        let first = c.next_after(at(2026, 11, 1, 4, 0), new_york).unwrap();
+        assert_eq!(first, at(2026, 11, 1, 5, 30), "01:30 EDT");
+        assert_eq!(
+            c.next_after(first, new_york),
+            Some(at(2026, 11, 2, 6, 30)),
+            "not 01:30 EST"
+        );
+        // `*` hours: every hour is theirs, the repeated one too.
+        let h = cron("30 * * * *");
+        assert_eq!(
+            h.next_after(first, new_york),
+            Some(at(2026, 11, 1, 6, 30)),
+            "01:30 EST"
+        );
+        assert_eq!(
+            h.next_after(at(2026, 11, 1, 6, 30), new_york),
+            Some(at(2026, 11, 1, 7, 30))
+        );
+    }
+
+    #[test]
+    fn civil_times_and_weekdays() {
+        assert_eq!(
+            Civil::of(at(2026, 12, 1, 13, 45)),
+            Civil {
+                year: 2026,
+                month: 12,
+                day: 1,
+                hour: 13,
+                minute: 45,
+                weekday: 2
+            }
+        );
+        assert_eq!(Civil::of(0).weekday, 4, "1970-01-01 was a Thursday");
+        assert_eq!(
+            format_local(at(2026, 7, 1, 12, 0), new_york),
+            "2026-07-01 08:00:00 -0400"
+        );
+    }
+}

@@ -769,3 +769,44 @@ fn a_directory_is_its_toml_files_in_lexical_order() {
         ]
     );
 }
+
+#[test]
+fn schedule_errors_name_the_key() {
+    let job = |extra: &str| format!("[process.job]\ncommand = \"j\"\n{extra}\n");
+    assert_eq!(
+        err(&job("schedule = \"*/5 * * * *\"")),
+        "pod.toml:3: process.job.schedule: only a oneshot may have a schedule (a scheduled job runs to completion at each due time); add oneshot = true"
+    );
+    assert_eq!(
+        err(&job("oneshot = true\nschedule = \"61 * * * *\"")),
+        "pod.toml:4: process.job.schedule: minute field \"61\": 61 is out of range 0-59"
+    );
+    assert_eq!(
+        err(&job("oneshot = true\nschedule = \"@every 0.5s\"")),
+        "pod.toml:4: process.job.schedule: \"@every 0.5s\": the shortest interval is 1s"
+    );
+    assert!(
+        err(&job("oneshot = true\nmain = true\nschedule = \"@daily\""))
+            .contains("a main process cannot have a schedule")
+    );
+    assert!(
+        err(&job(
+            "oneshot = true\nrestart = \"always\"\nschedule = \"@daily\""
+        ))
+        .contains("restart = \"always\" would run")
+    );
+    let waits = format!(
+        "{}[process.app]\ncommand = \"a\"\ndepends_on = [\"job\"]\n",
+        job("oneshot = true\nschedule = \"@daily\"")
+    );
+    assert_eq!(
+        err(&waits),
+        "pod.toml:5: process.app.depends_on: job is a scheduled job: nothing may wait for it (it runs only at its times)"
+    );
+    // The `-- COMMAND` waits for the other oneshots, not for scheduled ones.
+    let text = job("oneshot = true\nschedule = \"@daily\"");
+    let cfg = parse(&text, "pod.toml", Some(vec!["app".into()]), &env).unwrap();
+    assert!(cfg.procs[1].deps.is_empty());
+    assert!(cfg.time_zone.is_some());
+    assert!(describe(&cfg).contains("  schedule = \"@daily\""));
+}

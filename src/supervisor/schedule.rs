@@ -94,6 +94,10 @@ impl Supervisor {
             let Some(due) = self.procs[idx].due else {
                 continue;
             };
+            if self.procs[idx].retired {
+                self.procs[idx].due = None; // removed by a reload
+                continue;
+            }
             if now < due.at || self.procs[idx].state == State::Waiting {
                 continue;
             }

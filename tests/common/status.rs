@@ -155,6 +155,8 @@ pub struct ProcStatus {
     pub oom_kills: i64,
     pub ready: bool,
     pub probe_failure: Option<String>,
+    /// A scheduled job's next time, local (`YYYY-MM-DD HH:MM:SS +HHMM`).
+    pub next_run: Option<String>,
 }
 
 /// The processes of a `status --json` answer.
@@ -188,6 +190,10 @@ pub fn parse_status(json: &str) -> Vec<ProcStatus> {
             oom_kills: num(p.get("oom_kills")).unwrap_or(-1),
             ready: p.get("ready") == &Json::Bool(true),
             probe_failure: match p.get("probe_failure") {
+                Json::Str(s) => Some(s.clone()),
+                _ => None,
+            },
+            next_run: match p.get("next_run") {
                 Json::Str(s) => Some(s.clone()),
                 _ => None,
             },
