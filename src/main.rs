@@ -319,8 +319,9 @@ fn main() {
     }
     let code = match runtime::Runtime::new(&cfg) {
         Ok(rt) => rt.run(),
-        Err(e) if e.to_string().starts_with("podinit.http:") => {
-            // A setting that cannot be had here (podinit.http's address).
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            // A setting that cannot be had here (podinit.http's address,
+            // the syslog socket's path).
             eprintln!("podinit: {e}");
             exit_usage()
         }

@@ -18,6 +18,7 @@ pub const KIND_CTL_LISTEN: u64 = 5;
 pub const KIND_CTL_CLIENT: u64 = 6;
 pub const KIND_HTTP_LISTEN: u64 = 7;
 pub const KIND_HTTP_CLIENT: u64 = 8;
+pub const KIND_SYSLOG: u64 = 9;
 
 pub fn token(kind: u64, id: u64) -> u64 {
     (kind << 56) | (id & ((1 << 56) - 1))

@@ -191,3 +191,183 @@ schedule = "* * * * *"
         out.stderr
     );
 }
+
+fn has(cmd: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn syslog_messages_become_lines_of_the_syslog_source() {
+    need_root!();
+    if !has("logger") {
+        eprintln!("SKIPPED: no logger (util-linux)");
+        return;
+    }
+    let toml = r#"
+[podinit]
+control_socket = ""
+syslog = { path = "$DIR/log.sock", stdout = "file:$DIR/syslog.json", log_format = "json" }
+
+[process.app]
+command = ["sh", "-c", "logger -u $DIR/log.sock -t myapp -i -p local3.warning 'rfc 3164 hello'; logger -u $DIR/log.sock --rfc5424 -t five -p cron.err 'rfc 5424 hello'; printf '<14>no tag here' | python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(sys.stdin.buffer.read(), sys.argv[1])' $DIR/log.sock 2>/dev/null || true"]
+main = true
+"#;
+    let out = pod_pid1("syslog", toml, &[]).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let lines = out.dir.read("syslog.json");
+    let first = lines.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(r#""process":"syslog","stream":"syslog","facility":"local3","severity":"warning","tag":"myapp","pid":"#)
+            && first.ends_with(r#""line":"rfc 3164 hello"}"#),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(
+            r#""facility":"cron","severity":"err","tag":"five","pid":null,"line":"rfc 5424 hello"}"#
+        ),
+        "{lines}"
+    );
+    // The socket is gone with podinit.
+    assert!(!out.dir.join("log.sock").exists());
+}
+
+#[test]
+fn a_syslog_path_that_is_not_a_socket_is_refused_and_kept() {
+    need_root!();
+    let dir = TempDir::new("syslog-file");
+    dir.write("log", "precious\n");
+    let toml = format!(
+        "[podinit]\nsyslog = \"{}\"\n[process.app]\ncommand = \"true\"\nmain = true\n",
+        dir.s("log")
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let out = Pod::start_pid1(dir, &["-c", &cfg]).wait(LIMIT);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[podinit] syslog: ")
+            && out
+                .stderr
+                .contains("exists and is not a socket; podinit never deletes it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.dir.read("log"), "precious\n");
+    assert!(
+        !out.stderr.contains("app started"),
+        "nothing started: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_syslog_flood_is_bounded_and_its_drops_are_counted() {
+    need_root!();
+    if !has("python3") {
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    // The target is the stdin of a process that never reads it: podinit's
+    // queue for it fills, and what does not fit is dropped and said.
+    let toml = r#"
+[podinit]
+control_socket = ""
+syslog = { path = "$DIR/log.sock", stdout = "process:deaf" }
+
+[process.deaf]
+command = "sleep 1000"
+
+[process.flood]
+command = ["python3", "-c", "import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); m=b'<14>flood: ' + b'x'*200\nfor i in range(40000): s.sendto(m, sys.argv[1])\nopen(sys.argv[2], 'w').write('sent')", "$DIR/log.sock", "$DIR/sent"]
+oneshot = true
+"#;
+    let pod = pod_pid1("syslog-flood", toml, &[]);
+    pod.wait_file("sent", LIMIT);
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", pod.pid))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .map(|k| k.parse::<u64>().unwrap())
+        })
+        .unwrap();
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    // 40,000 messages of 212 bytes are 8.5 MB: most were dropped, and
+    // podinit's memory stayed within a few MiB of its bound.
+    assert!(rss < 16 * 1024, "podinit's RSS {rss} KiB");
+    let said = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("syslog messages on"))
+        .unwrap_or_else(|| panic!("no drop report: {}", out.stderr));
+    let n: u64 = said
+        .trim_start_matches("podinit: warning: ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 10_000, "{said}");
+}
+
+#[test]
+fn debian_cron_logs_through_the_syslog_receiver() {
+    need_real_root!();
+    if !std::path::Path::new("/usr/sbin/cron").exists() {
+        assert!(
+            std::env::var_os("PODINIT_EXPECT_CRON").is_none(),
+            "PODINIT_EXPECT_CRON is set but /usr/sbin/cron is missing"
+        );
+        eprintln!("SKIPPED: no /usr/sbin/cron (apt-get install cron)");
+        return;
+    }
+    // cron logs only to /dev/log: podinit binds it in a mount namespace of
+    // the test's own, over a private /dev (the host's /dev is untouched).
+    let dir = TempDir::new("cron");
+    let d = dir.path().display().to_string();
+    dir.write(
+        "pod.toml",
+        "[podinit]\nsyslog = true\ncontrol_socket = \"\"\n\n[process.cron]\ncommand = [\"cron\", \"-f\", \"-L\", \"15\"]\n",
+    );
+    let script = format!(
+        "set -e; mount --make-rprivate /; mkdir -p {d}/dev; mount --rbind /dev {d}/dev; \
+         mount -t tmpfs -o mode=755 tmpfs /dev; \
+         for n in null zero full random urandom tty; do touch /dev/$n; mount --bind {d}/dev/$n /dev/$n; done; \
+         ln -s /proc/self/fd /dev/fd; \
+         exec unshare --pid --fork --mount-proc --kill-child {bin} -c {d}/pod.toml",
+        bin = env!("CARGO_BIN_EXE_podinit")
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "sh", "-c", &script]);
+    let mut pod = Pod::start_wrapped(dir, cmd);
+    pod.wait_text("podinit.stdout", "(CRON) INFO (pidfile fd", LIMIT);
+    // The wrapper's shell had children of its own (mount, touch) before it
+    // exec'ed unshare: podinit is the process running this pod's config.
+    let conf = format!("{d}/pod.toml");
+    pod.pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.first().is_some_and(|a| a.ends_with(b"podinit")) && args.contains(&conf.as_bytes())
+        })
+        .expect("podinit's pid");
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("syslog | cron[")
+                && l.ends_with("]: (CRON) INFO (pidfile fd = 3)")),
+        "{}",
+        out.stdout
+    );
+}

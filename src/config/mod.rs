@@ -187,6 +187,7 @@ pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
             log_dir: default_log_dir(&|k| std::env::var(k).ok()),
             control_socket: Some(default_control_socket(&|k| std::env::var(k).ok())),
             http: None,
+            syslog: None,
         },
         procs,
         plan,
@@ -277,7 +278,7 @@ pub fn parse_layers(
     let top = entries(doc.get_ref(), "");
     check_keys(&cx, &top, &["podinit", "defaults", "process"])?;
     let get = |name: &str| top.iter().find(|(n, _, _)| *n == name).map(|(_, _, i)| i);
-    let global = parse_global(&cx, get("podinit"), env)?;
+    let mut global = parse_global(&cx, get("podinit"), env)?;
     let defaults = get("defaults").map_or(Ok(Vec::new()), |item| {
         let items = item.table(&cx)?;
         check_keys(&cx, &items, PROCESS_KEYS).map(|()| items)
@@ -303,6 +304,7 @@ pub fn parse_layers(
         };
         procs.push(table.spec()?);
     }
+    global.syslog = parse_syslog(&cx, get("podinit"), &index, &kinds, env, &global.log_dir)?;
     if let Some(argv) = command {
         let stop_timeout = match lookup(&[], &defaults, "stop_timeout") {
             Some(i) => i.duration(&cx)?,
@@ -377,6 +379,7 @@ fn parse_global(
         log_dir: default_log_dir(env),
         control_socket: Some(default_control_socket(env)),
         http: None,
+        syslog: None,
     };
     let Some(item) = item else {
         return Ok(global);
@@ -401,6 +404,7 @@ fn parse_global(
                 }
                 global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(cx, e))?;
             }
+            "syslog" => {} // read with the processes (its targets may name one)
             "http" => {
                 let v = item.string(cx)?;
                 global.http = Some(v.parse().map_err(|_| {
@@ -417,6 +421,78 @@ fn parse_global(
     }
     Ok(global)
 }
+
+/// `[podinit] syslog`: `true` (at `/dev/log`), a path, or a table with
+/// `path` and the output keys of a process (`stdout`, `log_format`, ...).
+fn parse_syslog(
+    cx: &Ctx,
+    podinit: Option<&read::Item>,
+    index: &HashMap<String, usize>,
+    oneshot: &[bool],
+    env: EnvLookup,
+    log_dir: &str,
+) -> Result<Option<Syslog>, ConfigError> {
+    let Some(items) = podinit.map(|p| p.table(cx)).transpose()? else {
+        return Ok(None);
+    };
+    let Some((_, span, item)) = items.iter().find(|(n, _, _)| *n == "syslog") else {
+        return Ok(None);
+    };
+    let (path, entries) = match item.val.get_ref() {
+        DeValue::Boolean(false) => return Ok(None),
+        DeValue::Boolean(true) => (DEFAULT_SYSLOG_PATH.to_string(), Vec::new()),
+        DeValue::String(p) => (p.to_string(), Vec::new()),
+        DeValue::Table(_) => {
+            let entries = item.table(cx)?;
+            read::check_keys(cx, &entries, read::SYSLOG_KEYS)?;
+            let path = match entries.iter().find(|(n, _, _)| *n == "path") {
+                Some((_, _, p)) => p.string(cx)?.to_string(),
+                None => DEFAULT_SYSLOG_PATH.to_string(),
+            };
+            (path, entries)
+        }
+        _ => return Err(item.wrong_type(cx, "true, a socket path, or a table")),
+    };
+    if !path.starts_with('/') {
+        return Err(item.bad(
+            cx,
+            format!("{path:?}: the socket path must be absolute, as in \"/dev/log\""),
+        ));
+    }
+    if index.contains_key(SYSLOG_NAME) {
+        return Err(item.bad(
+            cx,
+            "the log source of syslog is named `syslog`, as is a process here: rename the process",
+        ));
+    }
+    let table = process::Table {
+        cx,
+        name: SYSLOG_NAME,
+        span,
+        table: item,
+        items: &entries,
+        defaults: &[],
+        index,
+        oneshot,
+        me: usize::MAX,
+        env,
+        log_dir,
+    };
+    let out = table.output()?;
+    let mut spec = command_proc(Vec::new(), Vec::new(), DEFAULT_STOP_TIMEOUT);
+    spec.name = SYSLOG_NAME.into();
+    spec.from_command_line = false;
+    spec.stdout = out.stdout;
+    spec.stderr = Target::Null;
+    spec.log_format = out.log_format;
+    spec.log_timestamps = out.log_timestamps;
+    spec.log_max_size = out.log_max_size;
+    spec.log_max_files = out.log_max_files;
+    Ok(Some(Syslog { path, output: spec }))
+}
+
+/// Where `syslog = true` listens.
+pub const DEFAULT_SYSLOG_PATH: &str = "/dev/log";
 
 /// The entries of every process table, in file order.
 type Tables<'v, 'i> = Vec<Vec<read::Entry<'v, 'i>>>;

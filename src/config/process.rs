@@ -58,13 +58,13 @@ struct Identity {
 }
 
 /// Output keys: where its stdout and stderr go, and how.
-struct Output {
-    stdout: Target,
-    stderr: Target,
-    log_format: Option<LogFormat>,
-    log_timestamps: bool,
-    log_max_size: Option<u64>,
-    log_max_files: u32,
+pub(super) struct Output {
+    pub stdout: Target,
+    pub stderr: Target,
+    pub log_format: Option<LogFormat>,
+    pub log_timestamps: bool,
+    pub log_max_size: Option<u64>,
+    pub log_max_files: u32,
 }
 
 impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
@@ -486,7 +486,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
 
     // ---- output ----------------------------------------------------------
 
-    fn output(&self) -> Result<Output> {
+    pub(super) fn output(&self) -> Result<Output> {
         let cx = self.cx;
         let log_format = match self.get("log_format") {
             None => None,

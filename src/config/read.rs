@@ -49,7 +49,23 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "schedule",
 ];
 
-pub(super) const GLOBAL_KEYS: &[&str] = &["shutdown_timeout", "control_socket", "log_dir", "http"];
+pub(super) const GLOBAL_KEYS: &[&str] = &[
+    "shutdown_timeout",
+    "control_socket",
+    "log_dir",
+    "http",
+    "syslog",
+];
+
+/// The keys of a `[podinit.syslog]` table.
+pub(super) const SYSLOG_KEYS: &[&str] = &[
+    "path",
+    "stdout",
+    "log_format",
+    "log_timestamps",
+    "log_max_size",
+    "log_max_files",
+];
 
 pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 /// A table entry: key name, key span, value.

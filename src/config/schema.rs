@@ -171,7 +171,22 @@ pub struct Global {
     pub control_socket: Option<String>,
     /// `/readyz`, `/livez` and `/metrics` on this address (None: off).
     pub http: Option<std::net::SocketAddr>,
+    /// The `/dev/log` receiver (None: off).
+    pub syslog: Option<Syslog>,
 }
+
+/// `[podinit] syslog`: a datagram socket whose messages are the lines of a
+/// built-in log source named `syslog`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Syslog {
+    pub path: String,
+    /// Its output settings, as a process's (`name` = "syslog"; only the
+    /// output keys are used).
+    pub output: ProcSpec,
+}
+
+/// The name of the syslog log source.
+pub const SYSLOG_NAME: &str = "syslog";
 
 /// A validated pod: processes in file order, and their start/stop plan.
 #[derive(Clone, Debug, PartialEq, Eq)]

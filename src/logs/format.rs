@@ -34,7 +34,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Appends `s` as the body of a JSON string (without quotes).
-fn json_escape(s: &str, out: &mut Vec<u8>) {
+pub fn json_escape(s: &str, out: &mut Vec<u8>) {
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),

@@ -12,6 +12,7 @@
 //! decisions about processes stay in the supervisor.
 
 pub mod format;
+pub mod syslog;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -132,6 +133,9 @@ struct Signature {
     log_max_files: u32,
     from_command_line: bool,
 }
+
+/// The "process" of a built-in source's stream (the syslog receiver).
+pub const SOURCE: usize = usize::MAX;
 
 /// A sink queue over this pauses its feeders; under `LOW` they resume.
 const HIGH: usize = 1 << 20;
@@ -528,6 +532,66 @@ impl Router {
             c,
             stream,
         )
+    }
+
+    /// A built-in log source (the syslog receiver), routed as a process's
+    /// stdout would be by `spec`'s output keys; `specs` name consumers.
+    /// Returns its stream id for [`Router::push_source`].
+    pub fn add_source(
+        &mut self,
+        spec: &ProcSpec,
+        specs: &[ProcSpec],
+        poller: &Poller,
+    ) -> io::Result<usize> {
+        let target = &spec.stdout;
+        let sink = self.sink_for(target, StreamKind::Stdout, spec, specs)?;
+        // Its pipe is never written: the source hands bytes over directly.
+        let (read, write) = pipe()?;
+        let width = self.width.max(spec.name.len());
+        let framer = Self::framer(
+            spec,
+            target,
+            width,
+            self.colour,
+            specs.len(),
+            StreamKind::Stdout,
+        );
+        self.streams.push(Stream {
+            proc: SOURCE,
+            read,
+            write,
+            framer,
+            sink,
+            paused: false,
+            watch: None,
+            kind: StreamKind::Stdout,
+            lines: 0,
+        });
+        self.sinks[sink].feeders.push(self.streams.len() - 1);
+        self.link_consumers(specs);
+        let _ = poller;
+        Ok(self.streams.len() - 1)
+    }
+
+    /// Complete lines of a built-in source, if its sink has room (under
+    /// `HIGH`); false: not taken, the source drops and counts them.
+    pub fn push_source(&mut self, sid: usize, data: &[u8], poller: &Poller) -> bool {
+        let Some(s) = self.streams.get_mut(sid) else {
+            return false;
+        };
+        let sink = s.sink;
+        if self.sinks[sink].pending() >= HIGH {
+            return false;
+        }
+        s.lines += bytecount_newlines(data);
+        let q = &mut self.sinks[sink];
+        if q.sent > 0 && q.sent == q.queue.len() {
+            q.queue.clear();
+            q.sent = 0;
+        }
+        s.framer.feed(data, SystemTime::now(), &mut q.queue);
+        self.flush(sink, poller, Instant::now());
+        true
     }
 
     /// Lines read so far per (process, stream), across restarts and reloads.

@@ -13,6 +13,7 @@ mod http;
 mod oom;
 mod probe;
 pub mod procfs;
+mod syslog;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -27,7 +28,7 @@ use crate::control::{self, Server};
 use crate::logs::Router;
 use crate::poll::{
     self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_HTTP_CLIENT, KIND_HTTP_LISTEN, KIND_NOTIFY,
-    KIND_PROBE, KIND_SIGNAL, KIND_SINK, KIND_STREAM, Poller, token,
+    KIND_PROBE, KIND_SIGNAL, KIND_SINK, KIND_STREAM, KIND_SYSLOG, Poller, token,
 };
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
@@ -178,6 +179,8 @@ pub struct Runtime {
     command: Option<Vec<std::ffi::OsString>>,
     control: Option<Server>,
     http: Option<http::Http>,
+    /// The `/dev/log` receiver (`[podinit] syslog`).
+    syslog: Option<syslog::Receiver>,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
     oom: Option<oom::OomWatch>,
     router: Router,
@@ -214,7 +217,7 @@ impl Runtime {
             libc::EPOLLIN as u32,
             token(KIND_SIGNAL, 0),
         )?;
-        let router = Router::new(&cfg.procs, &poller)?;
+        let mut router = Router::new(&cfg.procs, &poller)?;
         // Before anything starts: an address that cannot be bound is an
         // error of the config (InvalidInput: main exits 2 with it).
         let http = match cfg.global.http {
@@ -226,7 +229,12 @@ impl Runtime {
             }
             None => None,
         };
+        let syslog = match &cfg.global.syslog {
+            Some(s) => Some(Self::bind_syslog(s, &cfg.procs, &mut router, &poller)?),
+            None => None,
+        };
         Ok(Runtime {
+            syslog,
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -257,6 +265,32 @@ impl Runtime {
     }
 
     /// Runs the pod to its end; returns podinit's exit status.
+    /// The syslog receiver, bound before anything starts (daemons log at
+    /// once); a socket that cannot be bound is an error of the config.
+    fn bind_syslog(
+        cfg: &crate::config::Syslog,
+        procs: &[crate::config::ProcSpec],
+        router: &mut Router,
+        poller: &Poller,
+    ) -> io::Result<syslog::Receiver> {
+        use crate::config::{LogFormat, Target};
+        let json = cfg.output.format_for(&cfg.output.stdout) == LogFormat::Json;
+        let mut spec = cfg.output.clone();
+        if json {
+            // The receiver writes whole JSON lines (with facility, ...).
+            spec.log_format = Some(LogFormat::Raw);
+            spec.log_timestamps = false;
+        }
+        let out = match cfg.output.stdout {
+            Target::Null => None,
+            _ => Some(router.add_source(&spec, procs, poller)?),
+        };
+        let r = syslog::Receiver::bind(&cfg.path, out, json)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        poller.add(r.fd(), libc::EPOLLIN as u32, token(KIND_SYSLOG, 0))?;
+        Ok(r)
+    }
+
     pub fn run(mut self) -> i32 {
         let first = self.feed(Input::Start);
         self.execute(first);
@@ -268,6 +302,9 @@ impl Runtime {
         }
         loop {
             if let Some(code) = self.exit {
+                if let Some(r) = &mut self.syslog {
+                    r.report();
+                }
                 self.router
                     .finish(&self.poller, std::time::Duration::from_secs(5));
                 return code;
@@ -339,6 +376,11 @@ impl Runtime {
             KIND_CTL_CLIENT => self.on_control_client(id),
             KIND_HTTP_LISTEN => self.on_http_accept(),
             KIND_HTTP_CLIENT => self.on_http_client(id),
+            KIND_SYSLOG => {
+                if let Some(r) = &mut self.syslog {
+                    r.on_readable(&mut self.router, &self.poller);
+                }
+            }
             _ => {}
         }
     }
