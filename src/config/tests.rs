@@ -810,3 +810,22 @@ fn schedule_errors_name_the_key() {
     assert!(cfg.time_zone.is_some());
     assert!(describe(&cfg).contains("  schedule = \"@daily\""));
 }
+
+#[test]
+fn an_unreadable_drop_in_directory_is_an_error_naming_it() {
+    let dir = std::env::temp_dir().join(format!("podinit-noread-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let got = layers::expand(std::slice::from_ref(&d));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    if crate::sys::euid() == 0 {
+        return; // root reads it anyway; the non-root lane checks the error
+    }
+    let e = got.unwrap_err().0;
+    assert!(e.starts_with(&format!("{d}: cannot read the config directory: ")), "{e}");
+    assert!(e.contains("Permission denied"), "{e}");
+}
