@@ -109,6 +109,16 @@ fn header(cfg: &Config) -> String {
     let _ = writeln!(out, "log_dir: {log_dir}");
     let socket = cfg.global.control_socket.as_deref().unwrap_or("(disabled)");
     let _ = writeln!(out, "control_socket: {socket}");
+    if let Some(s) = &cfg.global.syslog {
+        let o = &s.output;
+        let _ = writeln!(
+            out,
+            "syslog: {} -> {} ({}), as the log source `syslog`",
+            s.path,
+            show_target(cfg, &o.stdout),
+            o.format_for(&o.stdout).as_str()
+        );
+    }
     if let Some(tz) = &cfg.time_zone {
         let _ = writeln!(out, "schedule times: {tz}");
     }
@@ -217,16 +227,20 @@ fn identity(p: &ProcSpec) -> String {
     out
 }
 
-fn output(cfg: &Config, p: &ProcSpec) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let show = |t: &Target| match t {
+fn show_target(cfg: &Config, t: &Target) -> String {
+    match t {
         Target::Console => "console".to_string(),
         Target::Null => "null".to_string(),
         Target::File(f) => format!("file:{f}"),
         Target::Process(i) => format!("process:{}", cfg.procs[*i].name),
         Target::Stdout => "stdout (one pipe for both)".to_string(),
-    };
+    }
+}
+
+fn output(cfg: &Config, p: &ProcSpec) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let show = |t: &Target| show_target(cfg, t);
     let err_fmt = if p.stderr == Target::Stdout {
         String::new()
     } else {

@@ -826,6 +826,9 @@ fn an_unreadable_drop_in_directory_is_an_error_naming_it() {
         return; // root reads it anyway; the non-root lane checks the error
     }
     let e = got.unwrap_err().0;
-    assert!(e.starts_with(&format!("{d}: cannot read the config directory: ")), "{e}");
+    assert!(
+        e.starts_with(&format!("{d}: cannot read the config directory: ")),
+        "{e}"
+    );
     assert!(e.contains("Permission denied"), "{e}");
 }
