@@ -314,6 +314,8 @@ fn main() {
         print!("{}", config::describe(&cfg));
         return;
     }
+    // The low fds the fast spawn needs, before anything else is opened.
+    podinit::spawn::prepare();
     if let Some((old, new)) = podinit::spawn::raise_fd_limit() {
         log::debug!("fd limit raised from {old} to {new} for podinit; processes get {old}");
     }

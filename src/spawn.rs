@@ -285,7 +285,11 @@ pub fn spawn(
         ignored: ignored_signals(),
     };
 
-    match fork_exec(&child_setup)? {
+    let started = match fast::spawn(&child_setup) {
+        Some(r) => r,
+        None => fork_exec(&child_setup)?,
+    };
+    match started {
         Ok(pid) => Ok(pid),
         Err((errno, step)) => Err(child_failure(spec, &path, errno, step)),
     }
@@ -312,7 +316,7 @@ fn fork_exec(child_setup: &ChildSetup) -> Result<Result<Pid, (i32, u8)>, SpawnEr
     }
     if pid == 0 {
         // SAFETY: in the child, see above.
-        unsafe { child(child_setup, wr.as_raw_fd()) }
+        unsafe { child(child_setup, Report::Pipe(wr.as_raw_fd())) }
     }
     drop(wr);
     let mut buf = [0u8; 5];
@@ -382,6 +386,25 @@ fn child_failure(spec: &ProcSpec, path: &Path, errno: i32, step: u8) -> SpawnErr
 }
 
 /// What the child needs, as raw pointers into memory the parent keeps alive.
+/// How the child reports a failed step: a pipe (fork), or memory it
+/// shares with podinit (the fast path).
+#[derive(Clone, Copy)]
+enum Report {
+    Pipe(RawFd),
+    Memory(*mut Failure),
+}
+
+/// What a child of the fast path left in shared memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// Nothing: it exec'ed.
+    None,
+    /// The kernel refused the fd table of its own: fork instead.
+    NoFastPath,
+    Step(i32, u8),
+}
+
+#[derive(Clone, Copy)]
 struct ChildSetup {
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
@@ -459,14 +482,20 @@ fn ignored_signals() -> u64 {
 ///
 /// # Safety
 /// Only in a freshly forked child of a single-threaded parent.
-unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
+unsafe fn child(c: &ChildSetup, report: Report) -> ! {
     unsafe {
         let fail = |step: u8| -> ! {
             let errno = *libc::__errno_location();
-            let mut msg = [0u8; 5];
-            msg[..4].copy_from_slice(&errno.to_ne_bytes());
-            msg[4] = step;
-            libc::write(report, msg.as_ptr().cast(), msg.len());
+            match report {
+                Report::Pipe(fd) => {
+                    let mut msg = [0u8; 5];
+                    msg[..4].copy_from_slice(&errno.to_ne_bytes());
+                    msg[4] = step;
+                    libc::write(fd, msg.as_ptr().cast(), msg.len());
+                }
+                // Shared memory (CLONE_VM): the parent reads it once we are gone.
+                Report::Memory(at) => std::ptr::write_volatile(at, Failure::Step(errno, step)),
+            }
             libc::_exit(127);
         };
         // Own process group, so that stop signals reach its whole tree.
@@ -556,13 +585,15 @@ unsafe fn child(c: &ChildSetup, report: RawFd) -> ! {
             libc::setrlimit(libc::RLIMIT_NOFILE, lim);
         }
         if let Some((uid, gid)) = c.identity {
-            if libc::setgroups(c.ngroups, c.groups) != 0 {
+            // Raw system calls: this task only (glibc's wrappers may try to
+            // reach other threads, and the memory here is podinit's).
+            if libc::syscall(libc::SYS_setgroups, c.ngroups, c.groups) != 0 {
                 fail(STEP_GROUPS);
             }
-            if libc::setgid(gid) != 0 {
+            if libc::syscall(libc::SYS_setgid, gid) != 0 {
                 fail(STEP_GID);
             }
-            if libc::setuid(uid) != 0 {
+            if libc::syscall(libc::SYS_setuid, uid) != 0 {
                 fail(STEP_UID);
             }
         }
@@ -641,4 +672,178 @@ mod tests {
         ];
         assert_eq!(e, want);
     }
+}
+
+/// The fast path of a spawn, for big pods: `clone(CLONE_VM | CLONE_VFORK |
+/// CLONE_FILES)`, then, first thing in the child, `close_range(SLOTS.end,
+/// ~0, CLOSE_RANGE_UNSHARE)`: the child gets a table of its own holding
+/// only fds 0 to `SLOTS.end - 1`. A fork copies podinit's page tables and
+/// its whole fd table (4 fds per process), then exec closes them all again:
+/// with 2,000 processes that was most of a start's time, and it grew with
+/// the pod. The sources of the child's fds are put in reserved low slots
+/// first (`reserve`), and put back to `/dev/null` after.
+///
+/// Falls back to fork (None) when the slots are not reserved, a spawn needs
+/// more sources than there are slots, or the kernel refuses (before Linux
+/// 5.9, or a seccomp filter): then for good.
+mod fast {
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+    use super::{ChildSetup, Failure, Pid, RawFd, Report, Stdio, child};
+
+    /// Low fds for the sources of a child's fds.
+    pub const SLOTS: std::ops::Range<i32> = 3..11;
+    const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
+    const STACK: usize = 64 * 1024;
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    /// `/dev/null`, to park the slots on between spawns.
+    static DEVNULL: AtomicI32 = AtomicI32::new(-1);
+
+    /// Takes the slots, before podinit opens anything else (an fd podinit
+    /// inherited there is closed: children never get those anyway).
+    pub fn reserve() {
+        let Ok(null) = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) else {
+            return;
+        };
+        use std::os::fd::IntoRawFd;
+        let null = null.into_raw_fd();
+        // SAFETY: plain fcntl/dup3 on fds podinit owns from now on.
+        let parked = unsafe {
+            let keep = libc::fcntl(null, libc::F_DUPFD_CLOEXEC, SLOTS.end);
+            let ok = keep >= 0
+                && SLOTS
+                    .clone()
+                    .all(|fd| fd == null || libc::dup3(keep, fd, libc::O_CLOEXEC) == fd);
+            if null >= SLOTS.end {
+                libc::close(null);
+            }
+            ok.then_some(keep)
+        };
+        if let Some(keep) = parked {
+            DEVNULL.store(keep, Ordering::Relaxed);
+            ON.store(true, Ordering::Relaxed);
+        }
+    }
+
+    struct Arg {
+        setup: ChildSetup,
+        failure: Failure,
+    }
+
+    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the parent's `Arg`, alive while it is suspended
+        // (CLONE_VFORK); this task writes only `failure`, and its own table.
+        unsafe {
+            let arg = arg.cast::<Arg>();
+            let r = libc::syscall(
+                libc::SYS_close_range,
+                SLOTS.end as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_UNSHARE,
+            );
+            if r != 0 {
+                // Still sharing podinit's table: touch nothing, just go.
+                std::ptr::write_volatile(&raw mut (*arg).failure, Failure::NoFastPath);
+                libc::_exit(127);
+            }
+            child(&(*arg).setup, Report::Memory(&raw mut (*arg).failure))
+        }
+    }
+
+    /// Spawns through the fast path; None: use fork.
+    pub fn spawn(c: &ChildSetup) -> Option<Result<Pid, (i32, u8)>> {
+        if !ON.load(Ordering::Relaxed) {
+            return None;
+        }
+        // The sources, moved into the slots.
+        let extra = unsafe { std::slice::from_raw_parts(c.extra_fds, c.nextra) };
+        let mut sources: Vec<RawFd> = c
+            .stdio
+            .iter()
+            .filter_map(|s| match s {
+                Stdio::Fd(fd) => Some(*fd),
+                Stdio::Inherit => None,
+            })
+            .collect();
+        sources.extend(extra.iter().map(|&(src, _)| src));
+        if sources.len() > SLOTS.len() {
+            return None;
+        }
+        let mut next = SLOTS.start;
+        let mut slot_of = |fd: RawFd| -> RawFd {
+            let slot = next;
+            next += 1;
+            // SAFETY: dup3 onto a reserved slot of ours.
+            unsafe { libc::dup3(fd, slot, libc::O_CLOEXEC) };
+            slot
+        };
+        let stdio = c.stdio.map(|s| match s {
+            Stdio::Fd(fd) => Stdio::Fd(slot_of(fd)),
+            Stdio::Inherit => Stdio::Inherit,
+        });
+        let moved: Vec<(RawFd, i32)> = extra.iter().map(|&(src, t)| (slot_of(src), t)).collect();
+        let used = next;
+        let mut arg = Arg {
+            setup: ChildSetup {
+                stdio,
+                extra_fds: moved.as_ptr(),
+                nextra: moved.len(),
+                fd_floor: c.fd_floor.max(SLOTS.end),
+                ..*c
+            },
+            failure: Failure::None,
+        };
+        let mut stack = vec![0u8; STACK];
+        // SAFETY: the child runs `entry` on its own stack, in podinit's
+        // memory, while podinit is suspended until it execs or exits.
+        let pid = unsafe {
+            let top = stack.as_mut_ptr().add(STACK - 64);
+            libc::clone(
+                entry,
+                top.cast(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+                (&raw mut arg).cast(),
+            )
+        };
+        let null = DEVNULL.load(Ordering::Relaxed);
+        for slot in SLOTS.start..used {
+            // SAFETY: parks the slot again on /dev/null.
+            unsafe { libc::dup3(null, slot, libc::O_CLOEXEC) };
+        }
+        if pid < 0 {
+            ON.store(false, Ordering::Relaxed);
+            return None;
+        }
+        // SAFETY: the child has exec'ed or exited: it writes no more.
+        let failure = unsafe { std::ptr::read_volatile(&raw const arg.failure) };
+        if failure == Failure::None {
+            return Some(Ok(pid));
+        }
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        match failure {
+            Failure::Step(errno, step) => Some(Err((errno, step))),
+            _ => {
+                log::debug!("clone with a private fd table is refused here; spawning with fork");
+                ON.store(false, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}
+
+/// Reserves what the fast spawn needs (see `fast`): call before podinit
+/// opens anything else.
+pub fn prepare() {
+    // A test hook of debug builds only: the fork path, as on a kernel that
+    // refuses the fast one.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PODINIT_TEST_FORK").is_some() {
+        return;
+    }
+    fast::reserve();
 }

@@ -428,3 +428,64 @@ time.sleep(100)
     pod.signal(libc::SIGTERM);
     pod.wait(LIMIT);
 }
+
+/// podinit spawns with clone + a private fd table where the kernel allows
+/// it, else with fork: both paths give a process the same fds, environment,
+/// directory and errors.
+#[test]
+fn the_fast_spawn_and_the_fork_fallback_set_up_processes_alike() {
+    need_root!();
+    let toml = r#"
+[process.ready]
+command = ["sh", "-c", "echo up >&3; exec 3>&-; ls /proc/self/fd | sort -n | tr '\n' ' ' > $DIR/fds; pwd > $DIR/pwd; echo \"$GREETING\" > $DIR/env; echo to-stderr >&2; exec sleep 1000"]
+working_dir = "/tmp"
+env = { GREETING = "hello" }
+stderr = "file:$DIR/err"
+ready = { notify_fd = 3 }
+
+[process.bad]
+command = "true"
+oneshot = true
+working_dir = "/no/such/dir"
+
+[process.main]
+command = ["sh", "-c", "while [ ! -s $DIR/env ]; do sleep 0.01; done"]
+main = true
+depends_on = ["ready"]
+"#;
+    let mut seen = Vec::new();
+    for fork in [false, true] {
+        let dir = TempDir::new(if fork { "spawn-fork" } else { "spawn-fast" });
+        let cfg = dir.write(
+            "pod.toml",
+            &toml.replace("$DIR", &dir.path().to_string_lossy()),
+        );
+        let cfg = cfg.to_string_lossy().into_owned();
+        let mut opts = Opts::default();
+        if fork {
+            opts.env.push(("PODINIT_TEST_FORK".into(), "1".into()));
+        }
+        let out = Pod::start_pid1_with(dir, &["-c", &cfg], &opts).wait(LIMIT);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("bad: cannot start: working_dir: cannot change to /no/such/dir"),
+            "{}",
+            out.stderr
+        );
+        let got = [
+            out.dir.read("fds"),
+            out.dir.read("pwd"),
+            out.dir.read("env"),
+            out.dir.read("err"),
+        ];
+        // 0, 1, 2 and the `ls`'s own directory fd: nothing of podinit's.
+        assert_eq!(got[0], "0 1 2 3 ", "fork: {fork}");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(
+        seen[0][1..],
+        ["/tmp\n".to_string(), "hello\n".into(), "to-stderr\n".into()]
+    );
+}
