@@ -320,7 +320,11 @@ fn main() {
         log::debug!("fd limit raised from {old} to {new} for podinit; processes get {old}");
     }
     let code = match runtime::Runtime::new(&cfg) {
-        Ok(rt) => rt.run(),
+        Ok(rt) => {
+            // The runtime has what it needs: the parsed config goes.
+            drop(cfg);
+            rt.run()
+        }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
             // A setting that cannot be had here (podinit.http's address,
             // the syslog socket's path).

@@ -161,7 +161,7 @@ fn process(cfg: &Config, p: &ProcSpec) -> String {
     let _ = writeln!(out, "  stop_signal = SIG{}", signal_name(p.stop_signal));
     let _ = writeln!(out, "  stop_timeout = {}", format_duration(p.stop_timeout));
     let _ = writeln!(out, "  success_codes = {:?}", p.success_codes);
-    let fwd: Vec<String> = p.forward_signals.iter().map(|&s| signal_name(s)).collect();
+    let fwd: Vec<String> = p.forward_signals.iter().map(signal_name).collect();
     let fwd = if p.forward_signals == all_forwardable() {
         "(all forwardable signals)".to_string()
     } else if fwd.is_empty() {

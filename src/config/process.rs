@@ -40,7 +40,7 @@ struct Lifecycle {
     stop_signal: i32,
     stop_timeout: Duration,
     success_codes: Vec<i32>,
-    forward_signals: Vec<i32>,
+    forward_signals: units::SignalSet,
     restart: Restart,
     restart_delay: Duration,
     restart_delay_max: Duration,
@@ -115,11 +115,11 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             critical: life.critical,
             ready: self
                 .get("ready")
-                .map(|i| probe::parse(self.cx, i, probe::Role::Ready))
+                .map(|i| probe::parse(self.cx, i, probe::Role::Ready).map(Box::new))
                 .transpose()?,
             health: self
                 .get("health")
-                .map(|i| probe::parse(self.cx, i, probe::Role::Health))
+                .map(|i| probe::parse(self.cx, i, probe::Role::Health).map(Box::new))
                 .transpose()?,
             env_file: id.env_file,
             user: id.user,
@@ -135,7 +135,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             log_buffer: self.log_buffer()?,
             watchdog: self.watchdog()?,
             no_new_privs: self.flag("no_new_privs")?,
-            schedule: self.schedule(life.main, life.restart)?,
+            schedule: self.schedule(life.main, life.restart)?.map(Box::new),
         })
     }
 
@@ -321,8 +321,8 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
     }
 
     /// Explicit `forward_signals` (the defaults are decided pod-wide).
-    fn forward_signals(&self) -> Result<Vec<i32>> {
-        let mut out = Vec::new();
+    fn forward_signals(&self) -> Result<units::SignalSet> {
+        let mut out = units::SignalSet::default();
         let Some(item) = self.get("forward_signals") else {
             return Ok(out);
         };

@@ -100,7 +100,7 @@ pub struct ProcSpec {
     pub env: Vec<(String, String)>,
     pub success_codes: Vec<i32>,
     /// Signals podinit forwards to this process.
-    pub forward_signals: Vec<i32>,
+    pub forward_signals: super::units::SignalSet,
     /// The `-- COMMAND` process: it keeps podinit's stdin.
     pub from_command_line: bool,
     pub restart: Restart,
@@ -109,8 +109,8 @@ pub struct ProcSpec {
     /// Consecutive failed runs tolerated before `failed` (None: unlimited).
     pub max_restarts: Option<u32>,
     pub critical: bool,
-    pub ready: Option<Probe>,
-    pub health: Option<Probe>,
+    pub ready: Option<Box<Probe>>,
+    pub health: Option<Box<Probe>>,
     /// Read at each start (a missing file is a failed start).
     pub env_file: Option<String>,
     pub user: Option<String>,
@@ -133,7 +133,7 @@ pub struct ProcSpec {
     /// capabilities cannot raise its privileges.
     pub no_new_privs: bool,
     /// `schedule`: a oneshot run at these times (None: once, at start).
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<Box<Schedule>>,
 }
 
 impl ProcSpec {

@@ -350,8 +350,44 @@ pub fn forwardable(sig: i32) -> bool {
 }
 
 /// Every signal that is forwarded by default.
-pub fn all_forwardable() -> Vec<i32> {
+pub fn all_forwardable() -> SignalSet {
     (1..=SIG_MAX).filter(|&s| forwardable(s)).collect()
+}
+
+/// A set of signals 1 to 64, as one word (a pod of thousands of processes
+/// keeps one per process).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignalSet(u64);
+
+impl SignalSet {
+    pub fn contains(&self, sig: &i32) -> bool {
+        (1..=SIG_MAX).contains(sig) && self.0 & (1 << (sig - 1)) != 0
+    }
+
+    pub fn push(&mut self, sig: i32) {
+        if (1..=SIG_MAX).contains(&sig) {
+            self.0 |= 1 << (sig - 1);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The signals, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = i32> + '_ {
+        (1..=SIG_MAX).filter(|s| self.contains(s))
+    }
+}
+
+impl FromIterator<i32> for SignalSet {
+    fn from_iter<I: IntoIterator<Item = i32>>(it: I) -> SignalSet {
+        let mut set = SignalSet::default();
+        for s in it {
+            set.push(s);
+        }
+        set
+    }
 }
 
 #[cfg(test)]

@@ -294,6 +294,7 @@ impl Runtime {
     pub fn run(mut self) -> i32 {
         let first = self.feed(Input::Start);
         self.execute(first);
+        crate::sys::trim_heap();
         self.bind_control();
         // A test hook of debug builds only: proves the panic guard.
         #[cfg(debug_assertions)]
@@ -903,7 +904,11 @@ impl Runtime {
         log::info!("reloading {}", self.specs.join(", "));
         let env = |k: &str| std::env::var(k).ok();
         match crate::config::load(&self.specs, self.command.clone(), &env) {
-            Ok(cfg) => self.feed(Input::Reload(Box::new(cfg))),
+            Ok(cfg) => {
+                let acts = self.feed(Input::Reload(Box::new(cfg)));
+                crate::sys::trim_heap();
+                acts
+            }
             Err(e) => self.feed(Input::ReloadFailed(e.0)),
         }
     }

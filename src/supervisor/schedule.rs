@@ -59,7 +59,7 @@ impl Supervisor {
     /// due time's second. Missed times are not caught up.
     fn due_after(&self, now: Instant, idx: usize, prev: Option<Due>) -> Option<Due> {
         let wall_now = self.wall_ms.div_euclid(1000);
-        let due = match self.specs[idx].schedule.as_ref()? {
+        let due = match self.specs[idx].schedule.as_deref()? {
             Schedule::Every(d) => {
                 let at = prev.map_or(now + *d, |p| p.at + *d);
                 let at = if at <= now { now + *d } else { at };
@@ -101,7 +101,7 @@ impl Supervisor {
             if now < due.at || self.procs[idx].state == State::Waiting {
                 continue;
             }
-            let cron = matches!(self.specs[idx].schedule, Some(Schedule::Cron(_)));
+            let cron = matches!(self.specs[idx].schedule.as_deref(), Some(Schedule::Cron(_)));
             if cron && self.wall_ms < due.wall * 1000 {
                 // The wall clock was set back: wait until it reads the time.
                 self.procs[idx].due = Some(Due {
