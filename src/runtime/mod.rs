@@ -312,18 +312,22 @@ impl Runtime {
             }
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
             let n = self.poller.wait(&mut events, self.timeout_ms());
-            for ev in &events[..n] {
-                self.dispatch(ev.u64);
-            }
+            // Signals first (a SIGTERM's stop signals go out before anything
+            // else is done), and the signalfd is read only when it is ready.
             let mut reap = false;
             let mut signals = Vec::new();
-            self.read_signals(&mut reap, &mut signals);
-            if reap {
-                self.reap();
+            if events[..n].iter().any(|e| e.u64 == token(KIND_SIGNAL, 0)) {
+                self.read_signals(&mut reap, &mut signals);
             }
             for sig in signals {
                 let acts = self.feed(Input::Signal(sig));
                 self.execute(acts);
+            }
+            for ev in &events[..n] {
+                self.dispatch(ev.u64);
+            }
+            if reap {
+                self.reap();
             }
             self.housekeeping();
             let acts = self.feed(Input::Tick);
@@ -428,17 +432,24 @@ impl Runtime {
 
     fn read_signals(&mut self, reap: &mut bool, signals: &mut Vec<i32>) {
         // struct signalfd_siginfo: 128 bytes, ssi_signo at 0, ssi_pid at 12.
-        let mut info = [0u8; 128];
-        while let Ok(128) = nix::unistd::read(self.sigfd.as_raw_fd(), &mut info) {
-            let field = |at: usize| {
-                u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]])
-            };
-            let sig = field(0) as i32;
-            if sig == libc::SIGCHLD {
-                *reap = true;
-            } else {
-                log::debug!("received SIG{} from pid {}", signal_name(sig), field(12));
-                signals.push(sig);
+        // Up to 16 at a read; a short read means none is left.
+        const SIZE: usize = 128;
+        let mut buf = [0u8; SIZE * 16];
+        while let Ok(n) = nix::unistd::read(self.sigfd.as_raw_fd(), &mut buf) {
+            for info in buf[..n].chunks_exact(SIZE) {
+                let field = |at: usize| {
+                    u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]])
+                };
+                let sig = field(0) as i32;
+                if sig == libc::SIGCHLD {
+                    *reap = true;
+                } else {
+                    log::debug!("received SIG{} from pid {}", signal_name(sig), field(12));
+                    signals.push(sig);
+                }
+            }
+            if n < buf.len() {
+                break;
             }
         }
     }
@@ -498,8 +509,11 @@ impl Runtime {
 
     fn execute(&mut self, actions: Vec<Action>) {
         // One read of /proc for the whole batch (a shutdown step may signal
-        // thousands of groups), taken when the first signal needs it.
+        // thousands of groups), taken when the first signal needs it. Group
+        // signals go out at once; what needs the table (stopped groups,
+        // descendants that left their group) follows the batch.
         let mut table: Option<procfs::Table> = None;
+        let mut signalled: Vec<(usize, i32, i32)> = Vec::new();
         let mut queue: VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
             let follow = match action {
@@ -536,8 +550,12 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::SignalGroup { idx, pid, sig } => {
-                    let t = table.get_or_insert_with(procfs::Table::read);
-                    self.signal_group(t, idx, pid, sig);
+                    if sys::kill(-pid, sig).is_err() {
+                        // The group may be gone while the leader is a zombie,
+                        // or the leader may have moved to a new group itself.
+                        let _ = sys::kill(pid, sig);
+                    }
+                    signalled.push((idx, pid, sig));
                     Vec::new()
                 }
                 Action::SignalProcess { idx, pid, sig } => {
@@ -563,6 +581,12 @@ impl Runtime {
                 }
             };
             queue.extend(follow);
+        }
+        if !signalled.is_empty() {
+            let t = table.get_or_insert_with(procfs::Table::read);
+            for (idx, pid, sig) in signalled {
+                self.signal_group_rest(t, idx, pid, sig);
+            }
         }
     }
 
@@ -996,18 +1020,14 @@ impl Runtime {
         }
     }
 
-    /// `sig` to the process group, and to descendants that left it; then
-    /// SIGCONT to what is stopped (as `table` saw it), so that it can act on
-    /// the signal. Nothing else gets a SIGCONT: a program that handles it
-    /// sees exactly the signals it was sent.
-    fn signal_group(&self, table: &procfs::Table, idx: usize, pid: i32, sig: i32) {
+    /// After `sig` went to the process group (at once, before /proc was
+    /// read): `sig` to descendants that left the group, then SIGCONT to
+    /// what is stopped (as `table` saw it), so that it can act on the
+    /// signal. Nothing else gets a SIGCONT: a program that handles it sees
+    /// exactly the signals it was sent.
+    fn signal_group_rest(&self, table: &procfs::Table, idx: usize, pid: i32, sig: i32) {
         let name = &self.sup.specs()[idx].name;
         let cont = sig != libc::SIGKILL && sig != libc::SIGCONT;
-        if sys::kill(-pid, sig).is_err() {
-            // The group may be gone while the leader is a zombie, or the leader
-            // may have moved to a new group itself.
-            let _ = sys::kill(pid, sig);
-        }
         if cont && table.group_stopped(pid) {
             let _ = sys::kill(-pid, libc::SIGCONT);
         }
