@@ -116,12 +116,20 @@ impl Framer {
         colour: Option<u8>,
         stream: StreamKind,
     ) -> Framer {
-        let prefix = make_prefix(name, width, colour);
-        let mut json_middle = b"\",\"process\":\"".to_vec();
-        json_escape(name, &mut json_middle);
-        json_middle.extend_from_slice(b"\",\"stream\":\"");
-        json_middle.extend_from_slice(stream.as_str().as_bytes());
-        json_middle.extend_from_slice(b"\",\"line\":\"");
+        // Only what the format uses is made (a big pod has many framers).
+        let prefix = if format == LogFormat::Prefix {
+            make_prefix(name, width, colour)
+        } else {
+            Vec::new()
+        };
+        let mut json_middle = Vec::new();
+        if format == LogFormat::Json {
+            json_middle.extend_from_slice(b"\",\"process\":\"");
+            json_escape(name, &mut json_middle);
+            json_middle.extend_from_slice(b"\",\"stream\":\"");
+            json_middle.extend_from_slice(stream.as_str().as_bytes());
+            json_middle.extend_from_slice(b"\",\"line\":\"");
+        }
         Framer {
             format,
             timestamps,

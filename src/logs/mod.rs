@@ -155,7 +155,7 @@ struct Stream {
     framer: Framer,
     sink: usize,
     paused: bool,
-    watch: Option<LineWatch>,
+    watch: Option<Box<LineWatch>>,
     kind: StreamKind,
     /// Newlines read so far (`podinit_log_lines_total`).
     lines: u64,
@@ -672,7 +672,7 @@ impl Router {
             _ => None,
         };
         for s in self.streams.iter_mut().filter(|s| s.proc == idx) {
-            s.watch = text.as_deref().map(LineWatch::new);
+            s.watch = text.as_deref().map(|t| Box::new(LineWatch::new(t)));
         }
     }
 
