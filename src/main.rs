@@ -125,21 +125,56 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
     Ok(Parsed::Args(args))
 }
 
-/// podinit's own messages, at `PODINIT_LOG`'s level, else `default`.
+/// podinit's own messages: `podinit: [LEVEL: ]TEXT` on stderr, one write
+/// per message (a line never interleaves with another writer's).
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            log::Level::Error => "error: ",
+            log::Level::Warn => "warning: ",
+            log::Level::Info => "",
+            log::Level::Debug => "debug: ",
+            log::Level::Trace => "trace: ",
+        };
+        let line = format!("podinit: {level}{}\n", record.args());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+/// podinit's own messages, at `PODINIT_LOG`'s level (`error`, `warn`,
+/// `info`, `debug`, `trace`, `off`), else `default`.
 fn init_logging(default: &str) {
-    let env = env_logger::Env::new().filter_or("PODINIT_LOG", default);
-    env_logger::Builder::from_env(env)
-        .format(|buf, record| {
-            let level = match record.level() {
-                log::Level::Error => "error: ",
-                log::Level::Warn => "warning: ",
-                log::Level::Info => "",
-                log::Level::Debug => "debug: ",
-                log::Level::Trace => "trace: ",
-            };
-            writeln!(buf, "podinit: {level}{}", record.args())
-        })
-        .init();
+    let level = |name: &str| match name.trim().to_ascii_lowercase().as_str() {
+        "off" => Some(log::LevelFilter::Off),
+        "error" => Some(log::LevelFilter::Error),
+        "warn" | "warning" => Some(log::LevelFilter::Warn),
+        "info" => Some(log::LevelFilter::Info),
+        "debug" => Some(log::LevelFilter::Debug),
+        "trace" => Some(log::LevelFilter::Trace),
+        _ => None,
+    };
+    let fallback = level(default).unwrap_or(log::LevelFilter::Info);
+    let asked = std::env::var("PODINIT_LOG").ok().filter(|v| !v.is_empty());
+    let chosen = asked.as_deref().map(level);
+    static LOGGER: Logger = Logger;
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(chosen.flatten().unwrap_or(fallback));
+    if let Some(v) = asked.filter(|_| chosen.flatten().is_none()) {
+        log::warn!(
+            "PODINIT_LOG={v:?} is not a level (error, warn, info, debug, trace, off); using {default}"
+        );
+    }
 }
 
 /// The config lookup: every `-c`, else `PODINIT_CONFIG` (paths separated
