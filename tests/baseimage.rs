@@ -371,3 +371,48 @@ fn debian_cron_logs_through_the_syslog_receiver() {
         out.stdout
     );
 }
+
+/// Context switches of a process so far.
+fn switches(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("ctxt_switches"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_pod_with_scheduled_jobs_sleeps_until_the_next_time() {
+    need_root!();
+    let toml = r#"
+[podinit]
+control_socket = ""
+
+[process.app]
+command = "sleep 1000"
+
+[process.hourly]
+command = "true"
+oneshot = true
+schedule = "@hourly"
+
+[process.daily]
+command = "true"
+oneshot = true
+schedule = "30 2 * * mon-fri"
+"#;
+    let pod = pod_pid1("sched-idle", toml, &[]);
+    pod.wait_until("the jobs are scheduled", LIMIT, || {
+        pod.dir.read("podinit.stderr").matches("is scheduled: next run at").count() == 2
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let before = switches(pod.pid);
+    // Nothing happens for two seconds: podinit does not wake up.
+    std::thread::sleep(Duration::from_secs(2));
+    let woke = switches(pod.pid) - before;
+    pod.signal(libc::SIGTERM);
+    let out = pod.wait(LIMIT);
+    assert_eq!(woke, 0, "podinit woke up {woke} times while idle");
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
