@@ -404,7 +404,11 @@ schedule = "30 2 * * mon-fri"
 "#;
     let pod = pod_pid1("sched-idle", toml, &[]);
     pod.wait_until("the jobs are scheduled", LIMIT, || {
-        pod.dir.read("podinit.stderr").matches("is scheduled: next run at").count() == 2
+        pod.dir
+            .read("podinit.stderr")
+            .matches("is scheduled: next run at")
+            .count()
+            == 2
     });
     std::thread::sleep(Duration::from_millis(200));
     let before = switches(pod.pid);

@@ -583,6 +583,9 @@ impl Runtime {
             queue.extend(follow);
         }
         if !signalled.is_empty() {
+            // The signalled processes may wait for this CPU: let them run
+            // their handlers before the follow-up work (a /proc read).
+            nix::sched::sched_yield().ok();
             let t = table.get_or_insert_with(procfs::Table::read);
             for (idx, pid, sig) in signalled {
                 self.signal_group_rest(t, idx, pid, sig);
