@@ -499,19 +499,33 @@ impl Router {
         )?;
         self.stdio[idx][stream.console_fd() as usize] = Stdio::Fd(write.as_raw_fd());
         let framer = Self::framer(spec, target, self.width, self.colour, idx, stream);
+        self.push_stream(idx, (read, write), framer, sink, stream);
+        Ok(())
+    }
+
+    /// A new stream feeding `sink`; its id.
+    fn push_stream(
+        &mut self,
+        proc: usize,
+        (read, write): (OwnedFd, OwnedFd),
+        framer: Framer,
+        sink: usize,
+        kind: StreamKind,
+    ) -> usize {
         self.streams.push(Stream {
-            proc: idx,
+            proc,
             read,
             write,
             framer,
             sink,
             paused: false,
             watch: None,
-            kind: stream,
+            kind,
             lines: 0,
         });
+        let sid = self.streams.len() - 1;
         self.sinks[sink].feeders.push(sid);
-        Ok(())
+        sid
     }
 
     fn framer(
@@ -537,40 +551,17 @@ impl Router {
     /// A built-in log source (the syslog receiver), routed as a process's
     /// stdout would be by `spec`'s output keys; `specs` name consumers.
     /// Returns its stream id for [`Router::push_source`].
-    pub fn add_source(
-        &mut self,
-        spec: &ProcSpec,
-        specs: &[ProcSpec],
-        poller: &Poller,
-    ) -> io::Result<usize> {
+    pub fn add_source(&mut self, spec: &ProcSpec, specs: &[ProcSpec]) -> io::Result<usize> {
         let target = &spec.stdout;
         let sink = self.sink_for(target, StreamKind::Stdout, spec, specs)?;
-        // Its pipe is never written: the source hands bytes over directly.
-        let (read, write) = pipe()?;
         let width = self.width.max(spec.name.len());
-        let framer = Self::framer(
-            spec,
-            target,
-            width,
-            self.colour,
-            specs.len(),
-            StreamKind::Stdout,
-        );
-        self.streams.push(Stream {
-            proc: SOURCE,
-            read,
-            write,
-            framer,
-            sink,
-            paused: false,
-            watch: None,
-            kind: StreamKind::Stdout,
-            lines: 0,
-        });
-        self.sinks[sink].feeders.push(self.streams.len() - 1);
+        let kind = StreamKind::Stdout;
+        let framer = Self::framer(spec, target, width, self.colour, specs.len(), kind);
+        // Its pipe is never written nor watched: the source hands bytes
+        // over directly (`push_source`).
+        let sid = self.push_stream(SOURCE, pipe()?, framer, sink, kind);
         self.link_consumers(specs);
-        let _ = poller;
-        Ok(self.streams.len() - 1)
+        Ok(sid)
     }
 
     /// Complete lines of a built-in source, if its sink has room (under

@@ -283,7 +283,7 @@ impl Runtime {
         }
         let out = match cfg.output.stdout {
             Target::Null => None,
-            _ => Some(router.add_source(&spec, procs, poller)?),
+            _ => Some(router.add_source(&spec, procs)?),
         };
         let r = syslog::Receiver::bind(&cfg.path, out, json)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
