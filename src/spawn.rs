@@ -761,6 +761,7 @@ mod fast {
             return None;
         }
         // The sources, moved into the slots.
+        // SAFETY: `extra_fds` points at `nextra` pairs of the caller's Vec.
         let extra = unsafe { std::slice::from_raw_parts(c.extra_fds, c.nextra) };
         let mut sources: Vec<RawFd> = c
             .stdio
@@ -775,11 +776,12 @@ mod fast {
             return None;
         }
         let mut next = SLOTS.start;
+        let mut failed = false;
         let mut slot_of = |fd: RawFd| -> RawFd {
             let slot = next;
             next += 1;
             // SAFETY: dup3 onto a reserved slot of ours.
-            unsafe { libc::dup3(fd, slot, libc::O_CLOEXEC) };
+            failed |= unsafe { libc::dup3(fd, slot, libc::O_CLOEXEC) } != slot;
             slot
         };
         let stdio = c.stdio.map(|s| match s {
@@ -788,6 +790,17 @@ mod fast {
         });
         let moved: Vec<(RawFd, i32)> = extra.iter().map(|&(src, t)| (slot_of(src), t)).collect();
         let used = next;
+        let null = DEVNULL.load(Ordering::Relaxed);
+        let park = || {
+            for slot in SLOTS.start..used {
+                // SAFETY: parks the slot again on /dev/null.
+                unsafe { libc::dup3(null, slot, libc::O_CLOEXEC) };
+            }
+        };
+        if failed {
+            park();
+            return None; // fork copes with the fds where they are
+        }
         let mut arg = Arg {
             setup: ChildSetup {
                 stdio,
@@ -810,11 +823,7 @@ mod fast {
                 (&raw mut arg).cast(),
             )
         };
-        let null = DEVNULL.load(Ordering::Relaxed);
-        for slot in SLOTS.start..used {
-            // SAFETY: parks the slot again on /dev/null.
-            unsafe { libc::dup3(null, slot, libc::O_CLOEXEC) };
-        }
+        park();
         if pid < 0 {
             ON.store(false, Ordering::Relaxed);
             return None;
