@@ -24,4 +24,20 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => assert!(e.0.starts_with("fuzz.toml"), "error without the file name: {}", e.0),
     }
     let _ = config::parse(text, "fuzz.toml", Some(vec!["cmd".into()]), &env);
+    // Layers: the text split in two files; an error names one of them.
+    if let Some((a, b)) = text.split_once("\n#---\n") {
+        let files = [("a.toml".to_string(), a.to_string()), ("b.toml".to_string(), b.to_string())];
+        if let Err(e) = config::parse_layers(&files, None, &env) {
+            assert!(e.0.starts_with("a.toml") || e.0.starts_with("b.toml") || e.0.starts_with("a.toml, b.toml"), "{}", e.0);
+        }
+    }
+    // Schedules: any line parses or is refused; a cron time is later.
+    for line in text.lines().take(4) {
+        if let Ok(config::Schedule::Cron(c)) = config::Schedule::parse(line) {
+            let t = 1_800_000_000;
+            if let Some(n) = c.next_after(t, config::schedule::utc) {
+                assert!(n > t);
+            }
+        }
+    }
 });

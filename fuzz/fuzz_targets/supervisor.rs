@@ -38,6 +38,15 @@ stop_timeout = "300ms"
 command = "side"
 critical = true
 depends_on = { app = "started" }
+[process.tick]
+command = "tick"
+oneshot = true
+schedule = "@every 1s"
+[process.minute]
+command = "minute"
+oneshot = true
+schedule = "* * * * *"
+depends_on = ["db"]
 "#;
 
 struct Sim {
