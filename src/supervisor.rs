@@ -470,6 +470,9 @@ pub struct Supervisor {
     /// How the pod ended, once decided (the first decision stands).
     ending: Option<Ending>,
     next_probe_id: u64,
+    /// Live pid → process: an exit or a notification finds its process
+    /// without a walk over the pod.
+    pids: std::collections::HashMap<Pid, usize>,
     /// The wall clock at the input being handled, in ms since the epoch.
     wall_ms: i64,
     /// The zone of cron times.
@@ -499,6 +502,7 @@ impl Supervisor {
             request_signal: None,
             ending: None,
             next_probe_id: 1,
+            pids: std::collections::HashMap::new(),
             wall_ms: 0,
             zone: crate::config::schedule::utc,
             out: Vec::new(),
@@ -541,7 +545,7 @@ impl Supervisor {
                 self.on_exit(now, idx, status);
             }
             Input::Reaped { pid, status } => {
-                if let Some(idx) = self.procs.iter().position(|p| p.pid == Some(pid)) {
+                if let Some(idx) = self.index_of(pid) {
                     self.on_exit(now, idx, status);
                 } else {
                     note!(self, Debug, Orphan, None, "reaped orphan {pid} ({status})");
@@ -556,7 +560,7 @@ impl Supervisor {
             Input::Tick => {}
             Input::ProbeResult { id, result } => self.on_probe_result(now, id, result),
             Input::Notified { pid } => {
-                if let Some(idx) = self.procs.iter().position(|p| p.pid == Some(pid))
+                if let Some(idx) = self.index_of(pid)
                     && self.procs[idx].state == State::Running
                 {
                     self.become_ready(now, idx);
@@ -617,21 +621,31 @@ impl Supervisor {
 
     /// The process whose pid this is.
     pub fn index_of(&self, pid: Pid) -> Option<usize> {
-        self.procs.iter().position(|p| p.pid == Some(pid))
+        self.pids.get(&pid).copied()
     }
 
     /// Whether `pid` is one of the pod's processes (not an orphan).
     pub fn manages(&self, pid: Pid) -> bool {
-        self.procs.iter().any(|p| p.pid == Some(pid))
+        self.pids.contains_key(&pid)
     }
 
     fn alive(&self, idx: usize) -> bool {
         self.procs[idx].pid.is_some()
     }
 
+    /// The live pid of process `idx`, kept in the pid index too.
+    fn set_pid(&mut self, idx: usize, pid: Option<Pid>) {
+        if let Some(old) = std::mem::replace(&mut self.procs[idx].pid, pid) {
+            self.pids.remove(&old);
+        }
+        if let Some(new) = pid {
+            self.pids.insert(new, idx);
+        }
+    }
+
     fn on_spawned(&mut self, now: Instant, idx: usize, pid: Pid) {
+        self.set_pid(idx, Some(pid));
         let p = &mut self.procs[idx];
-        p.pid = Some(pid);
         p.started_at = Some(now);
         p.ever_started = true;
         p.killed = false;
@@ -802,8 +816,8 @@ impl Supervisor {
                 "{name} was killed by the kernel OOM killer"
             );
         }
+        self.set_pid(idx, None);
         let p = &mut self.procs[idx];
-        p.pid = None;
         p.last_exit = Some(status);
         p.stop_deadline = None;
         p.stopping_with = None;

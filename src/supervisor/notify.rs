@@ -79,7 +79,7 @@ impl Supervisor {
                 Some(idx),
                 "{name}: its main pid is now {pid}"
             );
-            self.procs[idx].pid = Some(pid);
+            self.set_pid(idx, Some(pid));
         }
         if let Some(spec_watchdog) = self.specs[idx].watchdog {
             let p = &mut self.procs[idx];

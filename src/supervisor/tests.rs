@@ -1347,3 +1347,31 @@ fn scheduled_jobs_cost_nothing_per_event_when_not_due() {
     assert!(sim.at(1_000).is_empty());
     assert_eq!(sim.at(3_450_000).len(), 1000);
 }
+
+#[test]
+fn two_thousand_exits_each_find_their_process_by_the_pid_index() {
+    let mut toml = String::new();
+    for i in 0..2000 {
+        toml += &format!("[process.p{i}]\ncommand = \"p\"\nrestart = \"never\"\n");
+    }
+    let (mut sim, first) = Sim::new(&pod(&toml));
+    assert_eq!(first.len(), 2000);
+    for i in 0..2000 {
+        sim.spawned(&format!("p{i}"));
+    }
+    let scan = |sim: &Sim, pid: Pid| sim.sup.procs().iter().position(|p| p.pid == Some(pid));
+    for i in (0..2000).step_by(7) {
+        let pid = 100 + i as Pid;
+        assert_eq!(sim.sup.index_of(pid), scan(&sim, pid));
+    }
+    // Exits in an order unlike the spawns': each one ends its own process.
+    for i in (0..2000).rev() {
+        sim.exited(&format!("p{i}"), ExitStatus::Code(0));
+        assert_eq!(
+            sim.state(&format!("p{i}")),
+            State::Exited(ExitStatus::Code(0))
+        );
+        assert!(!sim.sup.manages(100 + i as Pid));
+    }
+    assert_eq!(sim.sup.index_of(100), None);
+}
