@@ -181,24 +181,35 @@ fn init_logging(default: &str) {
 /// by `:`), else `/etc/podinit.toml` and `/etc/podinit.d/` where they exist.
 /// Each is a file or a directory of `*.toml` files. Empty: no config.
 fn config_specs(explicit: Vec<String>) -> Result<Vec<String>, String> {
+    let env = match std::env::var_os("PODINIT_CONFIG").filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            p.into_string()
+                .map_err(|_| "PODINIT_CONFIG is not valid UTF-8".to_string())?,
+        ),
+        None => None,
+    };
+    Ok(lookup(explicit, env.as_deref(), &|p| {
+        std::path::Path::new(p).exists()
+    }))
+}
+
+/// [`config_specs`] with the environment and the file system passed in.
+fn lookup(explicit: Vec<String>, env: Option<&str>, exists: &dyn Fn(&str) -> bool) -> Vec<String> {
     if !explicit.is_empty() {
-        return Ok(explicit);
+        return explicit;
     }
-    if let Some(p) = std::env::var_os("PODINIT_CONFIG").filter(|p| !p.is_empty()) {
-        let p = p
-            .into_string()
-            .map_err(|_| "PODINIT_CONFIG is not valid UTF-8".to_string())?;
-        return Ok(p
+    if let Some(list) = env {
+        return list
             .split(':')
             .filter(|s| !s.is_empty())
             .map(String::from)
-            .collect());
+            .collect();
     }
-    Ok(["/etc/podinit.toml", "/etc/podinit.d"]
-        .iter()
-        .filter(|p| std::path::Path::new(p).exists())
-        .map(|p| p.to_string())
-        .collect())
+    ["/etc/podinit.toml", "/etc/podinit.d"]
+        .into_iter()
+        .filter(|p| exists(p))
+        .map(String::from)
+        .collect()
 }
 
 fn load(args: &mut Args) -> Result<config::Config, String> {
@@ -381,6 +392,25 @@ mod tests {
 
     fn args(s: &[&str]) -> Result<Parsed, String> {
         parse_args(&s.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_config_lookup_order() {
+        let all = |_: &str| true;
+        let none = |_: &str| false;
+        let only_dir = |p: &str| p == "/etc/podinit.d";
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(lookup(v(&["a", "b"]), Some("x"), &all), v(&["a", "b"]));
+        assert_eq!(
+            lookup(vec![], Some("x.toml:/d::y"), &all),
+            v(&["x.toml", "/d", "y"])
+        );
+        assert_eq!(
+            lookup(vec![], None, &all),
+            v(&["/etc/podinit.toml", "/etc/podinit.d"])
+        );
+        assert_eq!(lookup(vec![], None, &only_dir), v(&["/etc/podinit.d"]));
+        assert!(lookup(vec![], None, &none).is_empty());
     }
 
     fn ok(s: &[&str]) -> Args {

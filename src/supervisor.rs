@@ -470,6 +470,9 @@ pub struct Supervisor {
     /// How the pod ended, once decided (the first decision stands).
     ending: Option<Ending>,
     next_probe_id: u64,
+    /// The processes with a `schedule` (set with the specs: at start and
+    /// on reload), so a turn of the loop walks only them for due times.
+    scheduled: Vec<usize>,
     /// Live pid → process: an exit or a notification finds its process
     /// without a walk over the pod.
     pids: std::collections::HashMap<Pid, usize>,
@@ -503,6 +506,7 @@ impl Supervisor {
             ending: None,
             next_probe_id: 1,
             pids: std::collections::HashMap::new(),
+            scheduled: scheduled_of(&cfg.procs),
             wall_ms: 0,
             zone: crate::config::schedule::utc,
             out: Vec::new(),
@@ -1315,6 +1319,7 @@ impl Supervisor {
             .map(|k| remap[k])
             .collect();
         self.shutdown_timeout = cfg.global.shutdown_timeout;
+        self.scheduled = scheduled_of(&self.specs);
         self.sweep_grace = self
             .specs
             .iter()
@@ -1725,6 +1730,13 @@ impl Supervisor {
             }));
         }
     }
+}
+
+/// The indices of the specs with a `schedule`.
+fn scheduled_of(specs: &[ProcSpec]) -> Vec<usize> {
+    (0..specs.len())
+        .filter(|&i| specs[i].schedule.is_some())
+        .collect()
 }
 
 /// The delay before restart number `n` (0-based) of a run of short runs:

@@ -10,15 +10,6 @@ use common::*;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `curl -s -o BODY -w CODE [-X METHOD] URL`: (status code, body).
 fn curl(url: &str, method: &str) -> (u16, String) {
     let out = Command::new("curl")

@@ -9,15 +9,6 @@ use common::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// A TCP port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The lines podinit logged, in order, without the `podinit: ` prefix.
 fn events(stderr: &str) -> Vec<String> {
     stderr

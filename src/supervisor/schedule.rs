@@ -90,7 +90,8 @@ impl Supervisor {
     /// Every scheduled job whose time has come: run it, or skip the run if
     /// the last one is still going; then its next time.
     pub(super) fn scheduled_runs(&mut self, now: Instant) {
-        for idx in 0..self.procs.len() {
+        for k in 0..self.scheduled.len() {
+            let idx = self.scheduled[k];
             let Some(due) = self.procs[idx].due else {
                 continue;
             };

@@ -1375,3 +1375,18 @@ fn two_thousand_exits_each_find_their_process_by_the_pid_index() {
     }
     assert_eq!(sim.sup.index_of(100), None);
 }
+
+#[test]
+fn a_scheduled_job_added_by_a_reload_runs_at_its_times() {
+    let (mut sim, _) = Sim::new_at(
+        &pod("[process.app]\ncommand = \"app\"\n"),
+        WALL0,
+        config::schedule::utc,
+    );
+    sim.spawned("app");
+    let acts = sim.feed(Input::Reload(Box::new(pod(SCHEDULED))));
+    assert!(!acts.contains(&sim.spawn("job")), "{acts:?}");
+    assert_eq!(sim.state("job"), State::Scheduled);
+    assert_eq!(sim.deadline_ms(), Some(150_000));
+    assert_eq!(sim.at(150_000), vec![sim.spawn("job")]);
+}

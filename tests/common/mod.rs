@@ -572,3 +572,12 @@ pub fn static_busybox() -> Result<PathBuf, String> {
         Err(e) => Err(format!("cannot run ldd: {e}")),
     }
 }
+
+/// A TCP port nobody listened on a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
