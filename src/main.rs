@@ -13,6 +13,9 @@ podinit — a pod of processes under one PID 1
 
 Usage:
   podinit [-c FILE] [-- COMMAND [ARG...]]   run the pod (the default verb)
+  podinit [--stop-timeout D] -- COMMAND     drop-in mode with a bounded stop: a shutdown
+                                            signal, then SIGKILL after D (default: none,
+                                            every signal forwarded, as tini)
   podinit check [-c FILE] [-- COMMAND...]   validate; print the start/stop plan and
                                             every process's effective settings
   podinit status [NAME...] [--json]         ask the running podinit (control socket)
@@ -33,7 +36,8 @@ process is ready (or completed); with no config at all, podinit is a drop-in
 for tini: one child, signals forwarded, zombies reaped, its status returned.
 
 Environment: PODINIT_LOG sets podinit's own log level (error, warn, info, debug;
-info by default, warn in drop-in mode, which is as quiet as tini).
+info by default, warn in drop-in mode, which is as quiet as tini);
+PODINIT_STOP_TIMEOUT is --stop-timeout for images that cannot change their ENTRYPOINT.
 Exit status: the main process's status (128+N when killed by signal N), 0 after
 a requested shutdown without a main, 2 for a usage or config error.
 ";
@@ -55,6 +59,8 @@ struct Args {
     verb: Verb,
     config: Vec<String>,
     command: Option<Vec<OsString>>,
+    /// `--stop-timeout D`: drop-in mode with podinit's bounded stop.
+    stop_timeout: Option<String>,
     rest: Vec<String>,
 }
 
@@ -79,6 +85,7 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
         verb: Verb::Run,
         config: Vec::new(),
         command: None,
+        stop_timeout: None,
         rest: Vec::new(),
     };
     let mut verb_seen = false;
@@ -100,6 +107,14 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
                 let f = argv.get(i + 1).ok_or(format!("{a} needs a file name"))?;
                 args.config.push(f.to_string_lossy().into_owned());
                 i += 1;
+            }
+            "--stop-timeout" => {
+                let d = argv.get(i + 1).ok_or(format!("{a} needs a duration"))?;
+                args.stop_timeout = Some(d.to_string_lossy().into_owned());
+                i += 1;
+            }
+            _ if a.starts_with("--stop-timeout=") => {
+                args.stop_timeout = Some(a["--stop-timeout=".len()..].to_string())
             }
             _ if a.starts_with("--config=") => args.config.push(a["--config=".len()..].to_string()),
             _ if a.starts_with("-c") && a.len() > 2 => args.config.push(a[2..].to_string()),
@@ -217,9 +232,26 @@ fn load(args: &mut Args) -> Result<config::Config, String> {
     let command = args.command.take();
     match (specs.is_empty(), command) {
         (true, None) => Err("no config file and no command: give -c FILE (or a directory of *.toml), set PODINIT_CONFIG, create /etc/podinit.toml or /etc/podinit.d/, or run a command with `podinit -- COMMAND`".into()),
-        (true, Some(cmd)) => Ok(config::command_only(cmd)),
+        (true, Some(cmd)) => Ok(config::command_only(cmd, drop_in_stop_timeout(args)?)),
+        (false, _) if args.stop_timeout.is_some() => Err(
+            "--stop-timeout is for drop-in mode (podinit -- COMMAND without a config); with a config, set stop_timeout on the process".into(),
+        ),
         (false, cmd) => config::load(&specs, cmd, &|k| std::env::var(k).ok()).map_err(|e| e.0),
     }
+}
+
+/// Drop-in mode's bounded stop, if asked for: `--stop-timeout`, else
+/// `PODINIT_STOP_TIMEOUT` (for images that cannot change the ENTRYPOINT's
+/// arguments). None: as tini, no timer of podinit's own.
+fn drop_in_stop_timeout(args: &Args) -> Result<Option<std::time::Duration>, String> {
+    let (key, value) = match (&args.stop_timeout, std::env::var("PODINIT_STOP_TIMEOUT")) {
+        (Some(v), _) => ("--stop-timeout", v.clone()),
+        (None, Ok(v)) if !v.is_empty() => ("PODINIT_STOP_TIMEOUT", v),
+        _ => return Ok(None),
+    };
+    config::parse_duration(&value)
+        .map(Some)
+        .map_err(|e| format!("{key} {value:?}: {e}"))
 }
 
 /// The control socket the config lookup names; else the exit status,

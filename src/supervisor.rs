@@ -460,6 +460,9 @@ pub struct Supervisor {
     /// `podinit -- COMMAND` without a config: behave like tini (forward HUP,
     /// stop the command with the very signal that asked for the shutdown).
     drop_in: bool,
+    /// Drop-in mode without `--stop-timeout`: every signal is forwarded,
+    /// TERM, INT and QUIT each time, and no stop timer runs (as tini).
+    forward_only: bool,
     phase: Phase,
     /// Set once a stop everything-now was decided (second signal, shutdown_timeout).
     forced: bool,
@@ -499,6 +502,7 @@ impl Supervisor {
                 .max()
                 .unwrap_or(crate::config::DEFAULT_STOP_TIMEOUT),
             drop_in: cfg.source.is_none(),
+            forward_only: cfg.source.is_none() && cfg.global.forward_only,
             phase: Phase::Up,
             forced: false,
             requested: false,
@@ -1027,6 +1031,9 @@ impl Supervisor {
     }
 
     fn on_signal(&mut self, now: Instant, sig: i32) {
+        if self.forward_only && self.phase == Phase::Up {
+            return self.forward_as_tini(sig);
+        }
         match sig {
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => match self.phase {
                 Phase::Up => {
@@ -1070,6 +1077,30 @@ impl Supervisor {
                 && (drop_in_hup || spec.forward_signals.contains(&sig))
             {
                 self.out.push(Action::SignalProcess { idx, pid, sig });
+            }
+        }
+    }
+
+    /// Drop-in mode as tini: the shutdown signals go to the command's group
+    /// (as its stop would), every time, with no timer: the command decides
+    /// when it ends (a JVM's SIGQUIT thread dump keeps it running), and the
+    /// engine's grace period bounds the stop. Other signals as `forward`.
+    fn forward_as_tini(&mut self, sig: i32) {
+        if !matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGQUIT) {
+            return self.forward(sig);
+        }
+        for idx in 0..self.procs.len() {
+            if let Some(pid) = self.procs[idx].pid {
+                note!(
+                    self,
+                    Debug,
+                    Operator,
+                    Some(idx),
+                    "forwarding SIG{} to {}",
+                    signal_name(sig),
+                    self.specs[idx].name
+                );
+                self.out.push(Action::SignalGroup { idx, pid, sig });
             }
         }
     }

@@ -192,13 +192,6 @@ schedule = "* * * * *"
     );
 }
 
-fn has(cmd: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn syslog_messages_become_lines_of_the_syslog_source() {
     need_root!();

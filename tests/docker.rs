@@ -331,6 +331,29 @@ depends_on = ["cache"]
     assert_eq!(bare.wait(), 137);
 }
 
+/// A JVM or PostgreSQL user who swapped `tini --` for `podinit --`: a
+/// `docker kill -s QUIT` (the thread dump) leaves the command running, and
+/// `docker stop -t 30` of a shutdown that takes longer than podinit's own
+/// 5 s default lets it finish: the engine's grace period is the bound.
+#[test]
+fn drop_in_mode_under_docker_kill_quit_and_a_long_docker_stop() {
+    let img = need_docker!();
+    let c = Container::new();
+    let script = "trap 'echo dump >> /tmp/got' QUIT; trap 'sleep 7; echo clean; exit 9' TERM; \
+         touch /tmp/ready; while :; do sleep 0.05; done";
+    c.start(img, &[], &["--", "sh", "-c", script]);
+    c.wait_until("test -f /tmp/ready");
+    let out = docker(&["kill", "-s", "QUIT", &c.name]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    c.wait_until("grep -q dump /tmp/got");
+    let took = c.stop(Some(30));
+    assert!(took >= Duration::from_secs(7), "{took:?}");
+    assert_eq!(c.wait(), 9);
+    let (out, err) = c.logs();
+    assert!(out.contains("clean"), "{out}");
+    assert!(!err.contains("SIGKILL"), "{err}");
+}
+
 #[test]
 fn a_term_ignorer_is_killed_at_its_stop_timeout_not_dockers() {
     let img = need_docker!();

@@ -28,7 +28,9 @@ pub use probe::{Probe, ProbeKind};
 use read::{Ctx, GLOBAL_KEYS, PROCESS_KEYS, check_keys, entries, lookup, valid_name};
 pub use schedule::{Schedule, Zone};
 pub use schema::*;
-pub use units::{all_forwardable, format_duration, forwardable, parse_size, signal_name};
+pub use units::{
+    all_forwardable, format_duration, forwardable, parse_duration, parse_size, signal_name,
+};
 
 /// `control_socket` when the config does not say: `/run/podinit.sock` as
 /// root; otherwise `$XDG_RUNTIME_DIR/podinit.sock`, else a directory of
@@ -170,9 +172,12 @@ fn check_identities(cfg: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The pod of `podinit -- COMMAND` without a config file.
-pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
-    let procs = vec![command_proc(argv, Vec::new(), DEFAULT_STOP_TIMEOUT)];
+/// The pod of `podinit -- COMMAND` without a config file. Without a
+/// `stop_timeout` it behaves as tini (signals forwarded, no timer of its
+/// own); with one, a shutdown signal stops the command within it.
+pub fn command_only(argv: Vec<std::ffi::OsString>, stop_timeout: Option<Duration>) -> Config {
+    let timeout = stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let procs = vec![command_proc(argv, Vec::new(), timeout)];
     // One process without dependencies: its plan is that one level.
     let plan = plan::levels(&dependency_lists(&procs)).unwrap_or(Plan {
         levels: vec![vec![0]],
@@ -188,6 +193,7 @@ pub fn command_only(argv: Vec<std::ffi::OsString>) -> Config {
             control_socket: Some(default_control_socket(&|k| std::env::var(k).ok())),
             http: None,
             syslog: None,
+            forward_only: stop_timeout.is_none(),
         },
         procs,
         plan,
@@ -380,6 +386,7 @@ fn parse_global(
         control_socket: Some(default_control_socket(env)),
         http: None,
         syslog: None,
+        forward_only: false,
     };
     let Some(item) = item else {
         return Ok(global);

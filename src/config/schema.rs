@@ -173,6 +173,10 @@ pub struct Global {
     pub http: Option<std::net::SocketAddr>,
     /// The `/dev/log` receiver (None: off).
     pub syslog: Option<Syslog>,
+    /// Drop-in mode as tini (`podinit -- CMD`, no config, no
+    /// `--stop-timeout`): every catchable signal is forwarded to the
+    /// command each time, and podinit starts no stop timer of its own.
+    pub forward_only: bool,
 }
 
 /// `[podinit] syslog`: a datagram socket whose messages are the lines of a

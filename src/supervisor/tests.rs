@@ -350,7 +350,7 @@ fn exit_status_follows_the_main_and_its_success_codes() {
 
 #[test]
 fn a_main_that_cannot_execute_ends_the_pod_with_127() {
-    let (mut s, _) = Sim::new(&config::command_only(vec!["nope".into()]));
+    let (mut s, _) = Sim::new(&config::command_only(vec!["nope".into()], None));
     let acts = s.feed(Input::SpawnFailed {
         idx: 0,
         status: ExitStatus::Code(127),
@@ -361,7 +361,7 @@ fn a_main_that_cannot_execute_ends_the_pod_with_127() {
 
 #[test]
 fn requested_shutdown_returns_the_mains_own_status() {
-    let (mut s, _) = Sim::new(&config::command_only(vec!["x".into()]));
+    let (mut s, _) = Sim::new(&config::command_only(vec!["x".into()], None));
     s.spawned("main");
     assert_eq!(s.feed(Input::Signal(TERM)), vec![s.group("main", TERM)]);
     s.exited("main", ExitStatus::Code(42));
@@ -370,14 +370,14 @@ fn requested_shutdown_returns_the_mains_own_status() {
 
 #[test]
 fn drop_in_mode_stops_the_command_with_the_signal_received() {
-    let (mut s, _) = Sim::new(&config::command_only(vec!["x".into()]));
+    let (mut s, _) = Sim::new(&config::command_only(vec!["x".into()], None));
     s.spawned("main");
     assert_eq!(
         s.feed(Input::Signal(libc::SIGINT)),
         vec![s.group("main", libc::SIGINT)]
     );
     // HUP goes to the command too, as with tini.
-    let mut s2 = Sim::new(&config::command_only(vec!["x".into()])).0;
+    let mut s2 = Sim::new(&config::command_only(vec!["x".into()], None)).0;
     s2.spawned("main");
     assert_eq!(
         s2.feed(Input::Signal(libc::SIGHUP)),
@@ -387,6 +387,36 @@ fn drop_in_mode_stops_the_command_with_the_signal_received() {
             sig: libc::SIGHUP
         }]
     );
+}
+
+#[test]
+fn drop_in_mode_forwards_every_shutdown_signal_and_starts_no_timer() {
+    let (mut s, _) = Sim::new(&config::command_only(vec!["java".into()], None));
+    s.spawned("main");
+    // INT, then QUIT, then TERM: each reaches the command, in order, and
+    // none starts a stop timer or a forced kill (tini's behaviour).
+    for sig in [libc::SIGINT, libc::SIGQUIT, TERM, libc::SIGQUIT, TERM] {
+        assert_eq!(s.feed(Input::Signal(sig)), vec![s.group("main", sig)]);
+        assert_eq!(s.deadline_ms(), None, "SIG{sig} armed a timer");
+    }
+    // A JVM's thread dump: it keeps running for as long as it likes.
+    assert_eq!(s.at(60_000), vec![]);
+    // The command's own status is podinit's once it exits.
+    assert_eq!(
+        s.exited("main", ExitStatus::Code(0)),
+        vec![Action::Sweep(TERM)]
+    );
+    assert_eq!(s.feed(Input::NoChildren), vec![Action::Exit(0)]);
+}
+
+#[test]
+fn drop_in_mode_with_a_stop_timeout_kills_after_it() {
+    let cfg = config::command_only(vec!["x".into()], Some(Duration::from_secs(10)));
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("main");
+    assert_eq!(s.feed(Input::Signal(TERM)), vec![s.group("main", TERM)]);
+    assert_eq!(s.deadline_ms(), Some(10_000));
+    assert_eq!(s.at(10_000), vec![s.group("main", libc::SIGKILL)]);
 }
 
 #[test]
@@ -1069,7 +1099,7 @@ fn reload_requests_are_inputs_and_refusals_are_events() {
         vec!["reload failed, nothing changed: pod.toml:3: bad".to_string()]
     );
     // Without a config file (drop-in mode) there is nothing to reload.
-    let (mut d, _) = Sim::new(&config::command_only(vec!["sleep".into()]));
+    let (mut d, _) = Sim::new(&config::command_only(vec!["sleep".into()], None));
     assert!(
         d.control(Control::Reload)
             .unwrap_err()

@@ -581,3 +581,11 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Whether `cmd` is on PATH (a test that drives a real tool skips without it).
+pub fn has(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
