@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::ProcSpec;
 use crate::supervisor::{ExitStatus, Pid};
+use crate::sys;
 pub use crate::sys::Stdio;
+use std::os::unix::ffi::OsStringExt;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -71,31 +73,67 @@ fn setup_error(_spec: &ProcSpec, key: &str, msg: impl std::fmt::Display) -> Spaw
 }
 
 /// An `env` value with its `${file:PATH}` secrets read, each file's
-/// trailing newline stripped. Read at each start, by podinit as its own
-/// user; an unreadable file fails the start (126) naming the key.
-fn with_secrets(spec: &ProcSpec, key: &str, value: &str) -> Result<String, SpawnError> {
+/// trailing newline stripped, as bytes (a secret need not be text). Read
+/// at each start, by podinit as its own user, without blocking and within
+/// the kernel's 128 KiB for one environment string; an unreadable,
+/// non-regular or larger file fails the start (126) naming the key.
+fn with_secrets(spec: &ProcSpec, key: &str, value: &str) -> Result<OsString, SpawnError> {
     use crate::config::units::{Piece, has_secret, secret_pieces};
     if !has_secret(value) {
-        return Ok(value.to_string());
+        return Ok(value.into());
     }
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
     for piece in secret_pieces(value) {
         match piece {
-            Piece::Text(t) => out.push_str(t),
+            Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
             Piece::File(path) => {
                 let bad = |msg: String| setup_error(spec, &format!("env.{key}"), msg);
-                let text = std::fs::read_to_string(path)
+                let (bytes, _) = sys::read_bounded(Path::new(path), sys::MAX_SECRET)
                     .map_err(|e| bad(format!("cannot read the secret {path}: {e}")))?;
-                let text = text.strip_suffix('\n').unwrap_or(&text);
-                let text = text.strip_suffix('\r').unwrap_or(text);
-                if text.contains('\0') {
+                let text = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+                let text = text.strip_suffix(b"\r").unwrap_or(text);
+                if text.contains(&0) {
                     return Err(bad(format!("the secret {path} holds a NUL byte")));
                 }
-                out.push_str(text);
+                out.extend_from_slice(text);
             }
         }
     }
-    Ok(out)
+    if out.len() + key.len() + 2 > sys::MAX_SECRET as usize {
+        return Err(setup_error(
+            spec,
+            &format!("env.{key}"),
+            format!(
+                "the value is {} bytes with its secrets; one environment string may hold at most {}",
+                out.len(),
+                sys::human_size(sys::MAX_SECRET)
+            ),
+        ));
+    }
+    Ok(OsString::from_vec(out))
+}
+
+/// An `env_file`: read as config files are (regular, at most 1 MiB, never
+/// blocking) and refused when someone else could write it (it can set
+/// `LD_PRELOAD` or `PATH` for a root process), unless
+/// `PODINIT_ALLOW_UNTRUSTED_CONFIG` says otherwise.
+fn read_env_file(spec: &ProcSpec, path: &str) -> Result<Vec<(OsString, OsString)>, SpawnError> {
+    let bad = |msg: String| setup_error(spec, "env_file", msg);
+    let (bytes, meta) = sys::read_bounded(Path::new(path), sys::MAX_ENV_FILE)
+        .map_err(|e| bad(format!("cannot read {path}: {e}")))?;
+    let allowed = std::env::var_os("PODINIT_ALLOW_UNTRUSTED_CONFIG")
+        .is_some_and(|v| !v.is_empty() && v != "0");
+    if let Some(why) = sys::untrusted(&meta).filter(|_| !allowed) {
+        return Err(bad(format!(
+            "{path}: refused: {why}; fix its owner or mode, or set PODINIT_ALLOW_UNTRUSTED_CONFIG=1"
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
+    let vars = parse_env_file(&text).map_err(|e| bad(format!("{path}: {e}")))?;
+    Ok(vars
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect())
 }
 
 /// Parses an env file: `KEY=value` lines, `#` comments, blank lines, an
@@ -224,14 +262,10 @@ pub fn spawn(
 ) -> Result<Pid, SpawnError> {
     let (identity, mut extra) = identity_of(spec)?;
     if let Some(path) = &spec.env_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| setup_error(spec, "env_file", format!("cannot read {path}: {e}")))?;
-        let vars = parse_env_file(&text)
-            .map_err(|e| setup_error(spec, "env_file", format!("{path}: {e}")))?;
-        extra.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        extra.extend(read_env_file(spec, path)?);
     }
     for (k, v) in &spec.env {
-        extra.push((k.into(), with_secrets(spec, k, v)?.into()));
+        extra.push((k.into(), with_secrets(spec, k, v)?));
     }
     extra.extend(setup.extra_env.iter().cloned());
     let env = environment(base_env, &extra);

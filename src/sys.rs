@@ -122,3 +122,96 @@ pub fn trim_heap() {
         libc::malloc_trim(0);
     }
 }
+
+/// Limits of the files podinit reads on the loop's thread (RELIABILITY.md,
+/// "Files podinit reads"): a config file or drop-in, an `env_file`,
+/// `/etc/passwd` and `/etc/group`.
+pub const MAX_CONFIG_FILE: u64 = 4 << 20;
+pub const MAX_ENV_FILE: u64 = 1 << 20;
+pub const MAX_ACCOUNTS_FILE: u64 = 16 << 20;
+/// A `${file:…}` secret: the kernel's limit for one environment string
+/// (MAX_ARG_STRLEN, 32 pages), so a larger one could never be passed.
+pub const MAX_SECRET: u64 = 128 << 10;
+
+/// Reads a whole file without ever blocking and within `max` bytes: it is
+/// opened non-blocking (a FIFO's open returns at once), refused unless it
+/// is a regular file, and refused when longer than `max` (nothing is
+/// allocated beyond `max + 1` bytes). The error says which rule failed.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> io::Result<(Vec<u8>, std::fs::Metadata)> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let kind = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_dir() {
+            "a directory"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_char_device() || ft.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file; podinit reads only regular files"),
+        ));
+    }
+    let too_big = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than the limit of {}", human_size(max)),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok((out, meta))
+}
+
+/// `n` bytes as the config writes sizes (`128 KiB`, `4 MiB`).
+pub fn human_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// Whether a config file, drop-in directory or `env_file` may be trusted
+/// as podinit's own: owned by root or podinit's user, and writable by no
+/// one else (group-writable only for group 0 or podinit's own group, the
+/// OpenShift arrangement; a world-writable directory only with the sticky
+/// bit, where each file's own owner is then checked). sshd's StrictModes,
+/// sudoers' rule. The reason when not, naming the owner and the mode.
+pub fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, gid, mode) = (meta.uid(), meta.gid(), meta.mode());
+    let me = euid();
+    let my_gid = nix::unistd::getegid().as_raw();
+    let what = format!("owner uid {uid}, group {gid}, mode {:04o}", mode & 0o7777);
+    if uid != 0 && uid != me {
+        return Some(format!(
+            "{what}: owned by a user other than root and podinit's own (uid {me})"
+        ));
+    }
+    if mode & 0o020 != 0 && gid != 0 && gid != my_gid {
+        return Some(format!("{what}: writable by group {gid}"));
+    }
+    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky_dir {
+        return Some(format!("{what}: writable by every user"));
+    }
+    None
+}

@@ -157,11 +157,19 @@ pub fn switch_needed(id: &Identity) -> Result<bool, String> {
     switch_needed_as(id, euid, egid)
 }
 
-/// Reads the two files and resolves; a missing file reads as empty.
+/// Reads the two files and resolves; a missing file reads as empty. They
+/// are read as every file on the loop's thread is: regular, bounded
+/// (16 MiB), never blocking; one that breaks those rules is an error.
 pub fn lookup(user: Option<&str>, group: Option<&str>) -> Result<Identity, String> {
-    let p = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let g = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    resolve(user, group, &p, &g)
+    let read = |path: &str| match crate::sys::read_bounded(
+        std::path::Path::new(path),
+        crate::sys::MAX_ACCOUNTS_FILE,
+    ) {
+        Ok((b, _)) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(format!("cannot read {path}: {e}")),
+    };
+    resolve(user, group, &read("/etc/passwd")?, &read("/etc/group")?)
 }
 
 #[cfg(test)]

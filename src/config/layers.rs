@@ -7,6 +7,7 @@
 //! span anywhere names its file and line ([`Ctx::line`](super::read::Ctx)).
 
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -23,32 +24,50 @@ pub struct Layer {
 }
 
 /// The files of a lookup in merge order: a file as itself, a directory as
-/// its `*.toml` files (not hidden ones) in lexical order of their names.
-pub fn expand(specs: &[String]) -> Result<Vec<String>, ConfigError> {
+/// its `*.toml` files (not hidden ones) in lexical order of their names,
+/// as bytes (a name that is not UTF-8 is still read). With `strict`, a
+/// directory that someone else could write is refused
+/// ([`crate::sys::untrusted`]).
+pub fn expand(specs: &[String], strict: bool) -> Result<Vec<PathBuf>, ConfigError> {
+    use std::os::unix::ffi::OsStrExt;
     let mut files = Vec::new();
     for spec in specs {
-        let path = std::path::Path::new(spec);
-        if !path.is_dir() {
-            files.push(spec.clone());
+        let path = Path::new(spec);
+        let Ok(meta) = std::fs::metadata(path).map(|m| (m.is_dir(), m)) else {
+            files.push(path.to_path_buf());
             continue;
+        };
+        if !meta.0 {
+            files.push(path.to_path_buf());
+            continue;
+        }
+        if let Some(why) = crate::sys::untrusted(&meta.1).filter(|_| strict) {
+            return Err(untrusted_error(spec, &why));
         }
         let dir = std::fs::read_dir(path)
             .map_err(|e| ConfigError(format!("{spec}: cannot read the config directory: {e}")))?;
-        let mut names: Vec<String> = Vec::new();
+        let mut names = Vec::new();
         for entry in dir {
             let entry = entry.map_err(|e| {
                 ConfigError(format!("{spec}: cannot read the config directory: {e}"))
             })?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".toml") && !name.starts_with('.') {
+            let name = entry.file_name();
+            let b = name.as_bytes();
+            if b.ends_with(b".toml") && !b.starts_with(b".") {
                 names.push(name);
             }
         }
         names.sort();
-        let spec = spec.trim_end_matches('/');
-        files.extend(names.into_iter().map(|n| format!("{spec}/{n}")));
+        files.extend(names.into_iter().map(|n| path.join(n)));
     }
     Ok(files)
+}
+
+/// A config file or directory refused for its owner or mode.
+pub fn untrusted_error(what: &str, why: &str) -> ConfigError {
+    ConfigError(format!(
+        "{what}: refused: {why}; anyone who can write it could run commands as podinit's user. Fix its owner or mode (chown root, chmod go-w), or set PODINIT_ALLOW_UNTRUSTED_CONFIG=1 to accept it"
+    ))
 }
 
 /// The texts laid end to end, and where each starts.

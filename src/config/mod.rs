@@ -93,9 +93,12 @@ pub fn default_log_dir_as(uid: u32, env: EnvLookup) -> String {
 pub fn control_socket_of(specs: &[String], env: EnvLookup) -> Option<String> {
     let default = Some(default_control_socket(env));
     let mut found = default.clone();
-    for file in layers::expand(specs).unwrap_or_default() {
-        if let Some(v) = std::fs::read_to_string(&file)
+    for file in layers::expand(specs, false).unwrap_or_default() {
+        // Never blocks on a FIFO, never reads a huge file (the same rule
+        // as the server's reads).
+        if let Some(v) = crate::sys::read_bounded(&file, crate::sys::MAX_CONFIG_FILE)
             .ok()
+            .and_then(|(b, _)| String::from_utf8(b).ok())
             .and_then(|text| control_socket_in(&text))
         {
             found = match v.as_str() {
@@ -120,6 +123,26 @@ fn control_socket_in(text: &str) -> Option<String> {
     }
 }
 
+/// One config file, read as [`crate::sys::read_bounded`] reads (regular,
+/// at most 4 MiB, never blocking) and, `strict`, refused when someone else
+/// could write it. Its name as messages show it, and its text.
+fn read_config_file(path: &std::path::Path, strict: bool) -> Result<(String, String), ConfigError> {
+    let file = path.to_string_lossy().into_owned();
+    let cannot = |e: String| ConfigError(format!("{file}: cannot read the config file: {e}"));
+    let (bytes, meta) = crate::sys::read_bounded(path, crate::sys::MAX_CONFIG_FILE)
+        .map_err(|e| cannot(e.to_string()))?;
+    if let Some(why) = crate::sys::untrusted(&meta).filter(|_| strict) {
+        return Err(layers::untrusted_error(&file, &why));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        cannot(format!(
+            "it is not UTF-8 text (byte {} is not), as TOML must be",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok((file, text))
+}
+
 /// How the environment of podinit is seen by the loader (injected for tests).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -130,11 +153,10 @@ pub fn load(
     command: Option<Vec<std::ffi::OsString>>,
     env: EnvLookup,
 ) -> Result<Config, ConfigError> {
+    let strict = env("PODINIT_ALLOW_UNTRUSTED_CONFIG").is_none_or(|v| v.is_empty() || v == "0");
     let mut texts = Vec::new();
-    for file in layers::expand(specs)? {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| ConfigError(format!("{file}: cannot read the config file: {e}")))?;
-        texts.push((file, text));
+    for path in layers::expand(specs, strict)? {
+        texts.push(read_config_file(&path, strict)?);
     }
     if texts.is_empty() {
         return Err(ConfigError(format!(

@@ -39,7 +39,11 @@ pub fn resolve_host(host: &str, port: u16) -> Option<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
-    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    // Read as every file on the loop's thread: regular, bounded, never blocking.
+    let hosts =
+        crate::sys::read_bounded(std::path::Path::new("/etc/hosts"), crate::sys::MAX_ENV_FILE)
+            .map(|(b, _)| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
     for line in hosts.lines() {
         let line = line.split('#').next().unwrap_or("");
         let mut fields = line.split_whitespace();
