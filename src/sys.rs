@@ -215,3 +215,30 @@ pub fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
     }
     None
 }
+
+thread_local! {
+    /// An fd kept open to be given up when the fd limit is reached, so a
+    /// server can accept a connection and close it rather than leave it in
+    /// the backlog (where the listener stays readable and the loop spins).
+    static SPARE_FD: std::cell::RefCell<Option<OwnedFd>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Opens the spare fd (once, at the runtime's start).
+pub fn reserve_spare_fd() {
+    SPARE_FD.with(|s| {
+        if s.borrow().is_none() {
+            *s.borrow_mut() = std::fs::File::open("/dev/null").ok().map(OwnedFd::from);
+        }
+    });
+}
+
+/// Runs `f` with the spare fd closed, then takes it back. False when there
+/// was none to give up.
+pub fn with_spare_fd(f: &mut dyn FnMut()) -> bool {
+    let had = SPARE_FD.with(|s| s.borrow_mut().take()).is_some();
+    if had {
+        f();
+        reserve_spare_fd();
+    }
+    had
+}

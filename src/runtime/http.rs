@@ -1,34 +1,36 @@
 //! The optional HTTP endpoint (`[podinit] http`): `GET /readyz`, `/livez`
 //! and `/metrics`, for Kubernetes probes without a fork per probe and for
-//! Prometheus. Inside the one event loop: non-blocking, at most 16 clients,
-//! a request of at most 4 KiB within 5 s, read-only (nothing reachable over
-//! HTTP changes the pod), no TLS.
+//! Prometheus. Inside the one event loop: non-blocking, within [`BUDGET`]
+//! (a full table evicts its oldest incomplete client: a complete request,
+//! a probe, is always served), read-only (nothing reachable over HTTP
+//! changes the pod), no TLS.
 //!
 //! Boundary: HTTP framing and the metrics text; what is ready or live is
 //! the supervisor's answer, the numbers the supervisor's and the router's.
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-const MAX_REQUEST: usize = 4096;
-const MAX_CLIENTS: usize = 16;
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::control::clients::{self, Budget, Table};
 
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    deadline: Instant,
-    /// The response being written, and how much of it is out.
-    out: Option<(Vec<u8>, usize)>,
-}
+/// An unauthenticated network's budget (RELIABILITY.md): 32 clients at
+/// once, a request of at most 4 KiB complete within 2 s of its accept (a
+/// kubelet's is complete at once), an answer read within 5 s. A full
+/// table evicts its oldest incomplete client, so a complete request is
+/// always served.
+const BUDGET: Budget = Budget {
+    requests: 32,
+    followers: 0,
+    max_request: 4096,
+    head_timeout: Duration::from_secs(2),
+    answer_timeout: Duration::from_secs(5),
+};
 
 pub struct Http {
     listener: TcpListener,
-    clients: HashMap<u64, Client>,
-    next_id: u64,
+    clients: Table<TcpStream, ()>,
 }
 
 /// What a client's event led to.
@@ -72,6 +74,46 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// What a request's bytes so far are (pure: the fuzz target's entry).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head {
+    /// Not complete yet.
+    Partial,
+    /// `GET` of this path.
+    Get(String),
+    /// Complete, but not one we serve: answer this.
+    Refuse(u16, &'static str),
+}
+
+/// Reads a request head: complete at its blank line, or at the end of
+/// input (`eof`: the client shut its write side) once the request line is
+/// there; at most `max` bytes.
+pub fn parse_head(buf: &[u8], eof: bool, max: usize) -> Head {
+    let blank = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| buf.windows(2).position(|w| w == b"\n\n"));
+    let line_end = buf.iter().position(|&b| b == b'\n');
+    if blank.is_none() && !(eof && line_end.is_some()) {
+        if buf.len() > max {
+            return Head::Refuse(431, "request too large\n");
+        }
+        return if eof {
+            Head::Refuse(400, "bad request\n")
+        } else {
+            Head::Partial
+        };
+    }
+    let line = &buf[..line_end.unwrap_or(buf.len())];
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("GET"), Some(path)) => Head::Get(path.to_string()),
+        (Some(_), Some(_)) => Head::Refuse(405, "only GET: this endpoint is read-only\n"),
+        _ => Head::Refuse(400, "bad request\n"),
+    }
+}
+
 impl Http {
     /// Listens on `addr`; an address that cannot be bound is an error
     /// naming the key (nothing has started yet).
@@ -83,8 +125,7 @@ impl Http {
             .map_err(|e| format!("podinit.http: {e}"))?;
         Ok(Http {
             listener,
-            clients: HashMap::new(),
-            next_id: 1,
+            clients: Table::new(BUDGET),
         })
     }
 
@@ -92,75 +133,46 @@ impl Http {
         self.listener.as_raw_fd()
     }
 
-    /// Accepts what is waiting; (client id, fd) to watch for input.
-    pub fn accept(&mut self, now: Instant) -> Vec<(u64, RawFd)> {
-        let mut out = Vec::new();
-        while let Ok((stream, _)) = self.listener.accept() {
-            if self.clients.len() >= MAX_CLIENTS || stream.set_nonblocking(true).is_err() {
-                continue; // dropped: closing it is the answer
-            }
-            let id = self.next_id;
-            self.next_id += 1;
-            out.push((id, stream.as_raw_fd()));
-            self.clients.insert(
-                id,
-                Client {
-                    stream,
-                    buf: Vec::new(),
-                    deadline: now + CLIENT_TIMEOUT,
-                    out: None,
-                },
-            );
-        }
-        out
+    /// Accepts what is waiting: (client id, fd) to watch for input, and the
+    /// clients evicted to make room (unwatch, then drop them).
+    pub fn accept(&mut self, now: Instant) -> (Vec<(u64, RawFd)>, Vec<TcpStream>) {
+        let listener = &self.listener;
+        let mut accept = || listener.accept().map(|(s, _)| s);
+        let mut admit = |s: &mut TcpStream| s.set_nonblocking(true).is_ok();
+        self.clients
+            .accept(now, &mut accept, &mut admit, &mut || false)
+    }
+
+    /// Closes the oldest client without a complete request, to free its fd
+    /// for the control socket (false: none).
+    pub fn evict_incomplete(&mut self) -> bool {
+        self.clients.evict_incomplete().is_some()
     }
 
     /// A client's socket is readable or writable.
     pub fn on_event(&mut self, id: u64) -> Step {
-        let Some(c) = self.clients.get_mut(&id) else {
+        let Some(c) = self.clients.get_mut(id) else {
             return Step::Wait;
         };
         if c.out.is_some() {
             return self.write(id);
         }
-        let mut buf = [0u8; 1024];
-        loop {
-            match c.stream.read(&mut buf) {
-                Ok(0) => return self.close(id),
-                Ok(n) => c.buf.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return self.close(id),
+        let eof = match clients::read_into(&mut c.stream, &mut c.buf, BUDGET.max_request) {
+            Ok(eof) => eof,
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return self.respond(id, &Response::text(431, "request too large\n"));
             }
-            if c.buf.len() > MAX_REQUEST {
-                let r = Response::text(431, "request too large\n");
-                return self.respond(id, &r);
-            }
-        }
-        let end = c
-            .buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .or_else(|| c.buf.windows(2).position(|w| w == b"\n\n"));
-        if end.is_none() {
-            return Step::Wait;
-        }
-        let head = String::from_utf8_lossy(&c.buf).into_owned();
-        let mut words = head.lines().next().unwrap_or("").split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("GET"), Some(path)) => Step::Request(path.to_string()),
-            (Some(_), Some(_)) => {
-                let r = Response::text(405, "only GET: this endpoint is read-only\n");
-                self.respond(id, &r)
-            }
-            _ => self.respond(id, &Response::text(400, "bad request\n")),
+            Err(_) => return self.close(id),
+        };
+        match parse_head(&c.buf, eof, BUDGET.max_request) {
+            Head::Partial => Step::Wait,
+            Head::Get(path) => Step::Request(path),
+            Head::Refuse(code, text) => self.respond(id, &Response::text(code, text)),
         }
     }
 
     /// Starts sending a response; the connection closes after it.
     pub fn respond(&mut self, id: u64, r: &Response) -> Step {
-        let Some(c) = self.clients.get_mut(&id) else {
-            return Step::Wait;
-        };
         let head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             r.code,
@@ -170,12 +182,14 @@ impl Http {
         );
         let mut out = head.into_bytes();
         out.extend_from_slice(r.body.as_bytes());
-        c.out = Some((out, 0));
+        if !self.clients.answer(id, out, Instant::now()) {
+            return Step::Wait;
+        }
         self.write(id)
     }
 
     fn write(&mut self, id: u64) -> Step {
-        let Some(c) = self.clients.get_mut(&id) else {
+        let Some(c) = self.clients.get_mut(id) else {
             return Step::Wait;
         };
         let Some((out, sent)) = c.out.as_mut() else {
@@ -194,30 +208,20 @@ impl Http {
     }
 
     fn close(&mut self, id: u64) -> Step {
-        match self.clients.remove(&id) {
-            Some(c) => Step::Closed(c.stream.as_raw_fd()),
+        match self.clients.remove(id) {
+            Some(s) => Step::Closed(s.as_raw_fd()),
             None => Step::Wait,
         }
     }
 
-    /// Clients past their 5 s: dropped; their fds.
+    /// Clients past their deadline: dropped; their fds (already closed).
     pub fn expire(&mut self, now: Instant) -> Vec<RawFd> {
-        let late: Vec<u64> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| now >= c.deadline)
-            .map(|(&id, _)| id)
-            .collect();
-        late.into_iter()
-            .filter_map(|id| match self.close(id) {
-                Step::Closed(fd) => Some(fd),
-                _ => None,
-            })
-            .collect()
+        let late = self.clients.expire(now);
+        late.iter().map(|s| s.as_raw_fd()).collect()
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.clients.values().map(|c| c.deadline).min()
+        self.clients.next_deadline()
     }
 }
 

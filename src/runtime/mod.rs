@@ -17,7 +17,7 @@ mod syslog;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use std::time::Instant;
@@ -201,6 +201,8 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(cfg: &Config) -> io::Result<Runtime> {
+        // Given up by a server when the fd limit is reached (control::clients).
+        sys::reserve_spare_fd();
         let pid1 = nix::unistd::getpid().as_raw() == 1;
         if !pid1 {
             // Orphans of our processes must come back to us, not to the real init.
@@ -693,10 +695,24 @@ impl Runtime {
 
     fn on_http_accept(&mut self) {
         let Some(h) = &mut self.http else { return };
-        for (id, fd) in h.accept(Instant::now()) {
-            let _ = self
-                .poller
-                .add(fd, libc::EPOLLIN as u32, token(KIND_HTTP_CLIENT, id));
+        let (new, evicted) = h.accept(Instant::now());
+        let fds: Vec<RawFd> = evicted.iter().map(|s| s.as_raw_fd()).collect();
+        self.watch_clients(KIND_HTTP_CLIENT, &new, &fds);
+        for (id, _) in new {
+            // A probe's request is usually there with the connection:
+            // answered now, it never waits for a slot.
+            self.on_http_client(id);
+        }
+    }
+
+    /// New clients of a server watched for input (token `kind`), evicted
+    /// ones unwatched (their streams are dropped by the caller after).
+    fn watch_clients(&mut self, kind: u64, new: &[(u64, RawFd)], evicted: &[RawFd]) {
+        for &fd in evicted {
+            self.poller.remove(fd);
+        }
+        for &(id, fd) in new {
+            let _ = self.poller.add(fd, libc::EPOLLIN as u32, token(kind, id));
         }
     }
 
@@ -721,10 +737,13 @@ impl Runtime {
 
     fn on_control_accept(&mut self) {
         let Some(c) = &mut self.control else { return };
-        for (id, fd) in c.accept(Instant::now()) {
-            let _ = self
-                .poller
-                .add(fd, libc::EPOLLIN as u32, token(KIND_CTL_CLIENT, id));
+        let http = &mut self.http;
+        let mut free_fd = || http.as_mut().is_some_and(|h| h.evict_incomplete());
+        let (new, evicted) = c.accept(Instant::now(), &mut free_fd);
+        let fds: Vec<RawFd> = evicted.iter().map(|s| s.as_raw_fd()).collect();
+        self.watch_clients(KIND_CTL_CLIENT, &new, &fds);
+        for (id, _) in new {
+            self.on_control_client(id);
         }
     }
 

@@ -12,7 +12,8 @@
 //! Boundary: socket I/O and request parsing; what a request does is the
 //! supervisor's decision.
 
-use std::collections::HashMap;
+pub mod clients;
+
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -25,19 +26,21 @@ use crate::supervisor::{Proc, State};
 
 pub const PROTOCOL: &str = "podinit/1";
 const MAX_REQUEST: usize = 4096;
-const MAX_CLIENTS: usize = 16;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct Client {
-    stream: UnixStream,
-    buf: Vec<u8>,
-    deadline: Instant,
-    /// The answer being written, and how much of it is out.
-    out: Option<(Vec<u8>, usize)>,
-    /// `events` or `logs -f`: it follows until it closes or falls behind;
-    /// no deadline.
-    follow: Option<Follow>,
-}
+/// The control socket's budget (RELIABILITY.md): 16 one-shot requests at
+/// once (a full table evicts its oldest incomplete client, so `health`,
+/// `status` and the verbs that change state always get through), 16
+/// followers on top (`events`, `logs -f`: refused beyond, never in the
+/// one-shot slots), a request line of at most 4 KiB within 5 s of its
+/// accept, an answer read within 5 s.
+const BUDGET: clients::Budget = clients::Budget {
+    requests: 16,
+    followers: 16,
+    max_request: MAX_REQUEST,
+    head_timeout: CLIENT_TIMEOUT,
+    answer_timeout: CLIENT_TIMEOUT,
+};
 
 /// What a following client gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +72,7 @@ pub enum Answered {
 pub struct Server {
     listener: UnixListener,
     path: String,
-    clients: HashMap<u64, Client>,
-    next_id: u64,
+    clients: clients::Table<UnixStream, Follow>,
 }
 
 /// The verbs of the protocol, parsed once (the command line, the server
@@ -286,8 +288,7 @@ impl Server {
         Ok(Server {
             listener,
             path: path.to_string(),
-            clients: HashMap::new(),
-            next_id: 1,
+            clients: clients::Table::new(BUDGET),
         })
     }
 
@@ -295,76 +296,62 @@ impl Server {
         self.listener.as_raw_fd()
     }
 
-    /// Accepts what is waiting; returns (client id, fd) to watch.
-    pub fn accept(&mut self, now: Instant) -> Vec<(u64, RawFd)> {
-        let mut out = Vec::new();
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let me = crate::sys::euid();
+    /// Accepts what is waiting: (client id, fd) to watch, and the clients
+    /// evicted to make room (told so; unwatch, then drop them).
+    /// `free_fd` is asked for an fd when the limit is reached (the runtime
+    /// evicts an incomplete HTTP client: operators come before the network).
+    pub fn accept(
+        &mut self,
+        now: Instant,
+        free_fd: &mut dyn FnMut() -> bool,
+    ) -> (Vec<(u64, RawFd)>, Vec<UnixStream>) {
+        let me = crate::sys::euid();
+        let listener = &self.listener;
+        let mut accept = || listener.accept().map(|(s, _)| s);
+        let mut admit = |stream: &mut UnixStream| {
             // A refused client's request is taken in if it is there (never
             // waited for), so that closing is less likely to reset it; the
             // client reads our answer before any reset anyway.
-            let drain = |s: &mut UnixStream| {
-                let _ = s.set_nonblocking(true);
-                let _ = s.read(&mut [0u8; MAX_REQUEST]);
-            };
-            match peer_uid(&stream) {
-                Some(uid) if uid == 0 || uid == me => {}
+            let _ = stream.set_nonblocking(true);
+            match peer_uid(stream) {
+                Some(uid) if uid == 0 || uid == me => true,
                 other => {
-                    drain(&mut stream);
+                    let _ = stream.read(&mut [0u8; MAX_REQUEST]);
                     log::warn!("control socket: refused a client with uid {other:?}");
                     let _ = stream.write_all(b"error permission denied: only root or podinit's own user may use this socket\n");
-                    continue;
+                    false
                 }
             }
-            if self.clients.len() >= MAX_CLIENTS {
-                drain(&mut stream);
-                let _ = stream.write_all(b"error busy: too many clients\n");
-                continue;
-            }
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
-            let id = self.next_id;
-            self.next_id += 1;
-            out.push((id, stream.as_raw_fd()));
-            self.clients.insert(
-                id,
-                Client {
-                    stream,
-                    buf: Vec::new(),
-                    deadline: now + CLIENT_TIMEOUT,
-                    out: None,
-                    follow: None,
-                },
-            );
+        };
+        let (new, mut evicted) = self.clients.accept(now, &mut accept, &mut admit, free_fd);
+        for s in &mut evicted {
+            let _ = s.write(b"error busy: too many clients; this one was the oldest waiting\n");
         }
-        out
+        (new, evicted)
     }
 
-    /// Reads from a client; returns its request line once complete. A client
-    /// that sends too much or closes early is dropped (`Err` with its fd).
+    /// Reads from a client; returns its request line once complete (a last
+    /// line without its newline counts when the client shuts its write
+    /// side). A client that sends too much or leaves is dropped (`Err` with
+    /// its fd).
     pub fn read(&mut self, id: u64) -> Result<Option<String>, RawFd> {
-        let Some(c) = self.clients.get_mut(&id) else {
+        let Some(c) = self.clients.get_mut(id) else {
             return Ok(None);
         };
-        let mut buf = [0u8; 1024];
-        loop {
-            match c.stream.read(&mut buf) {
-                Ok(0) => return Err(self.drop_client(id).unwrap_or(-1)),
-                Ok(n) => {
-                    c.buf.extend_from_slice(&buf[..n]);
-                    if let Some(nl) = c.buf.iter().position(|&b| b == b'\n') {
-                        let line = String::from_utf8_lossy(&c.buf[..nl]).into_owned();
-                        return Ok(Some(line));
-                    }
-                    if c.buf.len() > MAX_REQUEST {
-                        let _ = c.stream.write_all(b"error request too long\n");
-                        return Err(self.drop_client(id).unwrap_or(-1));
-                    }
+        let eof = match clients::read_into(&mut c.stream, &mut c.buf, MAX_REQUEST) {
+            Ok(eof) => eof,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    let _ = c.stream.write_all(b"error request too long\n");
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(_) => return Err(self.drop_client(id).unwrap_or(-1)),
+                return Err(self.drop_client(id).unwrap_or(-1));
             }
+        };
+        let end = c.buf.iter().position(|&b| b == b'\n');
+        match end.or(Some(c.buf.len()).filter(|&n| eof && n > 0)) {
+            Some(nl) => Ok(Some(String::from_utf8_lossy(&c.buf[..nl]).into_owned())),
+            None if eof => Err(self.drop_client(id).unwrap_or(-1)),
+            None => Ok(None),
         }
     }
 
@@ -372,9 +359,9 @@ impl Server {
     /// the socket does not take now is written as the client reads (a
     /// client that reads nothing for 5 s is dropped).
     pub fn answer(&mut self, id: u64, text: &str, now: Instant) -> Option<Answered> {
-        let c = self.clients.get_mut(&id)?;
-        c.out = Some((text.as_bytes().to_vec(), 0));
-        c.deadline = now + CLIENT_TIMEOUT;
+        if !self.clients.answer(id, text.as_bytes().to_vec(), now) {
+            return None;
+        }
         self.write_answer(id)
     }
 
@@ -382,7 +369,7 @@ impl Server {
     /// nothing, so input from one is its close (or garbage); then write
     /// what its socket takes.
     pub fn on_answering(&mut self, id: u64) -> Option<Answered> {
-        let c = self.clients.get_mut(&id)?;
+        let c = self.clients.get_mut(id)?;
         if c.follow.is_some() {
             let mut buf = [0u8; 256];
             match c.stream.read(&mut buf) {
@@ -395,7 +382,7 @@ impl Server {
 
     /// Writes what the client's socket takes now.
     pub fn write_answer(&mut self, id: u64) -> Option<Answered> {
-        let c = self.clients.get_mut(&id)?;
+        let c = self.clients.get_mut(id)?;
         let fd = c.stream.as_raw_fd();
         let (out, sent) = c.out.as_mut()?;
         while *sent < out.len() {
@@ -418,30 +405,36 @@ impl Server {
     /// Whether client `id` is being answered or follows events (its events
     /// are for writing, or its close).
     pub fn answering(&self, id: u64) -> bool {
-        self.clients.get(&id).is_some_and(|c| c.out.is_some())
+        self.clients.get(id).is_some_and(|c| c.out.is_some())
     }
 
     /// `events [--json]` or `logs -f`: the client follows from now on,
     /// after `first` (the answer's start: `ok` and what is there already).
+    /// Beyond the followers' budget it is answered with a refusal instead.
     pub fn follow(&mut self, id: u64, what: Follow, first: Vec<u8>) -> Option<Answered> {
-        let c = self.clients.get_mut(&id)?;
-        c.follow = Some(what);
-        c.out = Some((first, 0));
+        if !self.clients.follow(id, what) {
+            let text = format!(
+                "error busy: {} clients follow already (the limit); one-shot verbs still work\n",
+                BUDGET.followers
+            );
+            return self.answer(id, &text, Instant::now());
+        }
+        self.clients.answer(id, first, Instant::now());
         self.write_answer(id)
     }
 
     /// Whether anyone follows events (formatting them costs nothing then).
     pub fn has_followers(&self) -> bool {
         self.clients
-            .values()
-            .any(|c| matches!(c.follow, Some(Follow::Events { .. })))
+            .iter()
+            .any(|(_, c)| matches!(c.follow, Some(Follow::Events { .. })))
     }
 
     /// The processes whose output someone follows.
     pub fn followed_logs(&self) -> Vec<usize> {
         self.clients
-            .values()
-            .filter_map(|c| match c.follow {
+            .iter()
+            .filter_map(|(_, c)| match c.follow {
                 Some(Follow::Logs(i)) => Some(i),
                 _ => None,
             })
@@ -482,11 +475,11 @@ impl Server {
         let ids: Vec<(u64, Follow)> = self
             .clients
             .iter()
-            .filter_map(|(&id, c)| c.follow.filter(|&f| to(f)).map(|f| (id, f)))
+            .filter_map(|(id, c)| c.follow.filter(|&f| to(f)).map(|f| (id, f)))
             .collect();
         let mut out = Vec::new();
         for (id, follow) in ids {
-            let Some(c) = self.clients.get_mut(&id) else {
+            let Some(c) = self.clients.get_mut(id) else {
                 continue;
             };
             let Some((buf, sent)) = c.out.as_mut() else {
@@ -511,28 +504,18 @@ impl Server {
     }
 
     fn drop_client(&mut self, id: u64) -> Option<RawFd> {
-        self.clients.remove(&id).map(|c| c.stream.as_raw_fd())
+        self.clients.remove(id).map(|s| s.as_raw_fd())
     }
 
-    /// Clients that did not send a request in time: their fds, dropped.
+    /// Clients that did not send a request (or read their answer) in time:
+    /// their fds, dropped.
     pub fn expire(&mut self, now: Instant) -> Vec<RawFd> {
-        let late: Vec<u64> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.follow.is_none() && now >= c.deadline)
-            .map(|(&id, _)| id)
-            .collect();
-        late.into_iter()
-            .filter_map(|id| self.drop_client(id))
-            .collect()
+        let late = self.clients.expire(now);
+        late.iter().map(|s| s.as_raw_fd()).collect()
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.clients
-            .values()
-            .filter(|c| c.follow.is_none())
-            .map(|c| c.deadline)
-            .min()
+        self.clients.next_deadline()
     }
 }
 
