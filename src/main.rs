@@ -389,7 +389,8 @@ fn main() {
         log::warn!("{w}");
     }
     if args.verb == Verb::Check {
-        print!("{}", config::describe(&cfg));
+        let now = podinit::sys::wall_ms().div_euclid(1000);
+        print!("{}", config::describe_at(&cfg, Some((now, podinit::sys::utc_offset))));
         return;
     }
     // The low fds the fast spawn needs, before anything else is opened.

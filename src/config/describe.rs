@@ -52,11 +52,19 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
 /// docker stop's default grace period (`docker run --stop-timeout`).
 const DOCKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// The wall clock (Unix seconds) and the zone `check` shows next runs in.
+pub type Clock = Option<(i64, super::Zone)>;
+
 /// `podinit check`: the plan and every process's effective settings.
 pub fn describe(cfg: &Config) -> String {
+    describe_at(cfg, None)
+}
+
+/// [`describe`], with each cron schedule's next three times after `clock`.
+pub fn describe_at(cfg: &Config, clock: Clock) -> String {
     let mut out = header(cfg);
     for p in &cfg.procs {
-        out += &process(cfg, p);
+        out += &process(cfg, p, clock);
     }
     if !cfg.provenance.is_empty() {
         out += "where each setting comes from (the last file that set it):\n";
@@ -140,7 +148,7 @@ fn header(cfg: &Config) -> String {
 }
 
 /// One process: command, kind, dependencies, lifecycle, then the rest.
-fn process(cfg: &Config, p: &ProcSpec) -> String {
+fn process(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let _ = writeln!(out, "\n[process.{}]", p.name);
@@ -182,7 +190,7 @@ fn process(cfg: &Config, p: &ProcSpec) -> String {
     if p.critical {
         let _ = writeln!(out, "  critical = true");
     }
-    out + &probes(p) + &identity(p) + &output(cfg, p)
+    out + &probes(p) + &identity(p) + &output(cfg, p, clock)
 }
 
 fn probes(p: &ProcSpec) -> String {
@@ -237,7 +245,7 @@ fn show_target(cfg: &Config, t: &Target) -> String {
     }
 }
 
-fn output(cfg: &Config, p: &ProcSpec) -> String {
+fn output(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let show = |t: &Target| show_target(cfg, t);
@@ -262,6 +270,16 @@ fn output(cfg: &Config, p: &ProcSpec) -> String {
             "  schedule = {} (no overlap: a run still going when the next is due skips it)",
             s.describe()
         );
+        if let (super::Schedule::Cron(c), Some((now, zone))) = (&**s, clock) {
+            let mut t = now;
+            let mut next = Vec::new();
+            for _ in 0..3 {
+                let Some(n) = c.next_after(t, zone) else { break };
+                next.push(super::schedule::format_local(n, zone));
+                t = n;
+            }
+            let _ = writeln!(out, "  next runs: {}", next.join(", "));
+        }
     }
     if p.no_new_privs {
         let _ = writeln!(out, "  no_new_privs = true");

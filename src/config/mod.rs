@@ -23,7 +23,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use crate::plan::{self, Plan};
-pub use describe::{describe, warnings, worst_case_shutdown};
+pub use describe::{describe, describe_at, warnings, worst_case_shutdown};
 pub use probe::{Probe, ProbeKind};
 use read::{Ctx, GLOBAL_KEYS, PROCESS_KEYS, check_keys, entries, lookup, valid_name};
 pub use schedule::{Schedule, Zone};

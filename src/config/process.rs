@@ -146,7 +146,16 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         let Some(item) = self.get("schedule") else {
             return Ok(None);
         };
-        let sched = super::Schedule::parse(item.string(cx)?).map_err(|e| item.bad(cx, e))?;
+        let text = item.string(cx)?;
+        let sched = super::Schedule::parse(text).map_err(|e| item.bad(cx, e))?;
+        if let super::Schedule::Cron(c) = &sched
+            && !c.can_fire()
+        {
+            return Err(item.bad(
+                cx,
+                format!("{text:?} can never run: none of the months it names has those days of the month"),
+            ));
+        }
         if !self.oneshot[self.me] {
             return Err(item.bad(
                 cx,

@@ -156,6 +156,17 @@ impl Cron {
         })
     }
 
+    /// Whether some day of the year can match (`0 0 30 2 *` never does):
+    /// a day of the month that one of its months has (February: 29).
+    pub fn can_fire(&self) -> bool {
+        const DAYS_IN: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        self.day_or
+            || (1..=12).any(|m| {
+                let upto = ((1u64 << (DAYS_IN[m - 1] + 1)) - 2) as u32; // days 1..=n
+                self.months & (1 << m) != 0 && self.days & upto != 0
+            })
+    }
+
     /// Whether a local civil date and time matches.
     fn matches_day(&self, c: &Civil) -> bool {
         if self.months & (1 << c.month) == 0 {

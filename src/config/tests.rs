@@ -783,6 +783,15 @@ fn schedule_errors_name_the_key() {
         "pod.toml:4: process.job.schedule: minute field \"61\": 61 is out of range 0-59"
     );
     assert_eq!(
+        err(&job("oneshot = true\nschedule = \"0 0 30 2 *\"")),
+        "pod.toml:4: process.job.schedule: \"0 0 30 2 *\" can never run: none of the months it names has those days of the month"
+    );
+    assert!(err(&job("oneshot = true\nschedule = \"0 0 31 4,6,9,11 *\"")).contains("can never run"));
+    for fine in ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 1-12 *"] {
+        let ok = job(&format!("oneshot = true\nschedule = {fine:?}"));
+        assert!(parse(&ok, "pod.toml", None, &env).is_ok(), "{fine}");
+    }
+    assert_eq!(
         err(&job("oneshot = true\nschedule = \"@every 0.5s\"")),
         "pod.toml:4: process.job.schedule: \"@every 0.5s\": the shortest interval is 1s"
     );

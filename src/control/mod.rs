@@ -680,10 +680,12 @@ pub fn status_table(json: &str) -> String {
             up,
             field("restarts"),
             field("last_exit"),
-            if field("ready") == "true" {
-                "yes"
-            } else {
-                "no"
+            match (field("state").as_str(), field("ready").as_str()) {
+                // A scheduled job between runs has no readiness: its state
+                // and NEXT-RUN say what it is.
+                ("scheduled", _) => "-",
+                (_, "true") => "yes",
+                _ => "no",
             }
         ));
     }

@@ -155,6 +155,21 @@ fn strip_timestamp(r: &str) -> &str {
     if looks { &r[16..] } else { r }
 }
 
+/// Text from anyone who can write to the socket (it is 0666), made safe
+/// for an operator's terminal: control characters but tab, and DEL,
+/// become `\xNN` (`\` itself stays), so no sender can move the cursor,
+/// clear the screen or retitle the window. A process's own output is
+/// written as it is; a syslog sender is not one of the pod's processes.
+fn escape_controls(text: &str, out: &mut Vec<u8>) {
+    for &b in text.as_bytes() {
+        if (b < 0x20 && b != b'\t') || b == 0x7f {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+}
+
 /// The message as lines of the `syslog` source: `tag[pid]: text` (the
 /// router adds the prefix or timestamps), or, `json`, whole JSON lines.
 /// A message of several lines gives several lines.
@@ -162,15 +177,15 @@ pub fn format(m: &Message, json: bool, time: &str, out: &mut Vec<u8>) {
     for line in m.text.split('\n') {
         if !json {
             if let Some(t) = m.tag {
-                out.extend_from_slice(t.as_bytes());
+                escape_controls(t, out);
                 if let Some(p) = m.pid {
                     out.push(b'[');
-                    out.extend_from_slice(p.as_bytes());
+                    escape_controls(p, out);
                     out.push(b']');
                 }
                 out.extend_from_slice(b": ");
             }
-            out.extend_from_slice(line.as_bytes());
+            escape_controls(line, out);
             out.push(b'\n');
             continue;
         }
@@ -208,6 +223,17 @@ pub fn format(m: &Message, json: bool, time: &str, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_senders_are_escaped_on_the_console() {
+        assert_eq!(
+            line("<13>app: \x1b[2J\x1b]0;pwned\x07 tab\there\x7f", false),
+            "app: \\x1b[2J\\x1b]0;pwned\\x07 tab\there\\x7f\n"
+        );
+        assert_eq!(line("<13>a\x1bb[1]: x", false), "a\\x1bb[1]: x\n");
+        // JSON escapes them its own way.
+        assert!(line("<13>app: \x1b[2J", true).contains("\\u001b[2J"));
+    }
 
     fn line(data: &str, json: bool) -> String {
         let mut out = Vec::new();
