@@ -390,7 +390,10 @@ fn main() {
     }
     if args.verb == Verb::Check {
         let now = podinit::sys::wall_ms().div_euclid(1000);
-        print!("{}", config::describe_at(&cfg, Some((now, podinit::sys::utc_offset))));
+        print!(
+            "{}",
+            config::describe_at(&cfg, Some((now, podinit::sys::utc_offset)))
+        );
         return;
     }
     // The low fds the fast spawn needs, before anything else is opened.

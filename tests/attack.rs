@@ -230,3 +230,69 @@ fn out_of_fds_does_not_spin_pid1_and_operators_are_answered() {
     let (out, _) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
 }
+
+#[test]
+fn a_syslog_flood_and_a_control_flood_leave_probes_and_operators_answered() {
+    need_root!();
+    let extra = "syslog = { path = \"$DIR/log.sock\", stdout = \"file:$DIR/syslog.log\" }\n";
+    let port = free_port();
+    let toml = format!(
+        "[podinit]\nhttp = \"127.0.0.1:{port}\"\ncontrol_socket = \"$DIR/ctl.sock\"\n{extra}[process.web]\ncommand = \"sleep 1000\"\n"
+    );
+    let pod = pod_pid1("aflood", &toml, &[]);
+    pod.wait_file("ctl.sock", LIMIT);
+    pod.wait_file("log.sock", LIMIT);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (log, ctl_sock) = (pod.dir.join("log.sock"), pod.dir.join("ctl.sock"));
+    let s1 = stop.clone();
+    let syslog = std::thread::spawn(move || {
+        let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        s.set_nonblocking(true).unwrap();
+        let msg = [b'x'; 2000];
+        let mut sent = 0u64;
+        while !s1.load(Ordering::Relaxed) {
+            if s.send_to(&msg, &log).is_ok() {
+                sent += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        sent
+    });
+    let s2 = stop.clone();
+    let garbage = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while !s2.load(Ordering::Relaxed) {
+            if let Ok(mut c) = UnixStream::connect(&ctl_sock) {
+                let _ = c.write_all(b"podinit/1 stat"); // never finished
+                held.push(c);
+            }
+            if held.len() > 64 {
+                held.drain(..32);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut failures = Vec::new();
+    let mut rounds = 0;
+    while Instant::now() < until {
+        rounds += 1;
+        if let r @ (Err(_) | Ok(201..)) = probe(port, "/readyz") {
+            failures.push(format!("readyz: {r:?}"));
+        }
+        let (code, out) = ctl(&pod, &["health"]);
+        if code != 0 {
+            failures.push(format!("health: {out}"));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = syslog.join().unwrap();
+    garbage.join().unwrap();
+    eprintln!("{rounds} rounds against {sent} syslog datagrams and a garbage flood");
+    assert!(failures.is_empty(), "{failures:?}");
+    let (out, took) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}

@@ -274,7 +274,9 @@ fn output(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
             let mut t = now;
             let mut next = Vec::new();
             for _ in 0..3 {
-                let Some(n) = c.next_after(t, zone) else { break };
+                let Some(n) = c.next_after(t, zone) else {
+                    break;
+                };
                 next.push(super::schedule::format_local(n, zone));
                 t = n;
             }

@@ -786,7 +786,9 @@ fn schedule_errors_name_the_key() {
         err(&job("oneshot = true\nschedule = \"0 0 30 2 *\"")),
         "pod.toml:4: process.job.schedule: \"0 0 30 2 *\" can never run: none of the months it names has those days of the month"
     );
-    assert!(err(&job("oneshot = true\nschedule = \"0 0 31 4,6,9,11 *\"")).contains("can never run"));
+    assert!(
+        err(&job("oneshot = true\nschedule = \"0 0 31 4,6,9,11 *\"")).contains("can never run")
+    );
     for fine in ["0 0 29 2 *", "0 0 30 2 1", "0 0 31 1-12 *"] {
         let ok = job(&format!("oneshot = true\nschedule = {fine:?}"));
         assert!(parse(&ok, "pod.toml", None, &env).is_ok(), "{fine}");

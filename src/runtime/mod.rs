@@ -9,7 +9,7 @@
 //! supervisor's actions, reports their results, logs its events; decides
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
-mod http;
+pub mod http;
 mod oom;
 mod probe;
 pub mod procfs;
