@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod control;
+pub mod json;
 pub mod logs;
 pub mod plan;
 pub mod poll;

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["runtime", "spawn", "control"],
     &["logs", "supervisor"],
     &["config", "plan"],
-    &["sys", "users", "poll"],
+    &["sys", "users", "poll", "json"],
 ];
 
 /// The supervisor decides; it may know the config and nothing else.
@@ -33,12 +33,23 @@ fn module_of(rel: &str) -> String {
 /// (line, module) for every `crate::MODULE` a text names, comments aside;
 /// `crate::{a, b::c}` names a and b.
 fn named(text: &str) -> Vec<(usize, String)> {
+    named_after(text, "crate::")
+}
+
+/// (line, name) for every `PREFIX NAME` a text names, comments aside.
+fn named_after(text: &str, prefix: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");
         let mut rest = code;
-        while let Some(i) = rest.find("crate::") {
-            rest = &rest[i + "crate::".len()..];
+        while let Some(i) = rest.find(prefix) {
+            // `crate::` inside `super::crate::`-like text is not ours; a
+            // prefix must start a path.
+            let before = rest[..i].chars().last();
+            rest = &rest[i + prefix.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
             if let Some(group) = rest.strip_prefix('{') {
                 let end = group.find('}').unwrap_or(group.len());
                 for item in group[..end].split(',') {
@@ -101,6 +112,7 @@ fn violations(files: &[(String, String)]) -> Vec<String> {
             first_at.entry((from.clone(), to)).or_insert(at);
         }
     }
+    errors.extend(file_circles(files));
     // Circles among modules (sideways edges included).
     for start in edges.keys() {
         let mut path = vec![start.clone()];
@@ -115,6 +127,73 @@ fn violations(files: &[(String, String)]) -> Vec<String> {
                 at.join(", ")
             ));
             break;
+        }
+    }
+    errors
+}
+
+/// Circles between the files of one folder (`config/layers.rs` naming
+/// `super::read`, `read.rs` naming `super::layers` back), through `super::`,
+/// `self::` (in a `mod.rs`) or `crate::FOLDER::FILE`. A folder's `mod.rs`
+/// is the room itself: its files may use it, and it declares them.
+fn file_circles(files: &[(String, String)]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut folders: BTreeMap<String, Vec<(String, &str)>> = BTreeMap::new();
+    for (path, text) in files {
+        let rel = path.trim_start_matches("src/");
+        let Some((folder, file)) = rel.split_once('/') else {
+            continue;
+        };
+        let name = file
+            .split('/')
+            .next()
+            .unwrap_or(file)
+            .trim_end_matches(".rs");
+        folders
+            .entry(folder.to_string())
+            .or_default()
+            .push((name.to_string(), text.as_str()));
+    }
+    for (folder, members) in &folders {
+        let siblings: BTreeSet<&str> = members
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| *n != "mod")
+            .collect();
+        let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut first_at: BTreeMap<(String, String), String> = BTreeMap::new();
+        for (name, text) in members {
+            if name == "mod" {
+                continue;
+            }
+            let deep = format!("crate::{folder}::");
+            let named: Vec<(usize, String)> = named_after(text, "super::")
+                .into_iter()
+                .chain(named_after(text, &deep))
+                .collect();
+            for (line, to) in named {
+                if &to == name || !siblings.contains(to.as_str()) {
+                    continue;
+                }
+                edges.entry(name.clone()).or_default().insert(to.clone());
+                let at = format!("src/{folder}/{name}.rs:{line}");
+                first_at.entry((name.clone(), to)).or_insert(at);
+            }
+        }
+        for start in edges.keys() {
+            let mut path = vec![start.clone()];
+            if let Some(circle) = find_circle(&edges, start, &mut path) {
+                let at: Vec<String> = circle
+                    .windows(2)
+                    .map(|w| first_at[&(w[0].clone(), w[1].clone())].clone())
+                    .collect();
+                errors.push(format!(
+                    "circle inside {folder}/: {} (at {})",
+                    circle.join(" -> "),
+                    at.join(", ")
+                ));
+                break;
+            }
         }
     }
     errors
@@ -208,6 +287,29 @@ fn a_planted_upward_import_is_named_with_file_and_line() {
         errors
             .iter()
             .any(|e| e.contains("the supervisor names `crate::sys`")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_planted_circle_between_files_of_one_folder_is_named() {
+    let mut files = sources();
+    let units = files
+        .iter_mut()
+        .find(|(p, _)| p == "src/config/units.rs")
+        .unwrap();
+    units.1.push_str("\nuse super::read::Ctx;\n");
+    let read = files
+        .iter_mut()
+        .find(|(p, _)| p == "src/config/read.rs")
+        .unwrap();
+    read.1
+        .push_str("\nfn g() { let _ = crate::config::units::parse_duration(\"1s\"); }\n");
+    let errors = violations(&files);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("circle inside config/: ") && e.contains("src/config/units.rs:")),
         "{errors:#?}"
     );
 }

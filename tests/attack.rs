@@ -137,14 +137,16 @@ fn ctl(pod: &Pod, args: &[&str]) -> (i32, String) {
 fn followers_never_lock_operators_out() {
     need_root!();
     let (pod, _) = http_pod("afollow", "[process.quiet]\ncommand = \"sleep 1000\"\n");
-    let followers: Vec<_> = (0..16)
+    // Sixteen followers, each in before the next (its `ok` read).
+    let followers: Vec<UnixStream> = (0..16)
         .map(|_| {
-            let cfg = pod.dir.s("pod.toml");
-            Command::new(BIN)
-                .args(["logs", "quiet", "-f", "-c", &cfg])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap()
+            let mut f = UnixStream::connect(pod.dir.join("ctl.sock")).unwrap();
+            f.write_all(b"podinit/1 logs quiet -f\n").unwrap();
+            f.set_read_timeout(Some(LIMIT)).unwrap();
+            let mut ok = [0u8; 3];
+            f.read_exact(&mut ok).unwrap();
+            assert_eq!(&ok, b"ok\n");
+            f
         })
         .collect();
     // Sixteen silent followers, plus sixteen silent one-shot clients.
@@ -163,13 +165,16 @@ fn followers_never_lock_operators_out() {
         assert_eq!(code, 0, "{verb:?}: {out}");
     }
     // A seventeenth follower is refused, saying why.
-    let (code, out) = ctl(&pod, &["events"]);
-    assert_ne!(code, 0);
-    assert!(out.contains("busy: 16 clients follow already"), "{out}");
-    for mut f in followers {
-        let _ = f.kill();
-        let _ = f.wait();
-    }
+    let mut extra = UnixStream::connect(pod.dir.join("ctl.sock")).unwrap();
+    extra.write_all(b"podinit/1 events\n").unwrap();
+    extra.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut out = String::new();
+    let _ = extra.read_to_string(&mut out);
+    assert!(
+        out.starts_with("error busy: 16 clients follow already"),
+        "{out}"
+    );
+    drop(followers);
     drop(silent);
     drop(pod);
 }

@@ -13,15 +13,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::ConfigError;
-use super::read::Ctx;
-
-/// One file of a layered config: its name and where its text starts in
-/// the whole.
-#[derive(Clone, Debug)]
-pub struct Layer {
-    pub file: String,
-    pub base: usize,
-}
+pub use super::read::Layer;
+use super::read::{Ctx, Removed};
 
 /// The files of a lookup in merge order: a file as itself, a directory as
 /// its `*.toml` files (not hidden ones) in lexical order of their names,
@@ -197,9 +190,6 @@ fn merge<'t>(
     }
     Ok(())
 }
-
-/// A process a file removed with `enabled = false`: its name, and where.
-pub(super) type Removed = (String, Range<usize>);
 
 /// Takes out of `[process]` every process whose merged `enabled` is false.
 /// `enabled` is a key of a process only, never of `[defaults]`.

@@ -71,12 +71,23 @@ pub(super) type Val<'i> = Spanned<DeValue<'i>>;
 /// A table entry: key name, key span, value.
 pub(super) type Entry<'v, 'i> = (&'v str, Range<usize>, Item<'v, 'i>);
 
+/// One file of a layered config: its name and where its text starts in
+/// the whole (`layers` lays the files out; a span's file is found here).
+#[derive(Clone, Debug)]
+pub struct Layer {
+    pub file: String,
+    pub base: usize,
+}
+
+/// A process a file removed with `enabled = false`: its name, and where.
+pub(super) type Removed = (String, Range<usize>);
+
 pub(super) struct Ctx<'a> {
     /// The files, their texts laid end to end in `text` (see `layers`).
-    pub layers: &'a [super::layers::Layer],
+    pub layers: &'a [Layer],
     pub text: &'a str,
     /// Processes a file removed with `enabled = false`.
-    pub removed: Vec<super::layers::Removed>,
+    pub removed: Vec<Removed>,
     /// Where each process's `user` (else `group`) key is, as
     /// `FILE:LINE: KEY:`, for the identity check of `load_file`.
     pub identity_at: std::cell::RefCell<Vec<(usize, String)>>,

@@ -148,20 +148,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
     })
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::json::quoted as json_str;
 
 /// `{"processes":[{"name":…,"state":…,"pid":…,"uptime_ms":…,"restarts":…,
 /// "last_exit":…,"ready":…,"probe_failure":…}, …]}`: pid, uptime_ms,

@@ -33,25 +33,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Appends `s` as the body of a JSON string (without quotes).
-pub fn json_escape(s: &str, out: &mut Vec<u8>) {
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
-    }
-}
+pub use crate::json::escape as json_escape;
 
 /// The coloured, padded `NAME | ` of the `prefix` format.
 fn make_prefix(name: &str, width: usize, colour: Option<u8>) -> Vec<u8> {
