@@ -279,7 +279,7 @@ fn a_planted_upward_import_is_named_with_file_and_line() {
     let mut files = sources();
     let sup = files
         .iter_mut()
-        .find(|(p, _)| p == "src/supervisor.rs")
+        .find(|(p, _)| p == "src/supervisor/mod.rs")
         .unwrap();
     sup.1.push_str("\nuse crate::sys::os_err;\n");
     let errors = violations(&files);

@@ -1,0 +1,258 @@
+//! Control verbs and reload: what `podinit start|stop|restart|signal` and a
+//! changed config do to the pod.
+
+use super::*;
+
+impl Supervisor {
+    pub(super) fn on_reload(&mut self, now: Instant, cfg: &Config) {
+        if self.phase != Phase::Up {
+            note!(
+                self,
+                Error,
+                Refused,
+                None,
+                "reload refused: the pod is shutting down"
+            );
+            return;
+        }
+        self.reload(now, cfg);
+        note!(self, Info, Reload, None, "reload applied");
+    }
+
+    /// Applies a new, already validated config: removed processes stop (in
+    /// reverse dependency order), new ones start (in dependency order),
+    /// changed ones restart, untouched ones keep running. Indices are stable:
+    /// a process keeps its index across reloads, new ones are appended.
+    /// Processes whose spec changed or is new get `Action::Rewire` first.
+    pub(super) fn reload(&mut self, now: Instant, cfg: &Config) {
+        let (remap, created) = self.stable_indices(cfg);
+        let mut touched = Vec::new();
+        for (k, spec) in cfg.procs.iter().enumerate() {
+            let idx = remap[k];
+            let new = spec.with_indices(&remap);
+            let is_new = created.contains(&idx);
+            let old = std::mem::replace(&mut self.specs[idx], new);
+            if old == self.specs[idx] && !is_new {
+                continue; // untouched: keeps running, same pid
+            }
+            touched.push(idx);
+            if is_new {
+                note!(
+                    self,
+                    Info,
+                    Reload,
+                    Some(idx),
+                    "reload: {} is new",
+                    spec.name
+                );
+                continue; // started by `step` when its dependencies are met
+            }
+            note!(
+                self,
+                Info,
+                Reload,
+                Some(idx),
+                "reload: {} changed; restarting it",
+                spec.name
+            );
+            self.restart_changed(now, idx, &old);
+        }
+        self.retire_removed(&remap);
+        self.start_order = cfg
+            .plan
+            .start_order()
+            .into_iter()
+            .map(|k| remap[k])
+            .collect();
+        self.shutdown_timeout = cfg.global.shutdown_timeout;
+        self.scheduled = scheduled_of(&self.specs);
+        self.sweep_grace = self
+            .specs
+            .iter()
+            .map(|s| s.stop_timeout)
+            .max()
+            .unwrap_or(self.sweep_grace);
+        // New streams before anything of the new config is spawned.
+        let stops = std::mem::take(&mut self.out);
+        self.out.extend(touched.into_iter().map(Action::Rewire));
+        self.out.extend(stops);
+    }
+
+    /// New config index → stable index (by name; new processes appended),
+    /// and the stable indices created.
+    pub(super) fn stable_indices(&mut self, cfg: &Config) -> (Vec<usize>, Vec<usize>) {
+        let by_name: std::collections::HashMap<String, usize> = (0..self.specs.len())
+            .filter(|&i| !self.procs[i].retired)
+            .map(|i| (self.specs[i].name.clone(), i))
+            .collect();
+        let mut remap = Vec::with_capacity(cfg.procs.len());
+        let mut created = Vec::new();
+        for spec in &cfg.procs {
+            remap.push(by_name.get(&spec.name).copied().unwrap_or_else(|| {
+                self.specs.push(spec.clone());
+                self.procs.push(Proc::new());
+                created.push(self.specs.len() - 1);
+                self.specs.len() - 1
+            }));
+        }
+        (remap, created)
+    }
+
+    /// A changed process starts afresh: stopped as its old spec said, then
+    /// spawned again at once.
+    pub(super) fn restart_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
+        let p = &mut self.procs[idx];
+        p.held = false;
+        p.reason = None;
+        p.failures = 0;
+        p.short_runs = 0;
+        p.backoff_until = None;
+        match p.pid {
+            Some(_) if p.state != State::Stopping => {
+                p.restart_now = true;
+                self.stop(now, idx, StopWith::Old(old.stop_signal, old.stop_timeout));
+            }
+            Some(_) => p.restart_now = true,
+            None => p.state = State::Waiting,
+        }
+    }
+
+    /// Processes the new config lacks: retired, stopped by `step` once
+    /// their dependents are down.
+    pub(super) fn retire_removed(&mut self, remap: &[usize]) {
+        let kept: std::collections::HashSet<usize> = remap.iter().copied().collect();
+        for idx in 0..self.specs.len() {
+            if kept.contains(&idx) || self.procs[idx].retired {
+                continue;
+            }
+            let name = self.specs[idx].name.clone();
+            note!(
+                self,
+                Info,
+                Reload,
+                Some(idx),
+                "reload: {name} was removed; stopping it"
+            );
+            let p = &mut self.procs[idx];
+            p.retired = true;
+            p.held = true;
+            p.backoff_until = None;
+            if p.state == State::Backoff || p.state == State::Waiting {
+                p.state = p
+                    .last_exit
+                    .map_or(State::Exited(ExitStatus::Code(0)), State::Exited);
+            }
+        }
+    }
+
+    /// Stops retired processes whose dependents are all down.
+    pub(super) fn stop_retired(&mut self, now: Instant) {
+        for idx in 0..self.procs.len() {
+            let p = &self.procs[idx];
+            if p.pid.is_none() || !p.retired || p.state == State::Stopping {
+                continue;
+            }
+            if self.dependents_down(idx) {
+                self.stop(now, idx, StopWith::Spec);
+            }
+        }
+    }
+
+    /// Processes of the current config (not retired by a reload).
+    pub fn current(&self) -> Vec<usize> {
+        (0..self.procs.len())
+            .filter(|&i| !self.procs[i].retired)
+            .collect()
+    }
+
+    /// A request of the control socket (or SIGHUP's reload); a refusal is
+    /// an `EventKind::Refused` event whose text is the answer.
+    pub(super) fn on_control(&mut self, now: Instant, cmd: Control) {
+        if let Err(why) = self.control(now, cmd) {
+            note!(self, Debug, Refused, None, "{why}");
+        }
+    }
+
+    pub(super) fn control(&mut self, now: Instant, cmd: Control) -> Result<(), String> {
+        if self.phase != Phase::Up {
+            return Err("the pod is shutting down".into());
+        }
+        let (idx, verb) = match cmd {
+            Control::Start(i) => (i, "start"),
+            Control::Stop(i) => (i, "stop"),
+            Control::Restart(i) => (i, "restart"),
+            Control::Signal(i, _) => (i, "signal"),
+            Control::Reload if self.drop_in => {
+                return Err(
+                    "podinit runs without a config file; there is nothing to reload".into(),
+                );
+            }
+            Control::Reload => {
+                self.out.push(Action::ReadConfig);
+                return Ok(());
+            }
+        };
+        let name = self.specs[idx].name.clone();
+        let alive = self.procs[idx].pid.is_some();
+        match cmd {
+            Control::Start(_) | Control::Restart(_) if !alive => {
+                if self.procs[idx].state == State::Starting {
+                    return Err(format!("{name} is starting already"));
+                }
+                note!(self, Info, Operator, Some(idx), "starting {name} as asked");
+                self.cancel_probe(idx);
+                let p = &mut self.procs[idx];
+                p.held = false;
+                p.backoff_until = None;
+                p.failures = 0;
+                p.short_runs = 0;
+                p.reason = None;
+                p.state = State::Starting;
+                self.out.push(Action::Spawn(idx));
+            }
+            Control::Start(_) => return Err(format!("{name} is running already")),
+            Control::Stop(_) if !alive => {
+                // Not running: it just stays down (no restart, no start).
+                let p = &mut self.procs[idx];
+                p.held = true;
+                p.backoff_until = None;
+                if p.state == State::Backoff {
+                    p.state = p.last_exit.map_or(State::Waiting, State::Exited);
+                }
+                note!(
+                    self,
+                    Info,
+                    Operator,
+                    Some(idx),
+                    "{name} is held stopped as asked"
+                );
+            }
+            Control::Stop(_) | Control::Restart(_) => {
+                let p = &mut self.procs[idx];
+                if p.state == State::Stopping {
+                    return Err(format!("{name} is stopping already"));
+                }
+                if matches!(cmd, Control::Stop(_)) {
+                    p.held = true;
+                } else {
+                    p.restart_now = true;
+                    p.held = false;
+                }
+                note!(
+                    self,
+                    Info,
+                    Operator,
+                    Some(idx),
+                    "{verb}: stopping {name} as asked"
+                );
+                self.stop(now, idx, StopWith::Spec);
+            }
+            Control::Signal(_, sig) => match self.procs[idx].pid {
+                Some(pid) => self.out.push(Action::SignalProcess { idx, pid, sig }),
+                None => return Err(format!("{name} is not running")),
+            },
+            Control::Reload => unreachable!("answered above"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Starting: a spawned process, readiness, whether a dependency is met,
+//! what may start now, and when the pod has nothing left to run.
+
+use super::*;
+
+impl Supervisor {
+    pub(super) fn on_spawned(&mut self, now: Instant, idx: usize, pid: Pid) {
+        self.set_pid(idx, Some(pid));
+        let p = &mut self.procs[idx];
+        p.started_at = Some(now);
+        p.ever_started = true;
+        p.killed = false;
+        p.stop_deadline = None;
+        p.health_failures = 0;
+        p.status_text = None;
+        p.watchdog_at = self.specs[idx].watchdog.map(|w| now + w);
+        note!(
+            self,
+            Info,
+            Started,
+            Some(idx),
+            "{} started (pid {pid})",
+            self.specs[idx].name
+        );
+        // A process spawned while a shutdown began is stopped at once by `step`.
+        match &self.specs[idx].ready {
+            // Without a readiness probe, a process is ready once started.
+            None => self.become_ready(now, idx),
+            Some(probe) => {
+                let p = &mut self.procs[idx];
+                p.state = State::Running;
+                if probe.kind.is_polled() {
+                    p.probe_at = Some(now + probe.initial_delay);
+                }
+            }
+        }
+    }
+
+    pub(super) fn become_ready(&mut self, now: Instant, idx: usize) {
+        let p = &mut self.procs[idx];
+        p.state = State::Ready;
+        p.probe_at = None;
+        if self.specs[idx].ready.is_some() {
+            note!(
+                self,
+                Info,
+                Ready,
+                Some(idx),
+                "{} is ready",
+                self.specs[idx].name
+            );
+        }
+        if let Some(h) = &self.specs[idx].health {
+            p.probe_at = Some(now + h.initial_delay);
+        }
+    }
+
+    /// Whether dependency `dep` of a waiting process is met, unmet for now,
+    /// or can never be met (`Err` with the reason).
+    pub(super) fn dep_status(&self, on: usize, cond: Condition) -> Result<bool, String> {
+        let p = &self.procs[on];
+        let met = match cond {
+            Condition::Started => p.ever_started,
+            Condition::Ready => p.state == State::Ready,
+            Condition::Completed => p.state == State::Completed,
+        };
+        if met {
+            return Ok(true);
+        }
+        if p.state.is_final() {
+            let name = &self.specs[on].name;
+            let why = match (p.state, &p.reason) {
+                (State::Failed, Some(r)) => r.clone(),
+                (State::Exited(st), _) => format!("{name} exited ({st})"),
+                _ => format!("{name} ended"),
+            };
+            return Err(why);
+        }
+        Ok(false)
+    }
+
+    /// Everything that follows from the current state at `now`.
+    pub(super) fn step(&mut self, now: Instant) {
+        self.timers(now);
+        match self.phase {
+            Phase::Up => {
+                self.stop_retired(now);
+                self.start_ready_ones(now);
+                if self.phase == Phase::Up && self.pod_is_over() {
+                    note!(
+                        self,
+                        Info,
+                        Shutdown,
+                        None,
+                        "no process is left to run; shutting the pod down"
+                    );
+                    self.begin_shutdown(now);
+                }
+            }
+            Phase::Stopping { .. } | Phase::Sweeping { .. } | Phase::Done => {}
+        }
+        if let Phase::Stopping { deadline } = self.phase {
+            self.stop_next(now, deadline);
+        }
+    }
+
+    pub(super) fn start_ready_ones(&mut self, now: Instant) {
+        for k in 0..self.start_order.len() {
+            let idx = self.start_order[k];
+            if self.procs[idx].state != State::Waiting || self.procs[idx].held {
+                continue;
+            }
+            let mut ready = true;
+            for d in &self.specs[idx].deps {
+                match self.dep_status(d.on, d.cond) {
+                    Ok(true) => {}
+                    Ok(false) => ready = false,
+                    Err(why) => {
+                        let spec = &self.specs[idx];
+                        let reason = format!(
+                            "{} will not start: it needs {} to be {}, but {why}",
+                            spec.name,
+                            self.specs[d.on].name,
+                            d.cond.as_str()
+                        );
+                        note!(self, Error, WillNotStart, Some(idx), "{reason}");
+                        self.procs[idx].state = State::Failed;
+                        self.procs[idx].reason = Some(reason);
+                        if (spec.main || spec.critical) && self.ending.is_none() {
+                            self.ending = Some(if spec.main {
+                                Ending::MainNeverStarts
+                            } else {
+                                Ending::CriticalFailed { status: None }
+                            });
+                            let what = if spec.main { "main" } else { "critical" };
+                            note!(
+                                self,
+                                Error,
+                                Shutdown,
+                                Some(idx),
+                                "{what} process {} can never start; shutting the pod down (exit status 1)",
+                                spec.name
+                            );
+                            self.begin_shutdown(now);
+                            return;
+                        }
+                        ready = false;
+                        break;
+                    }
+                }
+            }
+            if ready && self.specs[idx].schedule.is_some() {
+                self.schedule_first(now, idx);
+            } else if ready {
+                self.procs[idx].state = State::Starting;
+                self.out.push(Action::Spawn(idx));
+            }
+        }
+    }
+
+    /// No main process: the pod is over when nothing runs and nothing can start.
+    pub(super) fn pod_is_over(&self) -> bool {
+        !self.specs.iter().any(|s| s.main)
+            && self
+                .procs
+                .iter()
+                .all(|p| p.retired || (p.state.is_final() && !p.held))
+    }
+}
