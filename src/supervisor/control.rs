@@ -173,86 +173,104 @@ impl Supervisor {
         }
     }
 
+    /// One verb: `Ok` when it was taken, `Err` with the answer otherwise.
     pub(super) fn control(&mut self, now: Instant, cmd: Control) -> Result<(), String> {
         if self.phase != Phase::Up {
             return Err("the pod is shutting down".into());
         }
-        let (idx, verb) = match cmd {
-            Control::Start(i) => (i, "start"),
-            Control::Stop(i) => (i, "stop"),
-            Control::Restart(i) => (i, "restart"),
-            Control::Signal(i, _) => (i, "signal"),
+        match cmd {
+            Control::Start(idx) => self.start_asked(idx),
+            Control::Stop(idx) => self.stop_asked(now, idx, false),
+            Control::Restart(idx) if self.procs[idx].pid.is_none() => self.start_asked(idx),
+            Control::Restart(idx) => self.stop_asked(now, idx, true),
+            Control::Signal(idx, sig) => match self.procs[idx].pid {
+                Some(pid) => {
+                    self.out.push(Action::SignalProcess { idx, pid, sig });
+                    Ok(())
+                }
+                None => Err(format!("{} is not running", self.specs[idx].name)),
+            },
             Control::Reload if self.drop_in => {
-                return Err(
-                    "podinit runs without a config file; there is nothing to reload".into(),
-                );
+                Err("podinit runs without a config file; there is nothing to reload".into())
             }
             Control::Reload => {
                 self.out.push(Action::ReadConfig);
-                return Ok(());
+                Ok(())
             }
-        };
-        let name = self.specs[idx].name.clone();
-        let alive = self.procs[idx].pid.is_some();
-        match cmd {
-            Control::Start(_) | Control::Restart(_) if !alive => {
-                if self.procs[idx].state == State::Starting {
-                    return Err(format!("{name} is starting already"));
-                }
-                note!(self, Info, Operator, Some(idx), "starting {name} as asked");
-                self.cancel_probe(idx);
-                let p = &mut self.procs[idx];
-                p.held = false;
-                p.backoff_until = None;
-                p.failures = 0;
-                p.short_runs = 0;
-                p.reason = None;
-                p.state = State::Starting;
-                self.out.push(Action::Spawn(idx));
-            }
-            Control::Start(_) => return Err(format!("{name} is running already")),
-            Control::Stop(_) if !alive => {
-                // Not running: it just stays down (no restart, no start).
-                let p = &mut self.procs[idx];
-                p.held = true;
-                p.backoff_until = None;
-                if p.state == State::Backoff {
-                    p.state = p.last_exit.map_or(State::Waiting, State::Exited);
-                }
-                note!(
-                    self,
-                    Info,
-                    Operator,
-                    Some(idx),
-                    "{name} is held stopped as asked"
-                );
-            }
-            Control::Stop(_) | Control::Restart(_) => {
-                let p = &mut self.procs[idx];
-                if p.state == State::Stopping {
-                    return Err(format!("{name} is stopping already"));
-                }
-                if matches!(cmd, Control::Stop(_)) {
-                    p.held = true;
-                } else {
-                    p.restart_now = true;
-                    p.held = false;
-                }
-                note!(
-                    self,
-                    Info,
-                    Operator,
-                    Some(idx),
-                    "{verb}: stopping {name} as asked"
-                );
-                self.stop(now, idx, StopWith::Spec);
-            }
-            Control::Signal(_, sig) => match self.procs[idx].pid {
-                Some(pid) => self.out.push(Action::SignalProcess { idx, pid, sig }),
-                None => return Err(format!("{name} is not running")),
-            },
-            Control::Reload => unreachable!("answered above"),
         }
+    }
+
+    /// `start` (and `restart` of a process that is down).
+    fn start_asked(&mut self, idx: usize) -> Result<(), String> {
+        let name = self.specs[idx].name.clone();
+        let p = &mut self.procs[idx];
+        if p.pid.is_some() {
+            if p.state != State::Stopping || !p.held {
+                return Err(format!("{name} is running already"));
+            }
+            // `podinit stop x && podinit start x`: the stop is still in
+            // flight; it starts as soon as it has exited, as restart does.
+            p.held = false;
+            p.restart_now = true;
+            note!(
+                self,
+                Info,
+                Operator,
+                Some(idx),
+                "start: {name} starts once it has stopped"
+            );
+            return Ok(());
+        }
+        if p.state == State::Starting {
+            return Err(format!("{name} is starting already"));
+        }
+        note!(self, Info, Operator, Some(idx), "starting {name} as asked");
+        self.cancel_probe(idx);
+        let p = &mut self.procs[idx];
+        p.held = false;
+        p.backoff_until = None;
+        p.failures = 0;
+        p.short_runs = 0;
+        p.reason = None;
+        p.state = State::Starting;
+        self.out.push(Action::Spawn(idx));
+        Ok(())
+    }
+
+    /// `stop`, and `restart` of a running process (`then_start`).
+    fn stop_asked(&mut self, now: Instant, idx: usize, then_start: bool) -> Result<(), String> {
+        let name = self.specs[idx].name.clone();
+        let p = &mut self.procs[idx];
+        if p.pid.is_none() {
+            // Not running: it just stays down (no restart, no start).
+            p.held = true;
+            p.backoff_until = None;
+            if p.state == State::Backoff {
+                p.state = p.last_exit.map_or(State::Waiting, State::Exited);
+            }
+            note!(
+                self,
+                Info,
+                Operator,
+                Some(idx),
+                "{name} is held stopped as asked"
+            );
+            return Ok(());
+        }
+        if p.state == State::Stopping {
+            return Err(format!("{name} is stopping already"));
+        }
+        p.held = !then_start;
+        p.restart_now = then_start;
+        let verb = if then_start { "restart" } else { "stop" };
+        note!(
+            self,
+            Info,
+            Operator,
+            Some(idx),
+            "{verb}: stopping {name} as asked"
+        );
+        self.stop(now, idx, StopWith::Spec);
         Ok(())
     }
 }

@@ -1000,6 +1000,17 @@ fn stop_holds_a_process_down_until_start() {
         vec![s.group("w", TERM)]
     );
     assert!(s.control(Control::Stop(w)).is_err(), "stopping twice");
+    // start while that stop is in flight: it starts once it has exited.
+    assert_eq!(s.control(Control::Start(w)).unwrap(), vec![]);
+    assert_eq!(
+        s.exited("w", ExitStatus::Signaled(TERM)),
+        vec![s.spawn("w")]
+    );
+    s.spawned("w");
+    assert_eq!(
+        s.control(Control::Stop(w)).unwrap(),
+        vec![s.group("w", TERM)]
+    );
     assert_eq!(s.exited("w", ExitStatus::Signaled(TERM)), vec![]);
     assert_eq!(s.state("w"), State::Exited(ExitStatus::Signaled(TERM)));
     assert_eq!(s.at(60_000), vec![], "no restart despite restart = always");
