@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use podinit::runtime::http::{Head, parse_head};
+use podinit::control::http::{Head, parse_head};
 
 fuzz_target!(|data: &[u8]| {
     let max = 4096;

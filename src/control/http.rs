@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::control::clients::{self, Budget, Table};
+use super::clients::{self, Budget, Table};
 
 /// An unauthenticated network's budget (RELIABILITY.md): 32 clients at
 /// once, a request of at most 4 KiB complete within 2 s of its accept (a

@@ -13,6 +13,7 @@
 //! supervisor's decision.
 
 pub mod clients;
+pub mod http;
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};

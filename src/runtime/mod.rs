@@ -9,7 +9,6 @@
 //! supervisor's actions, reports their results, logs its events; decides
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
-pub mod http;
 mod oom;
 mod probe;
 pub mod procfs;
@@ -24,7 +23,7 @@ use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
 use crate::control::Verb;
-use crate::control::{self, Server};
+use crate::control::{self, Server, http};
 use crate::logs::Router;
 use crate::poll::{
     self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_HTTP_CLIENT, KIND_HTTP_LISTEN, KIND_NOTIFY,
