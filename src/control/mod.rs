@@ -14,6 +14,9 @@
 
 pub mod clients;
 pub mod http;
+pub mod request;
+
+pub use request::{Asked, Verb};
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -74,79 +77,6 @@ pub struct Server {
     listener: UnixListener,
     path: String,
     clients: clients::Table<UnixStream, Follow>,
-}
-
-/// The verbs of the protocol, parsed once (the command line, the server
-/// and the client share them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verb {
-    Status,
-    Health,
-    Events,
-    Logs,
-    Start,
-    Stop,
-    Restart,
-    Signal,
-    Reload,
-}
-
-impl Verb {
-    pub const ALL: [Verb; 9] = [
-        Verb::Status,
-        Verb::Health,
-        Verb::Events,
-        Verb::Logs,
-        Verb::Start,
-        Verb::Stop,
-        Verb::Restart,
-        Verb::Signal,
-        Verb::Reload,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Status => "status",
-            Verb::Health => "health",
-            Verb::Events => "events",
-            Verb::Logs => "logs",
-            Verb::Start => "start",
-            Verb::Stop => "stop",
-            Verb::Restart => "restart",
-            Verb::Signal => "signal",
-            Verb::Reload => "reload",
-        }
-    }
-
-    pub fn parse(word: &str) -> Option<Verb> {
-        Verb::ALL.into_iter().find(|v| v.as_str() == word)
-    }
-}
-
-/// A parsed request.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Request {
-    pub verb: Verb,
-    pub args: Vec<String>,
-}
-
-pub fn parse_request(line: &str) -> Result<Request, String> {
-    let mut words = line.split_ascii_whitespace();
-    match words.next() {
-        Some(PROTOCOL) => {}
-        Some(other) => {
-            return Err(format!(
-                "unsupported protocol {other:?}; this podinit speaks {PROTOCOL}"
-            ));
-        }
-        None => return Err("empty request".into()),
-    }
-    let word = words.next().ok_or("no verb")?;
-    let verb = Verb::parse(word).ok_or_else(|| format!("unknown verb {word:?}"))?;
-    Ok(Request {
-        verb,
-        args: words.map(str::to_string).collect(),
-    })
 }
 
 use crate::json::quoted as json_str;
@@ -346,8 +276,8 @@ impl Server {
     /// Starts sending the answer, without ever blocking the loop: what
     /// the socket does not take now is written as the client reads (a
     /// client that reads nothing for 5 s is dropped).
-    pub fn answer(&mut self, id: u64, text: &str, now: Instant) -> Option<Answered> {
-        if !self.clients.answer(id, text.as_bytes().to_vec(), now) {
+    pub fn answer(&mut self, id: u64, text: &[u8], now: Instant) -> Option<Answered> {
+        if !self.clients.answer(id, text.to_vec(), now) {
             return None;
         }
         self.write_answer(id)
@@ -405,7 +335,7 @@ impl Server {
                 "error busy: {} clients follow already (the limit); one-shot verbs still work\n",
                 BUDGET.followers
             );
-            return self.answer(id, &text, Instant::now());
+            return self.answer(id, text.as_bytes(), Instant::now());
         }
         self.clients.answer(id, first, Instant::now());
         self.write_answer(id)
@@ -693,29 +623,6 @@ fn human(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests() {
-        assert_eq!(
-            parse_request("podinit/1 signal app USR1").unwrap(),
-            Request {
-                verb: Verb::Signal,
-                args: vec!["app".into(), "USR1".into()]
-            }
-        );
-        assert!(
-            parse_request("podinit/1 launch app")
-                .unwrap_err()
-                .contains("unknown verb \"launch\"")
-        );
-        assert!(
-            parse_request("podinit/2 status")
-                .unwrap_err()
-                .contains("unsupported protocol")
-        );
-        assert!(parse_request("").is_err());
-        assert!(parse_request("podinit/1").is_err());
-    }
 
     #[test]
     fn table() {

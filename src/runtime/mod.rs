@@ -22,8 +22,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
-use crate::control::Verb;
-use crate::control::{self, Server, http};
+use crate::control::{self, Asked, Server, http};
 use crate::logs::Router;
 use crate::poll::{
     self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_HTTP_CLIENT, KIND_HTTP_LISTEN, KIND_NOTIFY,
@@ -31,7 +30,7 @@ use crate::poll::{
 };
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
-    Action, Check, Control, Event, EventKind, ExitStatus, Input, Pid, Role, SdMessage, Supervisor,
+    Action, Event, EventKind, ExitStatus, Input, Pid, Role, SdMessage, Supervisor,
 };
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
@@ -164,9 +163,6 @@ fn signal_fd() -> io::Result<OwnedFd> {
         Ok(OwnedFd::from_raw_fd(fd))
     }
 }
-
-/// What a following client gets and the start of its answer, or why not.
-type Following = Result<(control::Follow, Vec<u8>), String>;
 
 pub struct Runtime {
     sup: Supervisor,
@@ -761,32 +757,55 @@ impl Runtime {
                 return;
             }
         };
-        if let Ok(req) = control::parse_request(&line)
-            && let Some(follow) = self.follower(&req)
-        {
-            let state = match follow {
-                Ok((what, first)) => self
-                    .control
+        let names: Vec<(usize, &str)> = self
+            .sup
+            .current()
+            .into_iter()
+            .map(|i| (i, self.sup.specs()[i].name.as_str()))
+            .collect();
+        let state = match control::request::decide(&line, &names) {
+            Ok(Asked::Events { json }) => {
+                self.follow(id, control::Follow::Events { json }, Vec::new())
+            }
+            Ok(Asked::Logs {
+                idx,
+                lines,
+                follow: true,
+            }) => {
+                self.router.watch_tail(idx, true);
+                let first = self.router.tail(idx, lines);
+                self.follow(id, control::Follow::Logs(idx), first)
+            }
+            Ok(asked) => {
+                let answer = match self.answer(asked) {
+                    Ok(payload) => [b"ok\n".as_slice(), &payload].concat(),
+                    Err(msg) => format!("error {msg}\n").into_bytes(),
+                };
+                self.control
                     .as_mut()
-                    .and_then(|c| c.follow(id, what, first)),
-                Err(e) => {
-                    let text = format!("error {e}\n");
-                    self.control
-                        .as_mut()
-                        .and_then(|c| c.answer(id, &text, Instant::now()))
-                }
-            };
-            self.answer_state(id, state);
-            return;
-        }
-        let answer = match self.control_request(&line) {
-            Ok(payload) => format!("ok\n{payload}"),
-            Err(msg) => format!("error {msg}\n"),
+                    .and_then(|c| c.answer(id, &answer, Instant::now()))
+            }
+            Err(msg) => {
+                let text = format!("error {msg}\n");
+                self.control
+                    .as_mut()
+                    .and_then(|c| c.answer(id, text.as_bytes(), Instant::now()))
+            }
         };
-        if let Some(c) = &mut self.control {
-            let state = c.answer(id, &answer, Instant::now());
-            self.answer_state(id, state);
-        }
+        self.answer_state(id, state);
+    }
+
+    /// A follower: `ok`, then `first`, then what it follows as it comes.
+    fn follow(
+        &mut self,
+        id: u64,
+        what: control::Follow,
+        first: Vec<u8>,
+    ) -> Option<control::Answered> {
+        let first = [b"ok\n".as_slice(), &first].concat();
+        self.control
+            .as_mut()
+            .and_then(|c| c.follow(id, what, first))
     }
 
     /// Watches a client for writing while its answer is pending.
@@ -805,129 +824,21 @@ impl Runtime {
         }
     }
 
-    /// `events` and `logs -f`: what the client will follow, and the start
-    /// of its answer (None: not a following request).
-    fn follower(&mut self, req: &control::Request) -> Option<Following> {
-        match req.verb {
-            Verb::Events => {
-                let json = req.args.iter().any(|a| a == "--json");
-                Some(Ok((control::Follow::Events { json }, b"ok\n".to_vec())))
+    /// A one-shot request decided by `control::request`: the payload of
+    /// `ok`, or the error message.
+    fn answer(&mut self, asked: Asked) -> Result<Vec<u8>, String> {
+        let commands = match asked {
+            Asked::Status(ids) => {
+                let json =
+                    control::status_json(self.sup.specs(), self.sup.procs(), &ids, Instant::now());
+                return Ok((json + "\n").into_bytes());
             }
-            Verb::Logs if req.args.iter().any(|a| a == "-f") => {
-                Some(self.logs_request(req).map(|(idx, first)| {
-                    self.router.watch_tail(idx, true);
-                    (control::Follow::Logs(idx), first)
-                }))
+            Asked::Health(check) => {
+                return self.sup.health(check).map(|ok| (ok + "\n").into_bytes());
             }
-            _ => None,
-        }
-    }
-
-    /// `logs NAME [-n N] [-f]`: the process and `ok` with its last lines.
-    fn logs_request(&self, req: &control::Request) -> Result<(usize, Vec<u8>), String> {
-        let current = self.sup.current();
-        let mut name = None;
-        let mut lines = 30;
-        let mut args = req.args.iter();
-        while let Some(a) = args.next() {
-            match a.as_str() {
-                "-f" => {}
-                "-n" => {
-                    lines = args
-                        .next()
-                        .and_then(|n| n.parse().ok())
-                        .ok_or("-n needs a number of lines")?;
-                }
-                _ => name = Some(a.clone()),
-            }
-        }
-        let name = name.ok_or("usage: logs NAME [-n N] [-f]")?;
-        let Some(idx) = current
-            .iter()
-            .copied()
-            .find(|&i| self.sup.specs()[i].name == name)
-        else {
-            let names: Vec<&str> = current
-                .iter()
-                .map(|&i| self.sup.specs()[i].name.as_str())
-                .collect();
-            return Err(format!(
-                "unknown process {name:?} (processes: {})",
-                names.join(", ")
-            ));
-        };
-        let mut first = b"ok\n".to_vec();
-        first.extend(self.router.tail(idx, lines));
-        Ok((idx, first))
-    }
-
-    /// One control request: the payload of `ok`, or the error message.
-    fn control_request(&mut self, line: &str) -> Result<String, String> {
-        let req = control::parse_request(line)?;
-        let current = self.sup.current();
-        let names = |args: &[String]| -> Result<Vec<usize>, String> {
-            args.iter()
-                .filter(|a| !a.starts_with("--"))
-                .map(|a| {
-                    current
-                        .iter()
-                        .copied()
-                        .find(|&i| self.sup.specs()[i].name == *a)
-                        .ok_or_else(|| format!("unknown process {a:?}"))
-                })
-                .collect()
-        };
-        let commands: Vec<Control> = match req.verb {
-            Verb::Status => {
-                let mut ids = names(&req.args)?;
-                if ids.is_empty() {
-                    ids = current.clone();
-                }
-                let now = Instant::now();
-                return Ok(
-                    control::status_json(self.sup.specs(), self.sup.procs(), &ids, now) + "\n",
-                );
-            }
-            Verb::Start | Verb::Stop | Verb::Restart => {
-                let ids = names(&req.args)?;
-                if ids.is_empty() {
-                    return Err(format!(
-                        "{} needs at least one process name",
-                        req.verb.as_str()
-                    ));
-                }
-                ids.into_iter()
-                    .map(|idx| match req.verb {
-                        Verb::Start => Control::Start(idx),
-                        Verb::Stop => Control::Stop(idx),
-                        _ => Control::Restart(idx),
-                    })
-                    .collect()
-            }
-            Verb::Signal => {
-                let [name, sig] = req.args.as_slice() else {
-                    return Err("usage: signal NAME SIGNAL".into());
-                };
-                let idx = names(std::slice::from_ref(name))?[0];
-                vec![Control::Signal(
-                    idx,
-                    crate::config::units::parse_signal(sig)?,
-                )]
-            }
-            Verb::Reload => vec![Control::Reload],
-            Verb::Events => unreachable!("a follower, answered by on_control_client"),
-            Verb::Logs => {
-                let (_, first) = self.logs_request(&req)?;
-                return Ok(String::from_utf8_lossy(&first[3..]).into_owned());
-            }
-            Verb::Health => {
-                let check = if req.args.iter().any(|a| a == "--live") {
-                    Check::Live
-                } else {
-                    Check::Ready
-                };
-                return self.sup.health(check).map(|ok| ok + "\n");
-            }
+            Asked::Logs { idx, lines, .. } => return Ok(self.router.tail(idx, lines)),
+            Asked::Events { .. } => return Err("events is a follower".into()),
+            Asked::Commands(commands) => commands,
         };
         self.refused.clear();
         for cmd in commands {
@@ -935,7 +846,7 @@ impl Runtime {
             self.execute(acts);
         }
         match std::mem::take(&mut self.refused) {
-            r if r.is_empty() => Ok(String::new()),
+            r if r.is_empty() => Ok(Vec::new()),
             r => Err(r.join("; ")),
         }
     }
