@@ -1,25 +1,16 @@
 //! The epoll instance, the only place podinit waits, and its tokens.
 //!
-//! Ground floor: both the event loop (`runtime`) and the log router
-//! (`logs`) register their fds here; neither has to import the other.
+//! Ground floor: the runtime registers every fd here, under tokens of the
+//! kinds it names; this file knows no kind of fd (the log router, below the
+//! runtime, never calls epoll: it returns `logs::Interest` changes).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::sys::os_err;
 
-/// epoll tokens: the kind of source in the top byte, an id below.
-pub const KIND_SIGNAL: u64 = 0;
-pub const KIND_PROBE: u64 = 1;
-pub const KIND_NOTIFY: u64 = 2;
-pub const KIND_STREAM: u64 = 3;
-pub const KIND_SINK: u64 = 4;
-pub const KIND_CTL_LISTEN: u64 = 5;
-pub const KIND_CTL_CLIENT: u64 = 6;
-pub const KIND_HTTP_LISTEN: u64 = 7;
-pub const KIND_HTTP_CLIENT: u64 = 8;
-pub const KIND_SYSLOG: u64 = 9;
-
+/// An epoll token: a kind of source (the runtime names them) in the top
+/// byte, an id below.
 pub fn token(kind: u64, id: u64) -> u64 {
     (kind << 56) | (id & ((1 << 56) - 1))
 }

@@ -12,23 +12,26 @@
 //! decisions about processes stay in the supervisor.
 
 pub mod format;
+mod sink;
 pub mod syslog;
+mod tail;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, Write};
+
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::fcntl::{FcntlArg, fcntl};
 
 use crate::config::{LogFormat, ProbeKind, ProcSpec, Target};
-use crate::poll::{KIND_SINK, KIND_STREAM, Poller, token};
 use crate::sys::Stdio;
 pub use format::StreamKind;
 use format::{Framer, LineWatch};
+use sink::{Kind, STALL, Sink, sink_fd};
+use tail::{Tail, bytecount_newlines};
 
 /// What a sink writes to: one sink per console stream, file and consumer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -36,90 +39,6 @@ enum SinkKey {
     Console(StreamKind),
     File(String),
     Process(usize),
-}
-
-/// The latest output of one process (both streams, in the order read),
-/// bounded by its `log_buffer`, trimmed at line starts.
-#[derive(Default)]
-struct Tail {
-    cap: usize,
-    ring: std::collections::VecDeque<u8>,
-    /// Someone follows it (`podinit logs -f`): new output is kept in
-    /// `fresh` for the runtime to hand on.
-    watched: bool,
-    fresh: Vec<u8>,
-}
-
-impl Tail {
-    fn feed(&mut self, data: &[u8]) {
-        if self.watched {
-            self.fresh.extend_from_slice(data);
-        }
-        if self.cap == 0 {
-            return;
-        }
-        // Only the last `cap` bytes of a big read can stay: copy no more,
-        // starting at a line start.
-        let data = if data.len() > self.cap {
-            self.ring.clear();
-            let from = data.len() - self.cap;
-            let start = if data[from - 1] == b'\n' {
-                from
-            } else {
-                data[from..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(data.len(), |i| from + i + 1)
-            };
-            &data[start..]
-        } else {
-            data
-        };
-        self.ring.extend(data);
-        if self.ring.len() > self.cap {
-            let mut cut = self.ring.len() - self.cap;
-            // Drop whole lines: cut after the next newline, if one is near.
-            if let Some(nl) = self.ring.range(cut..).position(|&b| b == b'\n') {
-                cut += nl + 1;
-            }
-            self.ring.drain(..cut.min(self.ring.len()));
-        }
-    }
-
-    /// The last `n` lines (a last line without a newline counts).
-    fn last_lines(&self, n: usize) -> Vec<u8> {
-        if n == 0 {
-            return Vec::new();
-        }
-        let bytes: Vec<u8> = self.ring.iter().copied().collect();
-        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-        // After the n-th newline from the end of the body, else all of it.
-        let start = body
-            .iter()
-            .enumerate()
-            .rev()
-            .filter(|&(_, &b)| b == b'\n')
-            .nth(n - 1)
-            .map_or(0, |(i, _)| i + 1);
-        bytes[start..].to_vec()
-    }
-}
-
-/// Newlines in `data`, eight bytes at a time (the router reads every
-/// byte a pod writes: this runs at memory speed).
-fn bytecount_newlines(data: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut n = 0u64;
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let w =
-            u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) ^ (ONES * 0x0a);
-        // A zero byte of `w` is a newline of `c`: exact, no false positives.
-        let zero = !((((w & !HIGH) + !HIGH) | w) | !HIGH);
-        n += u64::from(zero.count_ones());
-    }
-    n + chunks.remainder().iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The output settings a process's streams were made for.
@@ -141,7 +60,6 @@ pub const SOURCE: usize = usize::MAX;
 const HIGH: usize = 1 << 20;
 const LOW: usize = 256 << 10;
 const READ_CHUNK: usize = 256 << 10;
-const RETRY: Duration = Duration::from_secs(1);
 /// Pipe capacity asked for (the default is 64 KiB; more means fewer wake-ups).
 const PIPE_SIZE: i32 = 1 << 20;
 
@@ -161,49 +79,23 @@ struct Stream {
     lines: u64,
 }
 
-enum Kind {
-    Console(OwnedFd),
-    File {
-        path: PathBuf,
-        file: Option<File>,
-        size: u64,
-        max_size: Option<u64>,
-        max_files: u32,
-    },
-    /// The stdin pipe of a consumer process.
-    Pipe {
-        read: OwnedFd,
-        write: OwnedFd,
-    },
-    Discard,
-}
-
-struct Sink {
-    kind: Kind,
-    label: String,
-    queue: Vec<u8>,
-    sent: usize,
-    feeders: Vec<usize>,
-    failing: bool,
-    /// The last write error, for the report of what was lost at exit.
-    last_error: Option<String>,
-    retry_at: Option<Instant>,
-    want_out: bool,
-    /// Since when a consumer's stdin has been full, and whether that was said.
-    blocked_since: Option<Instant>,
-    stall_reported: bool,
-}
-
-/// A consumer that has not read its stdin for this long is reported (once).
-const STALL: Duration = Duration::from_secs(5);
-
-impl Sink {
-    fn pending(&self) -> usize {
-        self.queue.len() - self.sent
-    }
+/// A change of what the event loop watches, for the runtime to apply: the
+/// router decides, it never calls epoll (the runtime drains these with
+/// [`Router::take_interest`] before it waits again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    /// A new stream: watch `fd` for input as stream `sid`.
+    NewStream { sid: usize, fd: RawFd },
+    /// Read stream `sid` again (`true`) or pause it (`false`): its sink is
+    /// over the high-water mark.
+    ReadStream { sid: usize, fd: RawFd, on: bool },
+    /// Wake up when sink `sink` can take more (`true`), or no longer.
+    SinkRoom { sink: usize, fd: RawFd, on: bool },
 }
 
 pub struct Router {
+    /// Watch changes not yet applied by the runtime.
+    interest: Vec<Interest>,
     streams: Vec<Stream>,
     sinks: Vec<Sink>,
     /// Per process: what its stdin, stdout and stderr are.
@@ -286,7 +178,7 @@ fn prefix_width(specs: &[ProcSpec]) -> usize {
 }
 
 impl Router {
-    pub fn new(specs: &[ProcSpec], poller: &Poller) -> io::Result<Router> {
+    pub fn new(specs: &[ProcSpec]) -> io::Result<Router> {
         let devnull: Option<OwnedFd> = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -301,6 +193,7 @@ impl Router {
             .map_or(Stdio::Inherit, |f| Stdio::Fd(f.as_raw_fd()));
         let width = prefix_width(specs);
         let mut r = Router {
+            interest: Vec::new(),
             streams: Vec::new(),
             sinks: Vec::new(),
             stdio: Vec::new(),
@@ -316,7 +209,7 @@ impl Router {
             buf: vec![0; READ_CHUNK],
         };
         for idx in 0..specs.len() {
-            r.add(idx, specs, poller)?;
+            r.add(idx, specs)?;
         }
         r.link_consumers(specs);
         Ok(r)
@@ -337,12 +230,7 @@ impl Router {
 
     /// After a reload: streams for new processes and for those whose output
     /// settings changed (their old streams stay, to be drained).
-    pub fn update(
-        &mut self,
-        specs: &[ProcSpec],
-        touched: &[usize],
-        poller: &Poller,
-    ) -> io::Result<()> {
+    pub fn update(&mut self, specs: &[ProcSpec], touched: &[usize]) -> io::Result<()> {
         for &idx in touched {
             if self.signature.get(idx).and_then(Option::as_ref)
                 == Some(&Self::signature_of(&specs[idx]))
@@ -352,7 +240,7 @@ impl Router {
             for s in self.streams.iter_mut().filter(|s| s.proc == idx) {
                 s.watch = None;
             }
-            self.add(idx, specs, poller)?;
+            self.add(idx, specs)?;
         }
         self.link_consumers(specs);
         // A longer name came in: every console prefix takes the new width.
@@ -383,7 +271,7 @@ impl Router {
     }
 
     /// Sets up the streams of process `idx` (and the sinks they need).
-    fn add(&mut self, idx: usize, specs: &[ProcSpec], poller: &Poller) -> io::Result<()> {
+    fn add(&mut self, idx: usize, specs: &[ProcSpec]) -> io::Result<()> {
         let spec = &specs[idx];
         let null = self.null;
         if self.stdio.len() <= idx {
@@ -413,7 +301,7 @@ impl Router {
                 Target::Null => self.stdio[idx][fd] = null,
                 _ => {
                     let sink = self.sink_for(target, stream, spec, specs)?;
-                    self.add_stream(idx, stream, sink, spec, target, poller)?;
+                    self.add_stream(idx, stream, sink, spec, target)?;
                 }
             }
         }
@@ -480,7 +368,7 @@ impl Router {
         Ok(self.sinks.len() - 1)
     }
 
-    /// A new stream pipe of process `idx` into `sink`, watched by the poller.
+    /// A new stream pipe of process `idx` into `sink` (to be watched: `Interest::NewStream`).
     fn add_stream(
         &mut self,
         idx: usize,
@@ -488,15 +376,13 @@ impl Router {
         sink: usize,
         spec: &ProcSpec,
         target: &Target,
-        poller: &Poller,
     ) -> io::Result<()> {
         let (read, write) = pipe()?;
         let sid = self.streams.len();
-        poller.add(
-            read.as_raw_fd(),
-            libc::EPOLLIN as u32,
-            token(KIND_STREAM, sid as u64),
-        )?;
+        self.interest.push(Interest::NewStream {
+            sid,
+            fd: read.as_raw_fd(),
+        });
         self.stdio[idx][stream.console_fd() as usize] = Stdio::Fd(write.as_raw_fd());
         let framer = Self::framer(spec, target, self.width, self.colour, idx, stream);
         self.push_stream(idx, (read, write), framer, sink, stream);
@@ -566,7 +452,7 @@ impl Router {
 
     /// Complete lines of a built-in source, if its sink has room (under
     /// `HIGH`); false: not taken, the source drops and counts them.
-    pub fn push_source(&mut self, sid: usize, data: &[u8], poller: &Poller) -> bool {
+    pub fn push_source(&mut self, sid: usize, data: &[u8]) -> bool {
         let Some(s) = self.streams.get_mut(sid) else {
             return false;
         };
@@ -581,7 +467,7 @@ impl Router {
             q.sent = 0;
         }
         s.framer.feed(data, SystemTime::now(), &mut q.queue);
-        self.flush(sink, poller, Instant::now());
+        self.flush(sink, Instant::now());
         true
     }
 
@@ -668,16 +554,16 @@ impl Router {
     }
 
     /// A stream is readable. Returns the process whose `log` probe just passed.
-    pub fn on_stream(&mut self, sid: usize, poller: &Poller) -> Option<usize> {
+    pub fn on_stream(&mut self, sid: usize) -> Option<usize> {
         let sink = self.streams.get(sid)?.sink;
         if self.sinks[sink].pending() >= HIGH {
-            self.pause(sid, poller);
+            self.pause(sid);
             return None;
         }
         let found = self.read_once(sid);
-        self.flush(sink, poller, Instant::now());
+        self.flush(sink, Instant::now());
         if self.sinks[sink].pending() >= HIGH {
-            self.pause(sid, poller);
+            self.pause(sid);
         }
         found
     }
@@ -708,38 +594,55 @@ impl Router {
         None
     }
 
-    fn pause(&mut self, sid: usize, poller: &Poller) {
+    fn pause(&mut self, sid: usize) {
         let s = &mut self.streams[sid];
         if !s.paused {
             s.paused = true;
-            let _ = poller.modify(s.read.as_raw_fd(), 0, token(KIND_STREAM, sid as u64));
+            self.interest.push(Interest::ReadStream {
+                sid,
+                fd: s.read.as_raw_fd(),
+                on: false,
+            });
         }
     }
 
-    fn resume_feeders(&mut self, sink: usize, poller: &Poller) {
+    fn resume_feeders(&mut self, sink: usize) {
         for &sid in &self.sinks[sink].feeders {
             let s = &mut self.streams[sid];
             if s.paused {
                 s.paused = false;
-                let _ = poller.modify(
-                    s.read.as_raw_fd(),
-                    libc::EPOLLIN as u32,
-                    token(KIND_STREAM, sid as u64),
-                );
+                self.interest.push(Interest::ReadStream {
+                    sid,
+                    fd: s.read.as_raw_fd(),
+                    on: true,
+                });
             }
         }
     }
 
+    /// The watch changes decided since the last call, in order.
+    pub fn take_interest(&mut self) -> Vec<Interest> {
+        std::mem::take(&mut self.interest)
+    }
+
+    /// The loop could not watch sink `sink` for room (its fd cannot be
+    /// polled): the next flush asks again.
+    pub fn no_room_watch(&mut self, sink: usize) {
+        if let Some(s) = self.sinks.get_mut(sink) {
+            s.want_out = false;
+        }
+    }
+
     /// A sink that was full became writable.
-    pub fn on_sink(&mut self, sink: usize, poller: &Poller) {
+    pub fn on_sink(&mut self, sink: usize) {
         if sink < self.sinks.len() {
-            self.flush(sink, poller, Instant::now());
+            self.flush(sink, Instant::now());
         }
     }
 
     /// Everything a process left in its pipes, before its exit is acted on;
     /// an unterminated last line becomes a line. Returns a log-probe match.
-    pub fn drain(&mut self, idx: usize, poller: &Poller) -> bool {
+    pub fn drain(&mut self, idx: usize) -> bool {
         let mut matched = false;
         let ids: Vec<usize> = (0..self.streams.len())
             .filter(|&s| self.streams[s].proc == idx)
@@ -757,7 +660,7 @@ impl Router {
             let sink = &mut self.sinks[s.sink];
             s.framer.finish(SystemTime::now(), &mut sink.queue);
             let sink = s.sink;
-            self.flush(sink, poller, Instant::now());
+            self.flush(sink, Instant::now());
         }
         matched
     }
@@ -776,7 +679,7 @@ impl Router {
             .min()
     }
 
-    pub fn retry(&mut self, now: Instant, poller: &Poller) {
+    pub fn retry(&mut self, now: Instant) {
         for sink in &mut self.sinks {
             if let Some(t) = sink.blocked_since
                 && !sink.stall_reported
@@ -793,7 +696,7 @@ impl Router {
         for i in 0..self.sinks.len() {
             if self.sinks[i].retry_at.is_some_and(|t| now >= t) {
                 self.sinks[i].retry_at = None;
-                self.flush(i, poller, now);
+                self.flush(i, now);
             }
         }
     }
@@ -806,15 +709,15 @@ impl Router {
     /// This is the one place podinit sleeps outside `epoll_wait`: the loop
     /// is over, nothing else is left to serve, and a slow console is worth
     /// a few milliseconds more rather than lost lines.
-    pub fn finish(&mut self, poller: &Poller, limit: Duration) -> u64 {
+    pub fn finish(&mut self, limit: Duration) -> u64 {
         let procs: Vec<usize> = self.streams.iter().map(|s| s.proc).collect();
         for p in procs {
-            self.drain(p, poller);
+            self.drain(p);
         }
         for i in 0..self.sinks.len() {
             if self.sinks[i].failing {
                 self.sinks[i].retry_at = None;
-                self.flush(i, poller, Instant::now());
+                self.flush(i, Instant::now());
             }
         }
         let deadline = Instant::now() + limit;
@@ -829,7 +732,7 @@ impl Router {
                 break;
             }
             for i in waiting {
-                self.flush(i, poller, Instant::now());
+                self.flush(i, Instant::now());
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -853,73 +756,24 @@ impl Router {
         lost
     }
 
-    /// Writes what a sink can take now.
-    fn flush(&mut self, i: usize, poller: &Poller, now: Instant) {
+    /// Writes what a sink can take now; asks for a wake-up when it is full,
+    /// no more when it is empty, and resumes its feeders under `LOW`.
+    fn flush(&mut self, i: usize, now: Instant) {
         let sink = &mut self.sinks[i];
         if sink.retry_at.is_some() {
             return; // failing: wait for the retry
         }
-        while sink.pending() > 0 {
-            let result = match &mut sink.kind {
-                Kind::Discard => {
-                    self.dropped += sink.pending() as u64;
-                    Ok(sink.pending())
-                }
-                Kind::Console(fd) => write_fd(fd, &sink.queue[sink.sent..]),
-                Kind::Pipe { write, .. } => write_fd(write, &sink.queue[sink.sent..]),
-                Kind::File { .. } => write_file(sink),
-            };
-            match result {
-                Ok(n) => {
-                    sink.sent += n;
-                    // Any progress means the reader is alive.
-                    if n > 0 {
-                        sink.blocked_since = None;
-                        if std::mem::take(&mut sink.stall_reported) {
-                            log::info!("{} is read again; delivery resumed", sink.label);
-                        }
-                    }
-                    if sink.failing {
-                        sink.failing = false;
-                        log::info!("writing to {} works again; delivery resumed", sink.label);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if matches!(sink.kind, Kind::Pipe { .. }) && sink.blocked_since.is_none() {
-                        sink.blocked_since = Some(now);
-                    }
-                    if !sink.want_out
-                        && let Some(fd) = sink_fd(&sink.kind)
-                    {
-                        sink.want_out = poller
-                            .add(fd, libc::EPOLLOUT as u32, token(KIND_SINK, i as u64))
-                            .is_ok();
-                    }
-                    break;
-                }
-                Err(e)
-                    if e.raw_os_error() == Some(libc::EPIPE)
-                        && matches!(sink.kind, Kind::Console(_)) =>
-                {
-                    log::warn!(
-                        "podinit's {} is closed ({e}); console output is dropped from now on",
-                        sink.label
-                    );
-                    sink.kind = Kind::Discard;
-                }
-                Err(e) => {
-                    sink.last_error = Some(e.to_string());
-                    if !sink.failing {
-                        sink.failing = true;
-                        log::error!(
-                            "cannot write to {}: {e}; keeping the output and retrying every second",
-                            sink.label
-                        );
-                    }
-                    sink.retry_at = Some(now + RETRY);
-                    break;
-                }
-            }
+        let full = sink.write_out(now, &mut self.dropped);
+        if full
+            && !sink.want_out
+            && let Some(fd) = sink_fd(&sink.kind)
+        {
+            sink.want_out = true;
+            self.interest.push(Interest::SinkRoom {
+                sink: i,
+                fd,
+                on: true,
+            });
         }
         if sink.pending() == 0 {
             sink.queue.clear();
@@ -927,7 +781,11 @@ impl Router {
             if sink.want_out {
                 sink.want_out = false;
                 if let Some(fd) = sink_fd(&sink.kind) {
-                    poller.remove(fd);
+                    self.interest.push(Interest::SinkRoom {
+                        sink: i,
+                        fd,
+                        on: false,
+                    });
                 }
             }
         } else if sink.sent > HIGH {
@@ -936,137 +794,10 @@ impl Router {
             sink.sent = 0;
         }
         if self.sinks[i].pending() <= LOW {
-            self.resume_feeders(i, poller);
+            self.resume_feeders(i);
         }
     }
-}
-
-fn sink_fd(kind: &Kind) -> Option<RawFd> {
-    match kind {
-        Kind::Console(fd) => Some(fd.as_raw_fd()),
-        Kind::Pipe { write, .. } => Some(write.as_raw_fd()),
-        _ => None,
-    }
-}
-
-fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
-    nix::unistd::write(fd, data).map_err(io::Error::from)
-}
-
-/// Writes to a file sink: (re)opens it, rotates at a line boundary.
-fn write_file(sink: &mut Sink) -> io::Result<usize> {
-    let data = &sink.queue[sink.sent..];
-    let Kind::File {
-        path,
-        file,
-        size,
-        max_size,
-        max_files,
-    } = &mut sink.kind
-    else {
-        return Ok(0);
-    };
-    // A file deleted under us (its directory removed, say) is reopened.
-    if let Some(f) = file
-        && f.metadata().map(|m| m.nlink() == 0).unwrap_or(true)
-    {
-        *file = None;
-    }
-    if file.is_none() {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&*path)?;
-        *size = f.metadata()?.len();
-        *file = Some(f);
-    }
-    let mut chunk = data;
-    if let Some(max) = *max_size {
-        let room = max.saturating_sub(*size) as usize;
-        if chunk.len() > room {
-            // Up to the last line end that fits; rotate first if none does.
-            match chunk[..room].iter().rposition(|&b| b == b'\n') {
-                Some(pos) => chunk = &chunk[..pos + 1],
-                None if *size > 0 => {
-                    rotate(path, *max_files)?;
-                    *file = None;
-                    return Ok(0);
-                }
-                None => {
-                    // A single line longer than the limit: it goes whole.
-                    let end = chunk
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .map_or(chunk.len(), |p| p + 1);
-                    chunk = &chunk[..end];
-                }
-            }
-        }
-    }
-    let f = file
-        .as_mut()
-        .ok_or_else(|| io::Error::other("file not open"))?;
-    let n = f.write(chunk)?;
-    *size += n as u64;
-    if max_size.is_some_and(|m| *size >= m) {
-        rotate(path, *max_files)?;
-        *file = None;
-    }
-    Ok(n)
-}
-
-/// NAME → NAME.1 → … → NAME.N (the oldest is dropped).
-fn rotate(path: &std::path::Path, keep: u32) -> io::Result<()> {
-    let name = |n: u32| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(format!(".{n}"));
-        PathBuf::from(p)
-    };
-    let _ = std::fs::remove_file(name(keep));
-    for n in (1..keep).rev() {
-        let _ = std::fs::rename(name(n), name(n + 1));
-    }
-    std::fs::rename(path, name(1))
 }
 
 #[cfg(test)]
-mod tail_tests {
-    use super::{Tail, bytecount_newlines};
-
-    #[test]
-    fn newlines_are_counted_exactly() {
-        for text in [
-            &b""[..],
-            b"\n",
-            b"a\nb\n\n\x0b\x8a\x0a",
-            &[b'\n'; 37],
-            &[0x8a; 19],
-        ] {
-            let want = text.iter().filter(|&&b| b == b'\n').count() as u64;
-            assert_eq!(bytecount_newlines(text), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn a_tail_keeps_the_latest_whole_lines() {
-        let mut t = Tail {
-            cap: 16,
-            ..Tail::default()
-        };
-        t.feed(b"one\ntwo\nthree\nfour\n");
-        // 19 bytes over a cap of 16: the partial first line goes.
-        assert_eq!(t.last_lines(10), b"two\nthree\nfour\n");
-        assert_eq!(t.last_lines(2), b"three\nfour\n");
-        t.feed(b"fi");
-        assert_eq!(t.last_lines(1), b"fi");
-        assert_eq!(t.last_lines(0), b"");
-        let mut off = Tail::default();
-        off.feed(b"x\n");
-        assert_eq!(off.last_lines(5), b"");
-    }
-}
+mod tests;

@@ -23,15 +23,25 @@ use std::time::Instant;
 
 use crate::config::{Config, ProbeKind, signal_name};
 use crate::control::{self, Asked, Server, http};
+use crate::logs::Interest;
 use crate::logs::Router;
-use crate::poll::{
-    self, KIND_CTL_CLIENT, KIND_CTL_LISTEN, KIND_HTTP_CLIENT, KIND_HTTP_LISTEN, KIND_NOTIFY,
-    KIND_PROBE, KIND_SIGNAL, KIND_SINK, KIND_STREAM, KIND_SYSLOG, Poller, token,
-};
+use crate::poll::{self, Poller, token};
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{
     Action, Event, EventKind, ExitStatus, Input, Pid, Role, SdMessage, Supervisor,
 };
+
+/// The kinds of fd the loop watches: the top byte of an epoll token.
+const KIND_SIGNAL: u64 = 0;
+pub(crate) const KIND_PROBE: u64 = 1;
+const KIND_NOTIFY: u64 = 2;
+const KIND_STREAM: u64 = 3;
+const KIND_SINK: u64 = 4;
+const KIND_CTL_LISTEN: u64 = 5;
+const KIND_CTL_CLIENT: u64 = 6;
+const KIND_HTTP_LISTEN: u64 = 7;
+const KIND_HTTP_CLIENT: u64 = 8;
+const KIND_SYSLOG: u64 = 9;
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -214,7 +224,7 @@ impl Runtime {
             libc::EPOLLIN as u32,
             token(KIND_SIGNAL, 0),
         )?;
-        let mut router = Router::new(&cfg.procs, &poller)?;
+        let mut router = Router::new(&cfg.procs)?;
         // Before anything starts: an address that cannot be bound is an
         // error of the config (InvalidInput: main exits 2 with it).
         let http = match cfg.global.http {
@@ -303,10 +313,10 @@ impl Runtime {
                 if let Some(r) = &mut self.syslog {
                     r.report();
                 }
-                self.router
-                    .finish(&self.poller, std::time::Duration::from_secs(5));
+                self.router.finish(std::time::Duration::from_secs(5));
                 return code;
             }
+            self.apply_interest();
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 16];
             let n = self.poller.wait(&mut events, self.timeout_ms());
             // Signals first (a SIGTERM's stop signals go out before anything
@@ -329,6 +339,33 @@ impl Runtime {
             self.housekeeping();
             let acts = self.feed(Input::Tick);
             self.execute(acts);
+        }
+    }
+
+    /// The router's watch changes, applied to epoll in the order decided.
+    /// Called before every wait, so nothing it decided waits on a stale
+    /// interest; a change for an fd closed since fails harmlessly.
+    fn apply_interest(&mut self) {
+        for change in self.router.take_interest() {
+            match change {
+                Interest::NewStream { sid, fd } => {
+                    let tok = token(KIND_STREAM, sid as u64);
+                    if let Err(e) = self.poller.add(fd, libc::EPOLLIN as u32, tok) {
+                        log::warn!("cannot watch an output pipe: {e}");
+                    }
+                }
+                Interest::ReadStream { sid, fd, on } => {
+                    let ev = if on { libc::EPOLLIN as u32 } else { 0 };
+                    let _ = self.poller.modify(fd, ev, token(KIND_STREAM, sid as u64));
+                }
+                Interest::SinkRoom { sink, fd, on: true } => {
+                    let tok = token(KIND_SINK, sink as u64);
+                    if self.poller.add(fd, libc::EPOLLOUT as u32, tok).is_err() {
+                        self.router.no_room_watch(sink);
+                    }
+                }
+                Interest::SinkRoom { fd, on: false, .. } => self.poller.remove(fd),
+            }
         }
     }
 
@@ -366,21 +403,21 @@ impl Runtime {
             }
             KIND_NOTIFY => self.on_notify(id as usize),
             KIND_STREAM => {
-                if let Some(idx) = self.router.on_stream(id as usize, &self.poller)
+                if let Some(idx) = self.router.on_stream(id as usize)
                     && let Some(pid) = self.sup.procs()[idx].pid
                 {
                     let acts = self.feed(Input::Notified { pid });
                     self.execute(acts);
                 }
             }
-            KIND_SINK => self.router.on_sink(id as usize, &self.poller),
+            KIND_SINK => self.router.on_sink(id as usize),
             KIND_CTL_LISTEN => self.on_control_accept(),
             KIND_CTL_CLIENT => self.on_control_client(id),
             KIND_HTTP_LISTEN => self.on_http_accept(),
             KIND_HTTP_CLIENT => self.on_http_client(id),
             KIND_SYSLOG => {
                 if let Some(r) = &mut self.syslog {
-                    r.on_readable(&mut self.router, &self.poller);
+                    r.on_readable(&mut self.router);
                 }
             }
             _ => {}
@@ -391,7 +428,7 @@ impl Runtime {
     /// their deadline dropped.
     fn housekeeping(&mut self) {
         let now = Instant::now();
-        self.router.retry(now, &self.poller);
+        self.router.retry(now);
         if let Some(c) = &mut self.control {
             for fd in c.expire(now) {
                 self.poller.remove(fd);
@@ -484,7 +521,7 @@ impl Runtime {
                     self.drop_notify_of(pid);
                     // Its last lines go out before its exit is acted on.
                     if let Some(idx) = self.sup.index_of(pid) {
-                        self.router.drain(idx, &self.poller);
+                        self.router.drain(idx);
                         if self.sup.specs()[idx].from_command_line && self.interactive {
                             take_terminal_back();
                         }
@@ -541,7 +578,7 @@ impl Runtime {
                 }
                 Action::ReadConfig => self.read_config(),
                 Action::Rewire(idx) => {
-                    if let Err(e) = self.router.update(self.sup.specs(), &[idx], &self.poller) {
+                    if let Err(e) = self.router.update(self.sup.specs(), &[idx]) {
                         log::error!("reload: log streams of {}: {e}", self.sup.specs()[idx].name);
                     }
                     Vec::new()

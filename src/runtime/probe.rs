@@ -8,8 +8,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::KIND_PROBE;
 use crate::config::{Probe, ProbeKind, ProcSpec};
-use crate::poll::{KIND_PROBE, Poller, token};
+use crate::poll::{Poller, token};
 use crate::spawn::{self, Setup, Stdio};
 use crate::supervisor::{ExitStatus, Pid, ProbeResult};
 

@@ -18,7 +18,6 @@ use std::time::SystemTime;
 use crate::logs::Router;
 use crate::logs::format::rfc3339;
 use crate::logs::syslog::{format, parse};
-use crate::poll::Poller;
 
 /// Messages read per readiness event, so a flood cannot starve the loop.
 const BATCH: usize = 256;
@@ -89,7 +88,7 @@ impl Receiver {
     }
 
     /// The socket is readable: up to `BATCH` messages to the router.
-    pub fn on_readable(&mut self, router: &mut Router, poller: &Poller) {
+    pub fn on_readable(&mut self, router: &mut Router) {
         for _ in 0..BATCH {
             let n = match self.sock.recv(&mut self.buf) {
                 Ok(n) => n,
@@ -108,7 +107,7 @@ impl Receiver {
                 String::new()
             };
             format(&msg, self.json, &time, &mut self.line);
-            if router.push_source(out, &self.line, poller) {
+            if router.push_source(out, &self.line) {
                 self.report();
             } else {
                 self.dropped += 1;
