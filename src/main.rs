@@ -8,26 +8,89 @@ use podinit::{config, control, runtime, supervisor};
 use std::ffi::OsString;
 use std::io::Write;
 
-const USAGE: &str = "\
-podinit — a pod of processes under one PID 1
+/// One row of the command line: the verbs it names, its synopsis and its
+/// help (`--help` is made of these rows), and the function that runs it.
+struct Row {
+    verbs: &'static [&'static str],
+    synopsis: &'static str,
+    help: &'static [&'static str],
+    run: fn(&mut Args) -> i32,
+}
 
-Usage:
-  podinit [-c FILE] [-- COMMAND [ARG...]]   run the pod (the default verb)
-  podinit [--stop-timeout D] -- COMMAND     drop-in mode with a bounded stop: a shutdown
-                                            signal, then SIGKILL after D (default: none,
-                                            every signal forwarded, as tini)
-  podinit check [-c FILE] [-- COMMAND...]   validate; print the start/stop plan and
-                                            every process's effective settings
-  podinit status [NAME...] [--json]         ask the running podinit (control socket)
-  podinit health [--live]                   exit 0 if the pod is ready (or, --live, not
-                                            failing for good), else 1 saying why
-  podinit events [--json]                   follow the pod's state changes as they happen
-  podinit logs NAME [-n N] [-f]             a process's last N lines (30), -f: and follow
-  podinit start|stop|restart NAME...        likewise
-  podinit signal NAME SIGNAL                likewise
-  podinit reload                            likewise: read the config again and apply it
-  podinit --help | --version
+const ROWS: &[Row] = &[
+    Row {
+        verbs: &["run"],
+        synopsis: "[-c FILE] [-- COMMAND [ARG...]]",
+        help: &["run the pod (the default verb)"],
+        run: run_pod,
+    },
+    Row {
+        verbs: &[],
+        synopsis: "[--stop-timeout D] -- COMMAND",
+        help: &[
+            "drop-in mode with a bounded stop: a shutdown",
+            "signal, then SIGKILL after D (default: none,",
+            "every signal forwarded, as tini)",
+        ],
+        run: run_pod,
+    },
+    Row {
+        verbs: &["check"],
+        synopsis: "check [-c FILE] [-- COMMAND...]",
+        help: &[
+            "validate; print the start/stop plan and",
+            "every process's effective settings",
+        ],
+        run: run_check,
+    },
+    Row {
+        verbs: &["status"],
+        synopsis: "status [NAME...] [--json]",
+        help: &["ask the running podinit (control socket)"],
+        run: control_client,
+    },
+    Row {
+        verbs: &["health"],
+        synopsis: "health [--live]",
+        help: &[
+            "exit 0 if the pod is ready (or, --live, not",
+            "failing for good), else 1 saying why",
+        ],
+        run: control_client,
+    },
+    Row {
+        verbs: &["events"],
+        synopsis: "events [--json]",
+        help: &["follow the pod's state changes as they happen"],
+        run: control_client,
+    },
+    Row {
+        verbs: &["logs"],
+        synopsis: "logs NAME [-n N] [-f]",
+        help: &["a process's last N lines (30), -f: and follow"],
+        run: control_client,
+    },
+    Row {
+        verbs: &["start", "stop", "restart"],
+        synopsis: "start|stop|restart NAME...",
+        help: &["likewise"],
+        run: control_client,
+    },
+    Row {
+        verbs: &["signal"],
+        synopsis: "signal NAME SIGNAL",
+        help: &["likewise"],
+        run: control_client,
+    },
+    Row {
+        verbs: &["reload"],
+        synopsis: "reload",
+        help: &["likewise: read the config again and apply it"],
+        run: control_client,
+    },
+];
 
+const HELP_END: &str = "\
 Config lookup: every -c FILE|DIR, else $PODINIT_CONFIG (paths separated by :),
 else /etc/podinit.toml and /etc/podinit.d/*.toml; merged in that order.
 Options may come before or after the verb (podinit -c FILE status).
@@ -42,6 +105,28 @@ Exit status: the main process's status (128+N when killed by signal N), 0 after
 a requested shutdown without a main, 2 for a usage or config error.
 ";
 
+/// `--help`: the rows, then the lookup, environment and exit status.
+fn usage() -> String {
+    let mut out = String::from("podinit — a pod of processes under one PID 1\n\nUsage:\n");
+    for row in ROWS {
+        for (k, line) in row.help.iter().enumerate() {
+            let head = if k == 0 { row.synopsis } else { "" };
+            let cmd = if k == 0 { "podinit " } else { "        " };
+            out += &format!("  {cmd}{head:<34}{line}\n");
+        }
+    }
+    out += "  podinit --help | --version\n\n";
+    out + HELP_END
+}
+
+/// The usage line of a verb, for its error message.
+fn usage_of(verb: &str) -> String {
+    let row = ROWS.iter().find(|r| r.verbs.contains(&verb));
+    let synopsis = row.map_or(verb, |r| r.synopsis);
+    let synopsis = synopsis.replace("start|stop|restart", verb);
+    format!("usage: podinit {synopsis}")
+}
+
 /// Exit status for usage and config errors (README, "Exit status").
 fn exit_usage() -> i32 {
     supervisor::exit_status(supervisor::Ending::UsageOrConfig)
@@ -52,6 +137,16 @@ enum Verb {
     Run,
     Check,
     Control(control::Verb),
+}
+
+impl Verb {
+    fn name(&self) -> &'static str {
+        match self {
+            Verb::Run => "run",
+            Verb::Check => "check",
+            Verb::Control(v) => v.as_str(),
+        }
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -71,11 +166,9 @@ enum Parsed {
     Version,
 }
 
-/// Every verb of the command line: `run`, `check`, and the control verbs.
+/// Every verb of the command line, in the order of `--help`.
 fn verbs() -> Vec<&'static str> {
-    let mut v = vec!["run", "check"];
-    v.extend(control::Verb::ALL.iter().map(|c| c.as_str()));
-    v
+    ROWS.iter().flat_map(|r| r.verbs.iter().copied()).collect()
 }
 
 /// Parses the command line. Options (`-c FILE`) may come before or after
@@ -272,8 +365,11 @@ fn socket_path(config: Vec<String>) -> Result<String, i32> {
 }
 
 /// `podinit status|start|stop|restart|signal|reload`: asks the running pod.
-fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
+fn control_client(args: &mut Args) -> i32 {
     use control::Verb as V;
+    let Verb::Control(verb) = args.verb else {
+        return exit_usage();
+    };
     let path = match socket_path(std::mem::take(&mut args.config)) {
         Ok(p) => p,
         Err(code) => return code,
@@ -285,21 +381,15 @@ fn control_client(verb: control::Verb, args: &mut Args) -> i32 {
         .filter(|a| *a != "--json")
         .cloned()
         .collect();
-    let usage = match verb {
-        V::Start | V::Stop | V::Restart if rest.is_empty() => {
-            Some(format!("usage: podinit {} NAME...", verb.as_str()))
-        }
-        V::Signal if rest.len() != 2 => Some("usage: podinit signal NAME SIGNAL".to_string()),
-        V::Reload if !rest.is_empty() => Some("usage: podinit reload".to_string()),
-        V::Events if !rest.is_empty() => Some("usage: podinit events [--json]".to_string()),
-        V::Logs if rest.iter().filter(|a| !a.starts_with('-')).count() == 0 => {
-            Some("usage: podinit logs NAME [-n N] [-f]".to_string())
-        }
-        V::Health if rest.iter().any(|a| a != "--live") => {
-            Some("usage: podinit health [--live]".to_string())
-        }
-        _ => None,
+    let misused = match verb {
+        V::Start | V::Stop | V::Restart => rest.is_empty(),
+        V::Signal => rest.len() != 2,
+        V::Reload | V::Events => !rest.is_empty(),
+        V::Logs => rest.iter().all(|a| a.starts_with('-')),
+        V::Health => rest.iter().any(|a| a != "--live"),
+        V::Status => false,
     };
+    let usage = misused.then(|| usage_of(verb.as_str()));
     if let Some(u) = usage {
         eprintln!("podinit: {u}");
         return exit_usage();
@@ -353,7 +443,7 @@ fn main() {
     let mut args = match parse_args(&argv) {
         Ok(Parsed::Args(a)) => a,
         Ok(Parsed::Help) => {
-            print!("{USAGE}");
+            print!("{}", usage());
             return;
         }
         Ok(Parsed::Version) => {
@@ -365,7 +455,7 @@ fn main() {
             return;
         }
         Err(e) => {
-            eprintln!("podinit: {e}\n\n{USAGE}");
+            eprintln!("podinit: {e}\n\n{}", usage());
             std::process::exit(exit_usage());
         }
     };
@@ -375,33 +465,51 @@ fn main() {
         && args.command.is_some()
         && matches!(config_specs(args.config.clone()), Ok(s) if s.is_empty());
     init_logging(if drop_in { "warn" } else { "info" });
-    if let Verb::Control(verb) = args.verb {
-        std::process::exit(control_client(verb, &mut args));
-    }
-    let cfg = match load(&mut args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("podinit: {e}");
-            std::process::exit(exit_usage());
-        }
-    };
+    let name = args.verb.name();
+    let row = ROWS.iter().find(|r| r.verbs.contains(&name));
+    let code = row.map_or_else(exit_usage, |r| (r.run)(&mut args));
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+/// The config, its warnings said; else the exit status of a config error.
+fn load_or_exit(args: &mut Args) -> Result<config::Config, i32> {
+    let cfg = load(args).map_err(|e| {
+        eprintln!("podinit: {e}");
+        exit_usage()
+    })?;
     for w in config::warnings(&cfg) {
         log::warn!("{w}");
     }
-    if args.verb == Verb::Check {
-        let now = podinit::sys::wall_ms().div_euclid(1000);
-        print!(
-            "{}",
-            config::describe_at(&cfg, Some((now, podinit::sys::utc_offset)))
-        );
-        return;
-    }
+    Ok(cfg)
+}
+
+/// `podinit check`: the plan, each process's settings, the next runs.
+fn run_check(args: &mut Args) -> i32 {
+    let cfg = match load_or_exit(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let now = podinit::sys::wall_ms().div_euclid(1000);
+    print!(
+        "{}",
+        config::describe_at(&cfg, Some((now, podinit::sys::utc_offset)))
+    );
+    0
+}
+
+/// `podinit [-c FILE] [-- COMMAND]`: the pod, until it ends; its status.
+fn run_pod(args: &mut Args) -> i32 {
+    let cfg = match load_or_exit(args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     // The low fds the fast spawn needs, before anything else is opened.
     podinit::spawn::prepare();
     if let Some((old, new)) = podinit::spawn::raise_fd_limit() {
         log::debug!("fd limit raised from {old} to {new} for podinit; processes get {old}");
     }
-    let code = match runtime::Runtime::new(&cfg) {
+    match runtime::Runtime::new(&cfg) {
         Ok(rt) => {
             // The runtime has what it needs: the parsed config goes.
             drop(cfg);
@@ -417,9 +525,7 @@ fn main() {
             log::error!("cannot set up the event loop: {e}");
             supervisor::exit_status(supervisor::Ending::LoopSetup)
         }
-    };
-    let _ = std::io::stdout().flush();
-    std::process::exit(code);
+    }
 }
 
 #[cfg(test)]
@@ -503,5 +609,19 @@ mod tests {
                 .unwrap_err()
                 .contains("the verbs are")
         );
+    }
+
+    #[test]
+    fn every_verb_has_one_row_and_a_usage_line() {
+        let all = verbs();
+        for v in control::Verb::ALL {
+            assert_eq!(all.iter().filter(|x| **x == v.as_str()).count(), 1, "{v:?}");
+        }
+        assert!(all.contains(&"run") && all.contains(&"check"));
+        assert_eq!(usage_of("stop"), "usage: podinit stop NAME...");
+        assert_eq!(usage_of("signal"), "usage: podinit signal NAME SIGNAL");
+        let help = usage();
+        assert!(help.contains("  podinit logs NAME [-n N] [-f]             a process's"));
+        assert!(help.lines().all(|l| l.chars().count() <= 90), "{help}");
     }
 }
