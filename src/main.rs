@@ -364,7 +364,22 @@ fn socket_path(config: Vec<String>) -> Result<String, i32> {
     })
 }
 
-/// `podinit status|start|stop|restart|signal|reload`: asks the running pod.
+/// The usage error of a control verb given the wrong arguments, if so.
+fn misuse(verb: control::Verb, rest: &[String]) -> Option<String> {
+    use control::Verb as V;
+    let misused = match verb {
+        V::Start | V::Stop | V::Restart => rest.is_empty(),
+        V::Signal => rest.len() != 2,
+        V::Reload | V::Events => !rest.is_empty(),
+        V::Logs => rest.iter().all(|a| a.starts_with('-')),
+        V::Health => rest.iter().any(|a| a != "--live"),
+        V::Status => false,
+    };
+    misused.then(|| usage_of(verb.as_str()))
+}
+
+/// `podinit status|health|events|logs|start|stop|restart|signal|reload`:
+/// asks the running pod.
 fn control_client(args: &mut Args) -> i32 {
     use control::Verb as V;
     let Verb::Control(verb) = args.verb else {
@@ -375,32 +390,21 @@ fn control_client(args: &mut Args) -> i32 {
         Err(code) => return code,
     };
     let json = args.rest.iter().any(|a| a == "--json");
-    let rest: Vec<String> = args
+    let mut rest: Vec<String> = args
         .rest
         .iter()
         .filter(|a| *a != "--json")
         .cloned()
         .collect();
-    let misused = match verb {
-        V::Start | V::Stop | V::Restart => rest.is_empty(),
-        V::Signal => rest.len() != 2,
-        V::Reload | V::Events => !rest.is_empty(),
-        V::Logs => rest.iter().all(|a| a.starts_with('-')),
-        V::Health => rest.iter().any(|a| a != "--live"),
-        V::Status => false,
-    };
-    let usage = misused.then(|| usage_of(verb.as_str()));
-    if let Some(u) = usage {
+    if let Some(u) = misuse(verb, &rest) {
         eprintln!("podinit: {u}");
         return exit_usage();
     }
-    let following = verb == V::Events || (verb == V::Logs && rest.iter().any(|a| a == "-f"));
-    if following {
-        let mut args = rest.clone();
+    if verb == V::Events || (verb == V::Logs && rest.iter().any(|a| a == "-f")) {
         if json {
-            args.push("--json".into());
+            rest.push("--json".into());
         }
-        return match control::follow(&path, verb, &args, &mut std::io::stdout()) {
+        return match control::follow(&path, verb, &rest, &mut std::io::stdout()) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("podinit: {}: {e}", verb.as_str());
@@ -418,18 +422,11 @@ fn control_client(args: &mut Args) -> i32 {
             1
         }
         Ok((true, payload)) => {
-            if verb == V::Logs {
-                print!("{payload}");
-            }
-            if verb == V::Health {
-                print!("{payload}");
-            }
-            if verb == V::Status {
-                if json {
-                    print!("{payload}");
-                } else {
-                    print!("{}", control::status_table(payload.trim()));
-                }
+            match verb {
+                V::Logs | V::Health => print!("{payload}"),
+                V::Status if json => print!("{payload}"),
+                V::Status => print!("{}", control::status_table(payload.trim())),
+                _ => {}
             }
             0
         }

@@ -255,6 +255,8 @@ fn env_entry(k: &OsStr, v: &OsStr) -> CString {
 
 /// Spawns `spec` in a new process group. Returns its pid once it has
 /// successfully exec'ed, or why it could not (as a status and a message).
+/// Long on purpose: everything the child needs is built here, before the
+/// fork, in the order the child uses it (nothing may allocate after).
 pub fn spawn(
     spec: &ProcSpec,
     base_env: &[(OsString, OsString)],

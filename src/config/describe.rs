@@ -82,6 +82,8 @@ pub fn describe_at(cfg: &Config, clock: Clock) -> String {
 }
 
 /// The pod-wide part: source, timeouts, directories, start and stop order.
+/// Long on purpose: one line of `check` output after another, in the
+/// order printed; split, the order would be spread over functions.
 fn header(cfg: &Config) -> String {
     use std::fmt::Write;
     let mut out = String::new();

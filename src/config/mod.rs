@@ -453,6 +453,8 @@ fn parse_global(
 
 /// `[podinit] syslog`: `true` (at `/dev/log`), a path, or a table with
 /// `path` and the output keys of a process (`stdout`, `log_format`, ...).
+/// Long on purpose: three forms of one key, each checked where it is read
+/// so every error names the key at fault.
 fn parse_syslog(
     cx: &Ctx,
     podinit: Option<&read::Item>,

@@ -238,6 +238,8 @@ pub fn show_env_value(value: &str) -> String {
         .collect()
 }
 
+/// `${NAME}`, `${NAME:-default}` and `${file:PATH}` in one value.
+/// Long on purpose: a single pass over the bytes, each form an arm of one match.
 fn expand(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,

@@ -257,7 +257,8 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The metrics of the pod, in the Prometheus text format.
+/// The metrics of the pod, in the Prometheus text format. Long on purpose:
+/// one metric family after another, each HELP/TYPE beside its values.
 pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router) -> String {
     use std::fmt::Write;
     let now = Instant::now();

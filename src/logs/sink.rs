@@ -129,7 +129,9 @@ pub(super) fn write_fd(fd: &OwnedFd, data: &[u8]) -> io::Result<usize> {
     nix::unistd::write(fd, data).map_err(io::Error::from)
 }
 
-/// Writes to a file sink: (re)opens it, rotates at a line boundary.
+/// Writes to a file sink: (re)opens it, rotates at a line boundary. Long
+/// on purpose: reopen, cut at the last line that fits, write, rotate are
+/// one write's steps on the same borrowed fields.
 pub(super) fn write_file(sink: &mut Sink) -> io::Result<usize> {
     let data = &sink.queue[sink.sent..];
     let Kind::File {

@@ -205,6 +205,9 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Everything the loop watches, set up before the first process
+    /// starts. Long on purpose: each piece (signalfd, router, HTTP, syslog)
+    /// is bound in the order a failure must be reported.
     pub fn new(cfg: &Config) -> io::Result<Runtime> {
         // Given up by a server when the fd limit is reached (control::clients).
         sys::reserve_spare_fd();
@@ -541,6 +544,8 @@ impl Runtime {
         }
     }
 
+    /// The supervisor's actions, in order, with what each leads to. Long
+    /// on purpose: one arm per `Action`, each a call or two.
     fn execute(&mut self, actions: Vec<Action>) {
         // One read of /proc for the whole batch (a shutdown step may signal
         // thousands of groups), taken when the first signal needs it. Group
@@ -557,21 +562,7 @@ impl Runtime {
                     idx,
                     pid: _,
                     role,
-                } => {
-                    let spec = &self.sup.specs()[idx];
-                    let probe = match role {
-                        Role::Ready => spec.ready.as_ref(),
-                        Role::Health => spec.health.as_ref(),
-                    };
-                    let null = self.router.null();
-                    match probe.and_then(|p| {
-                        self.probes
-                            .start(id, spec, p, &self.base_env, null, &self.poller)
-                    }) {
-                        Some(result) => self.feed(Input::ProbeResult { id, result }),
-                        None => Vec::new(),
-                    }
-                }
+                } => self.start_probe(id, idx, role),
                 Action::CancelProbe { id } => {
                     self.probes.cancel(id, &self.poller);
                     Vec::new()
@@ -593,13 +584,7 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::SignalProcess { idx, pid, sig } => {
-                    if let Err(e) = sys::kill(pid, sig) {
-                        log::debug!(
-                            "forwarding SIG{} to {} (pid {pid}): {e}",
-                            signal_name(sig),
-                            self.sup.specs()[idx].name,
-                        );
-                    }
+                    self.signal_process(idx, pid, sig);
                     Vec::new()
                 }
                 Action::Sweep(sig) => {
@@ -627,6 +612,40 @@ impl Runtime {
         }
     }
 
+    /// `Action::Probe`: starts the probe; a result known at once (a file
+    /// probe, a failed start) goes straight back to the supervisor.
+    fn start_probe(&mut self, id: u64, idx: usize, role: Role) -> Vec<Action> {
+        let spec = &self.sup.specs()[idx];
+        let probe = match role {
+            Role::Ready => spec.ready.as_ref(),
+            Role::Health => spec.health.as_ref(),
+        };
+        let null = self.router.null();
+        let started = probe.and_then(|p| {
+            self.probes
+                .start(id, spec, p, &self.base_env, null, &self.poller)
+        });
+        match started {
+            Some(result) => self.feed(Input::ProbeResult { id, result }),
+            None => Vec::new(),
+        }
+    }
+
+    /// `Action::SignalProcess`: a failure is only worth a debug line (the
+    /// process may have exited a moment ago).
+    fn signal_process(&self, idx: usize, pid: Pid, sig: i32) {
+        if let Err(e) = sys::kill(pid, sig) {
+            log::debug!(
+                "forwarding SIG{} to {} (pid {pid}): {e}",
+                signal_name(sig),
+                self.sup.specs()[idx].name,
+            );
+        }
+    }
+
+    /// `Action::Spawn`: stdio from the router, the readiness channel, the
+    /// spawn. Long on purpose: the fds are made and handed on in the order
+    /// the child needs them, and closed on our side right after.
     fn spawn(&mut self, idx: usize) -> Vec<Action> {
         let spec = &self.sup.specs()[idx];
         let [stdin, stdout, stderr] = self.router.stdio(idx);

@@ -110,6 +110,8 @@ fn http_result(response: &[u8]) -> ProbeResult {
 
 impl Probes {
     /// Starts probe `id`; returns its result when it is known at once.
+    /// Long on purpose: one arm per probe kind (exec, tcp, http, file, log),
+    /// each a few lines, side by side.
     pub fn start(
         &mut self,
         id: u64,

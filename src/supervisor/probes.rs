@@ -27,6 +27,9 @@ impl Supervisor {
         self.probe_outcome(now, idx, role, result);
     }
 
+    /// What a probe's result does: readiness, health, restarts.
+    /// Long on purpose: the readiness and health rules side by side, as the docs
+    /// give them (thresholds, the first success, a failing liveness).
     pub(super) fn probe_outcome(
         &mut self,
         now: Instant,

@@ -128,6 +128,8 @@ impl Supervisor {
 
     /// The restart policy, with the backoff; `max_restarts` consecutive
     /// failed runs make it `failed` for good. True when it will run again.
+    /// Long on purpose: the policy's cases (completed, never, on-failure,
+    /// always, the cap, the backoff) read top to bottom as the docs list them.
     pub(super) fn restart_by_policy(
         &mut self,
         now: Instant,
