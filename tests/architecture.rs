@@ -381,3 +381,14 @@ fn no_function_is_longer_than_a_screen_without_a_reason() {
         long.join("\n")
     );
 }
+
+#[test]
+fn no_source_file_is_over_900_lines() {
+    let big: Vec<String> = sources()
+        .into_iter()
+        .map(|(p, t)| (p, t.lines().count()))
+        .filter(|(_, n)| *n > 900)
+        .map(|(p, n)| format!("{p}: {n} lines"))
+        .collect();
+    assert!(big.is_empty(), "split these into rooms:\n{}", big.join("\n"));
+}
