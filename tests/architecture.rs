@@ -390,5 +390,9 @@ fn no_source_file_is_over_900_lines() {
         .filter(|(_, n)| *n > 900)
         .map(|(p, n)| format!("{p}: {n} lines"))
         .collect();
-    assert!(big.is_empty(), "split these into rooms:\n{}", big.join("\n"));
+    assert!(
+        big.is_empty(),
+        "split these into rooms:\n{}",
+        big.join("\n")
+    );
 }

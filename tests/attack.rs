@@ -77,7 +77,9 @@ fn probes_keep_answering_under_a_slow_client_flood() {
     let (pod, port) = http_pod("aslow", "");
     let stop = Arc::new(AtomicBool::new(false));
     let flood = slow_flood(port, 64, stop.clone());
-    std::thread::sleep(Duration::from_millis(300)); // the flood is up
+    // Nothing to await from outside: the flood's clients are silent. In
+    // 300 ms they hold every slot (the test fails without the fix).
+    std::thread::sleep(Duration::from_millis(300));
     let (mut ok, mut failed) = (0, Vec::new());
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {
@@ -85,7 +87,7 @@ fn probes_keep_answering_under_a_slow_client_flood() {
             Ok(200) => ok += 1,
             other => failed.push(other),
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100)); // a probe's period
     }
     stop.store(true, Ordering::Relaxed);
     let opened = flood.join().unwrap();
@@ -157,7 +159,9 @@ fn followers_never_lock_operators_out() {
     let silent: Vec<_> = (0..16)
         .map(|_| UnixStream::connect(&sock).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300)); // they are all in
+    // Nothing to await: silent clients make no sound. In 300 ms they are
+    // all accepted, each in a slot.
+    std::thread::sleep(Duration::from_millis(300));
     for verb in [
         &["health"][..],
         &["status"],
@@ -281,6 +285,7 @@ fn a_syslog_flood_and_a_control_flood_leave_probes_and_operators_answered() {
             std::thread::sleep(Duration::from_millis(5));
         }
     });
+    // The floods are under way (they make no answer to await).
     std::thread::sleep(Duration::from_millis(300));
     let until = Instant::now() + Duration::from_secs(4);
     let mut failures = Vec::new();

@@ -403,6 +403,7 @@ schedule = "30 2 * * mon-fri"
             .count()
             == 2
     });
+    // Settle: the start-up's last wake-ups pass before the window opens.
     std::thread::sleep(Duration::from_millis(200));
     let before = switches(pod.pid);
     // Nothing happens for two seconds: podinit does not wake up.

@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -274,11 +274,9 @@ depends_on = ["keep"]
     assert_eq!(code, 1, "removed processes are gone from status");
     assert!(err.contains("unknown process"), "{err}");
     // Removed ones stopped in reverse dependency order: the dependent first.
-    let deadline = Instant::now() + LIMIT;
-    while pod.dir.read("stops").lines().count() < 2 {
-        assert!(Instant::now() < deadline, "removed processes not stopped");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    pod.wait_until("removed processes stopped", LIMIT, || {
+        pod.dir.read("stops").lines().count() >= 2
+    });
     assert_eq!(pod.dir.read("stops"), "gone_child\ngone_parent\n");
     // The new process's output follows its target.
     pod.wait_text("fresh.log", "fresh-output", LIMIT);
@@ -463,15 +461,15 @@ log_buffer = "0"
     );
     pod.wait_text("web.log", "line 5", LIMIT);
     // Whatever its own target (a file here), the ring has it.
-    let deadline = Instant::now() + LIMIT;
-    let out = loop {
+    let out = await_ok("web's last lines", LIMIT, || {
         let (code, out, err) = ctl(&cfg, &["logs", "web", "-n", "3"]);
         assert_eq!(code, 0, "{err}");
-        if out.contains("oops") || Instant::now() > deadline {
-            break out;
+        if out.contains("oops") {
+            Ok(out)
+        } else {
+            Err(out)
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    });
     assert_eq!(out, "line 4\nline 5\noops\n");
     let (code, out, _) = ctl(&cfg, &["logs", "quiet"]);
     assert_eq!((code, out.as_str()), (0, ""));

@@ -170,14 +170,11 @@ impl Container {
 
     /// Waits until `sh -c TEST` succeeds in the container.
     fn wait_until(&self, test: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !docker(&["exec", &self.name, "sh", "-c", test])
-            .status
-            .success()
-        {
-            assert!(Instant::now() < deadline, "never true: {test}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        await_true(test, Duration::from_secs(30), || {
+            docker(&["exec", &self.name, "sh", "-c", test])
+                .status
+                .success()
+        });
     }
 
     /// `docker stop [-t T] NAME`: how long it took.
@@ -398,8 +395,7 @@ command = ["sh", "-c", "i=0; while [ $i -lt 300 ]; do (sleep 0.01 &); i=$((i+1))
     c.wait_until("test -f /tmp/done");
     // Every orphan's sleep has ended by now; podinit reaps each as its
     // SIGCHLD arrives: wait (bounded) until no zombie is left.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let states = loop {
+    let states = await_ok("no zombie left", Duration::from_secs(10), || {
         let states = c.sh("for f in /proc/[0-9]*/stat; do read -r l < $f && echo \"$l\"; done");
         let zombies: Vec<String> = states
             .lines()
@@ -407,11 +403,11 @@ command = ["sh", "-c", "i=0; while [ $i -lt 300 ]; do (sleep 0.01 &); i=$((i+1))
             .map(str::to_string)
             .collect();
         if zombies.is_empty() {
-            break states;
+            Ok(states)
+        } else {
+            Err(format!("{zombies:?}"))
         }
-        assert!(Instant::now() < deadline, "zombies: {zombies:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     // podinit, the spawner's sh and sleep, and the exec'd sh: nothing else.
     assert!(states.lines().count() <= 5, "{states}");
     c.stop(None);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -103,23 +103,13 @@ fn a_big_pod_under_1024_fds_starts_and_stops_within_seconds() {
         ..Opts::default()
     };
     let pod = Pod::start_pid1_with(dir, &["-c", &cfg], &opts);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let started = pod
-            .dir
+    pod.wait_until(&format!("{n} started"), Duration::from_secs(60), || {
+        pod.dir
             .read("podinit.stderr")
             .matches(" started (pid")
-            .count();
-        if started == n {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{started}/{n} started:\n{}",
-            pod.dir.read("podinit.stderr")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .count()
+            == n
+    });
     // The whole status answer arrives (written as the client reads it).
     let status = Command::new(BIN)
         .args(["status", "--json", "-c", &cfg])
@@ -258,15 +248,9 @@ restart_delay = "10ms"
         ..Opts::default()
     };
     let pod = Pod::start_pid1_with(dir, &["-c", &cfg], &opts);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pod.dir.read("runs").lines().count() < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            pod.dir.read("podinit.stderr")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    pod.wait_until("three runs", Duration::from_secs(20), || {
+        pod.dir.read("runs").lines().count() >= 3
+    });
     let runs = pod.dir.read("runs");
     assert!(runs.lines().all(|l| l == "True"), "{runs}");
 }
@@ -316,15 +300,9 @@ fn the_default_socket_of_an_ordinary_user_is_in_a_directory_of_its_own() {
     assert!(out.contains(&format!("control_socket: {sock}")), "{out}");
     let pod = Pod::start_pid1_with(dir, &["-c", &cfg], &opts);
     pod.wait_text("podinit.stderr", "app started", Duration::from_secs(20));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::path::Path::new(&sock).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            pod.dir.read("podinit.stderr")
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    pod.wait_until("the control socket", Duration::from_secs(10), || {
+        std::path::Path::new(&sock).exists()
+    });
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(format!("{tmp}/podinit-{uid}"))
         .unwrap()
@@ -396,11 +374,9 @@ fn the_client_refuses_a_server_of_another_user() {
         .gid(4242)
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !dir.join("listening").exists() {
-        assert!(Instant::now() < deadline, "fake server did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    await_true("the fake server listening", Duration::from_secs(10), || {
+        dir.join("listening").exists()
+    });
     let out = Command::new(BIN)
         .args(["-c", &cfg, "status"])
         .uid(65534)

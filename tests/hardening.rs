@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -10,17 +10,16 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// Host pid of the process in `pod`'s namespace whose command line has `marker`.
 fn find(pod: &Pod, marker: &str) -> i32 {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        for (p, _) in processes_in_ns(pod.pid) {
-            let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmd).contains(marker) {
-                return p;
-            }
-        }
-        assert!(Instant::now() < deadline, "{marker} not running");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let found = poll_until(LIMIT, || {
+        processes_in_ns(pod.pid)
+            .into_iter()
+            .map(|(p, _)| p)
+            .find(|p| {
+                let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&cmd).contains(marker)
+            })
+    });
+    found.unwrap_or_else(|| panic!("{marker} not running"))
 }
 
 fn status_field(pid: i32, key: &str) -> String {
@@ -136,11 +135,7 @@ main = true
         })
     };
     let wait_restarts = |n: u64| {
-        let deadline = Instant::now() + LIMIT;
-        while restarts() < n {
-            assert!(Instant::now() < deadline, "stuck below {n} restarts");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_true(&format!("{n} restarts"), LIMIT, || restarts() >= n);
     };
     // podinit spawns all the time here: a snapshot may catch a spawn's
     // exec-status pipe, so count the fewest fds over a few looks.
@@ -212,15 +207,16 @@ fn fork_failures_are_failed_starts_not_crashes() {
         });
     }
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + LIMIT;
-    while !dir.read("err").contains("fork failed") {
-        assert!(
-            Instant::now() < deadline,
-            "no fork failure reported:\n{}",
-            dir.read("err")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    await_ok("a fork failure reported", LIMIT, || {
+        let err = dir.read("err");
+        if err.contains("fork failed") {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    });
+    // Proves that nothing happens: podinit is still there after the
+    // failure has been met a few times.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -281,12 +277,17 @@ main = true
     for i in 0..10_000 {
         pod.signal(sigs[i % sigs.len()]);
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let zombies = processes_in_ns(pod.pid)
-        .iter()
-        .filter(|(_, s)| *s == 'Z')
-        .count();
-    assert!(zombies <= 1, "{zombies} zombies");
+    await_ok("at most one zombie", LIMIT, || {
+        let zombies = processes_in_ns(pod.pid)
+            .iter()
+            .filter(|(_, s)| *s == 'Z')
+            .count();
+        if zombies <= 1 {
+            Ok(())
+        } else {
+            Err(format!("{zombies} zombies"))
+        }
+    });
     let (out, took) = pod.terminate(LIMIT);
     assert_eq!(
         out.code(),
@@ -400,6 +401,7 @@ stdout = "file:$DIR/other.log"
 "#;
     let pod = pod_pid1("deaf", toml, &[]);
     pod.wait_file("other-done", LIMIT);
+    // Proves that nothing happens: the producer stays held up.
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         !pod.dir.join("producer-done").exists(),
@@ -428,15 +430,8 @@ command = ["perl", "-e", "print 'p' x 99, \"\n\" for 1..100000"]
 stdout = "process:deaf"
 "#;
     let pod = pod_pid1("stall", toml, &[]);
-    let deadline = Instant::now() + LIMIT;
-    while !pod
-        .dir
-        .read("podinit.stderr")
-        .contains("has not been read for 5s")
-    {
-        assert!(Instant::now() < deadline, "stall not reported");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    pod.wait_text("podinit.stderr", "has not been read for 5s", LIMIT);
+    // Proves that nothing happens: the stall is not said again.
     std::thread::sleep(Duration::from_millis(1500));
     pod.signal(libc::SIGTERM);
     let out = pod.wait(LIMIT);
@@ -476,11 +471,7 @@ fn a_process_starts_with_no_signal_ignored_or_blocked_whatever_podinit_inherited
         });
     }
     let mut child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + LIMIT;
-    while !dir.join("conf").exists() {
-        assert!(Instant::now() < deadline, "the probe process never ran");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    await_true("the probe process ran", LIMIT, || dir.join("conf").exists());
     let _ = child.kill();
     let _ = child.wait();
     // `sh -c` itself ignores nothing here (not interactive); what it shows is

@@ -4,7 +4,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -48,15 +48,15 @@ ready = {{ file = "$DIR/ready", interval = "50ms" }}
     );
     let pod = pod_pid1("http", &toml, &[]);
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + LIMIT;
     // Not ready while slow is not: 503 with the reason.
-    let (code, body) = loop {
+    let (code, body) = await_ok("/readyz answering 503", LIMIT, || {
         let r = curl(&format!("{base}/readyz"), "GET");
-        if r.0 == 503 || Instant::now() > deadline {
-            break r;
+        if r.0 == 503 {
+            Ok(r)
+        } else {
+            Err(format!("{r:?}"))
         }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    });
     assert_eq!(code, 503, "{body}");
     assert!(body.starts_with("not ready: slow is running"), "{body}");
     assert_eq!(curl(&format!("{base}/livez"), "GET").0, 200);

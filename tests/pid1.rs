@@ -94,20 +94,15 @@ fn five_thousand_orphans_leave_no_zombie() {
     let pod = Pod::start_pid1(dir, &["--", "sh", "-c", &script]);
     pod.wait_file("done", Duration::from_secs(60));
     // The orphans exit when perl does; podinit must reap all of them.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (mut zombies, mut total) = (usize::MAX, usize::MAX);
-    while Instant::now() < deadline {
+    // podinit, sh→sleep: nothing else may be left.
+    await_ok("every orphan reaped", Duration::from_secs(20), || {
         let procs = processes_in_ns(pod.pid);
-        zombies = procs.iter().filter(|(_, st)| *st == 'Z').count();
-        total = procs.len();
-        // podinit, sh→sleep: nothing else may be left.
-        if zombies == 0 && total <= 2 {
-            break;
+        let zombies = procs.iter().filter(|(_, st)| *st == 'Z').count();
+        match (zombies, procs.len()) {
+            (0, total) if total <= 2 => Ok(()),
+            (z, total) => Err(format!("{z} zombies, {total} processes in the namespace")),
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(zombies, 0, "zombies left in the namespace");
-    assert!(total <= 2, "{total} processes left in the namespace");
+    });
     pod.signal(libc::SIGTERM);
     let out = pod.wait(LIMIT);
     assert_eq!(
@@ -207,6 +202,7 @@ depends_on = ["b"]
     for _ in 0..3 {
         let pod = pod_pid1("coop", toml, &[]);
         pod.wait_file("up", LIMIT);
+        // Settle: the stop is timed from a pod at rest.
         std::thread::sleep(Duration::from_millis(50));
         let (out, took) = pod.terminate(LIMIT);
         best = best.min(took);
@@ -446,16 +442,13 @@ fn stopped_processes_are_continued_so_they_act_on_their_stop_signal() {
     let pod = Pod::start_pid1(dir, &["-c", &cfg]);
     pod.wait_file("outer-ready", LIMIT);
     pod.wait_file("inner-ready", LIMIT);
-    let deadline = Instant::now() + LIMIT;
-    while processes_in_ns(pod.pid)
-        .iter()
-        .filter(|(_, st)| *st == 'T')
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "the two shells never stopped");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    pod.wait_until("the two shells stopped", LIMIT, || {
+        processes_in_ns(pod.pid)
+            .iter()
+            .filter(|(_, st)| *st == 'T')
+            .count()
+            >= 2
+    });
     let (out, took) = pod.terminate(LIMIT);
     assert!(
         !out.stderr.contains("did not stop"),

@@ -179,19 +179,19 @@ fn podman_at_least(major: u32, minor: u32) -> bool {
 }
 
 fn wait_logs(container: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = podman(&["logs", container]);
-        let all = text(&out.stdout) + &text(&out.stderr);
-        if all.contains(needle) {
-            return all;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{needle:?} not in the logs:\n{all}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    await_ok(
+        &format!("{needle:?} in the logs"),
+        Duration::from_secs(30),
+        || {
+            let out = podman(&["logs", container]);
+            let all = text(&out.stdout) + &text(&out.stderr);
+            if all.contains(needle) {
+                Ok(all.clone())
+            } else {
+                Err(all)
+            }
+        },
+    )
 }
 
 #[test]
@@ -263,7 +263,7 @@ fn kube_play_and_kube_down_of_the_shipped_manifest() {
     let sock = ok(&["exec", container, "ls", "/run/podinit-1000680000"]);
     assert!(sock.contains("podinit.sock"), "{sock}");
     // Follow the logs through the shutdown: they go with the pod.
-    let follow = Command::new("runuser")
+    let mut follow = Command::new("runuser")
         .args(["-u", USER, "--", "env"])
         .arg(format!("HOME=/home/{USER}"))
         .arg(format!(
@@ -276,7 +276,21 @@ fn kube_play_and_kube_down_of_the_shipped_manifest() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The follower is attached once it has printed the logs so far.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let mut stdout = follow.stdout.take().unwrap();
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    await_true("podman logs -f attached", Duration::from_secs(30), || {
+        !seen.lock().unwrap().is_empty()
+    });
     // `podman kube down` SIGKILLs at once before Podman 5.1 (podman#22397,
     // fixed by podman#22398), and Podman reads terminationGracePeriodSeconds
     // only from 4.7 (podman#19914). Debian 12 has 4.3: there the graceful
@@ -293,7 +307,8 @@ fn kube_play_and_kube_down_of_the_shipped_manifest() {
     let stopped = podman(&["logs", container]);
     ok(&["kube", "down", &yaml]);
     let out = follow.wait_with_output().unwrap();
-    let mut logs = text(&out.stdout) + &text(&out.stderr);
+    reader.join().unwrap();
+    let mut logs = text(&seen.lock().unwrap()) + &text(&out.stderr);
     if !podman_at_least(5, 1) {
         logs = text(&stopped.stdout) + &text(&stopped.stderr);
     }

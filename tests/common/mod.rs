@@ -275,41 +275,30 @@ impl Pod {
     /// Waits until `name` exists in the pod's dir.
     pub fn wait_file(&self, name: &str, limit: Duration) {
         let p = self.dir.join(name);
-        let deadline = Instant::now() + limit;
-        while !p.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "{name} did not appear within {limit:?}; podinit stderr:\n{}",
-                self.dir.read("podinit.stderr")
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.wait_until(&format!("{name} to appear"), limit, || p.exists());
     }
 
-    /// Waits until `cond` holds (polled), failing after `limit` with `what`.
+    /// Waits until `cond` holds (polled), failing after `limit` with `what`
+    /// and podinit's stderr.
     pub fn wait_until(&self, what: &str, limit: Duration, cond: impl Fn() -> bool) {
-        let deadline = Instant::now() + limit;
-        while !cond() {
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within {limit:?}; podinit stderr:\n{}",
-                self.dir.read("podinit.stderr")
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let ok = poll_until(limit, || cond().then_some(()));
+        assert!(
+            ok.is_some(),
+            "{what}: not within {limit:?}; podinit stderr:\n{}",
+            self.dir.read("podinit.stderr")
+        );
     }
 
     /// Waits until file `name` in the pod's dir contains `needle`.
     pub fn wait_text(&self, name: &str, needle: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while !self.dir.read(name).contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} not in {name} within {limit:?}:\n{}",
-                self.dir.read(name)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_ok(&format!("{needle:?} in {name}"), limit, || {
+            let text = self.dir.read(name);
+            if text.contains(needle) {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        });
     }
 }
 
@@ -321,6 +310,55 @@ impl Drop for Pod {
 }
 
 /// Every `*.toml` under examples/ (examples/kubernetes/ too).
+/// Polls `f` (every 10 ms, then less often) until it gives a value, for at
+/// most `limit`. The one way the tests wait for something to happen.
+pub fn poll_until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 3 / 2).min(Duration::from_millis(100));
+    }
+}
+
+/// [`poll_until`], failing with `what` (and what the last look saw, which
+/// `f` returns as `Err`) after `limit`.
+pub fn await_ok<T, E: std::fmt::Display>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> T {
+    let mut last = None;
+    let got = poll_until(limit, || match f() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            last = Some(e.to_string());
+            None
+        }
+    });
+    match got {
+        Some(v) => v,
+        None => panic!(
+            "{what}: not within {limit:?}; last seen: {}",
+            last.unwrap_or_default()
+        ),
+    }
+}
+
+/// Waits until `cond` holds, failing with `what` after `limit`.
+pub fn await_true(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    assert!(
+        poll_until(limit, || cond().then_some(())).is_some(),
+        "{what}: not within {limit:?}"
+    );
+}
+
 pub fn example_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for e in fs::read_dir(dir).unwrap().flatten() {
@@ -450,21 +488,12 @@ pub fn processes_in_ns(pid: i32) -> Vec<(i32, char)> {
 /// Waits until some process has exactly this command line (NUL-separated
 /// arguments, as /proc/PID/cmdline has them).
 pub fn wait_process(cmdline: &str, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let found = fs::read_dir("/proc")
+    await_true(&format!("a process {cmdline:?}"), limit, || {
+        fs::read_dir("/proc")
             .unwrap()
             .flatten()
-            .any(|e| fs::read(e.path().join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes()));
-        if found {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no process {cmdline:?} within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+            .any(|e| fs::read(e.path().join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes()))
+    });
 }
 
 /// Whether a pid is alive and not a zombie.
