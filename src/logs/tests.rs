@@ -176,17 +176,22 @@ fn draining_at_exit_keeps_an_unterminated_last_line() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn a_failing_sink_keeps_its_lines_and_retries_each_second() {
-    let dir = temp_dir("failing");
+/// A router whose one process writes (raw) to a file that cannot be
+/// opened: a directory stands where the file should be.
+fn unwritable_file(tag: &str) -> (PathBuf, PathBuf, Router) {
+    let dir = temp_dir(tag);
     let file = dir.join("app.log");
-    // A directory where the file should be: every open fails.
     std::fs::create_dir(&file).unwrap();
     let specs = specs(&format!(
         "[process.app]\ncommand = \"app\"\nstdout = \"file:{}\"\nlog_format = \"raw\"\n",
         file.display()
     ));
-    let mut r = Router::new(&specs).unwrap();
+    (dir, file, Router::new(&specs).unwrap())
+}
+
+#[test]
+fn a_failing_sink_keeps_its_lines_and_retries_each_second() {
+    let (dir, file, mut r) = unwritable_file("failing");
     let sid = new_streams(&r.take_interest())[0];
     let out = fd_of(r.stdio(0)[1]);
     put(out, b"kept 1\n");
@@ -210,14 +215,7 @@ fn a_failing_sink_keeps_its_lines_and_retries_each_second() {
 
 #[test]
 fn what_cannot_be_written_by_the_end_is_counted_as_lost() {
-    let dir = temp_dir("lost");
-    let file = dir.join("app.log");
-    std::fs::create_dir(&file).unwrap();
-    let specs = specs(&format!(
-        "[process.app]\ncommand = \"app\"\nstdout = \"file:{}\"\nlog_format = \"raw\"\n",
-        file.display()
-    ));
-    let mut r = Router::new(&specs).unwrap();
+    let (dir, _, mut r) = unwritable_file("lost");
     r.take_interest();
     put(fd_of(r.stdio(0)[1]), b"twelve bytes");
     // finish drains what the pipe holds and tries the sink once more.
