@@ -192,7 +192,63 @@ fn process(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
     if p.critical {
         let _ = writeln!(out, "  critical = true");
     }
-    out + &probes(p) + &identity(p) + &output(cfg, p, clock)
+    out + &probes(p) + &identity(p) + &resources(p) + &output(cfg, p, clock)
+}
+
+/// Limits, scheduling and capabilities, when any is set.
+fn resources(p: &ProcSpec) -> String {
+    use super::resources::{UNLIMITED, cap_names};
+    use std::fmt::Write;
+    let r = &p.resources;
+    let mut out = String::new();
+    let show = |n: u64| match n {
+        UNLIMITED => "unlimited".to_string(),
+        n => n.to_string(),
+    };
+    for l in &r.rlimits {
+        let v = match l.soft == l.hard {
+            true => show(l.soft),
+            false => format!("soft {}, hard {}", show(l.soft), show(l.hard)),
+        };
+        let _ = writeln!(out, "  rlimit {} = {v}", l.name);
+    }
+    if let Some(s) = r.oom_score_adj {
+        let why = if r.oom_from_main {
+            " (the main's: a sidecar scores no higher than its main)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  oom_score_adj = {s}{why}");
+    }
+    if let Some(n) = r.nice {
+        let _ = writeln!(out, "  nice = {n}");
+    }
+    if !r.cpu_affinity.is_empty() {
+        let _ = writeln!(out, "  cpu_affinity = {:?}", r.cpu_affinity);
+    }
+    if let Some(c) = r.caps {
+        let _ = writeln!(
+            out,
+            "  capabilities: drop {:?}, add {:?}",
+            cap_names(c.drop),
+            cap_names(c.add)
+        );
+    }
+    let g = &r.cgroup;
+    for (key, v) in [
+        ("memory_max", g.memory_max.map(show)),
+        ("memory_high", g.memory_high.map(show)),
+        (
+            "cpu_max",
+            g.cpu_max.map(|(q, per)| format!("{q} {per} (cpu.max)")),
+        ),
+        ("pids_max", g.pids_max.map(show)),
+    ] {
+        if let Some(v) = v {
+            let _ = writeln!(out, "  {key} = {v}");
+        }
+    }
+    out
 }
 
 fn probes(p: &ProcSpec) -> String {

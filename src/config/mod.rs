@@ -13,6 +13,7 @@ pub mod layers;
 pub mod probe;
 mod process;
 mod read;
+pub mod resources;
 pub mod schedule;
 mod schema;
 pub mod units;
@@ -258,6 +259,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         watchdog: None,
         no_new_privs: false,
         schedule: None,
+        resources: Box::default(),
     }
 }
 
@@ -610,6 +612,23 @@ fn pod_wide_rules(procs: &mut [ProcSpec], explicit: &[bool]) {
     for (p, &explicit) in procs.iter_mut().zip(explicit) {
         if !explicit && (p.main || !any_main) {
             p.forward_signals = all_forwardable();
+        }
+    }
+    // A sidecar scores no higher than its main for the OOM killer (as a
+    // Kubernetes sidecar's oom_score_adj follows its pod's containers):
+    // one without a score of its own takes the lowest main's.
+    let main_score = procs
+        .iter()
+        .filter(|p| p.main)
+        .filter_map(|p| p.resources.oom_score_adj)
+        .min();
+    if let Some(score) = main_score {
+        for p in procs
+            .iter_mut()
+            .filter(|p| !p.main && p.resources.oom_score_adj.is_none())
+        {
+            p.resources.oom_score_adj = Some(score);
+            p.resources.oom_from_main = true;
         }
     }
     for p in procs.iter_mut() {

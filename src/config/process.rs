@@ -136,6 +136,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             watchdog: self.watchdog()?,
             no_new_privs: self.flag("no_new_privs")?,
             schedule: self.schedule(life.main, life.restart)?.map(Box::new),
+            resources: Box::new(super::resources::parse(self.cx, &|k| self.get(k))?),
         })
     }
 

@@ -12,7 +12,7 @@ use super::units;
 
 /// Keys documented but not implemented yet (none today): rejected with
 /// a message that says so, rather than silently ignored.
-pub(super) const NOT_YET: &[&str] = &[];
+pub(super) const NOT_YET: &[&str] = &["memory_max", "memory_high", "cpu_max", "pids_max"];
 
 pub(super) const PROCESS_KEYS: &[&str] = &[
     "command",
@@ -45,6 +45,11 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "log_buffer",
     "watchdog",
     "no_new_privs",
+    "rlimits",
+    "oom_score_adj",
+    "nice",
+    "cpu_affinity",
+    "capabilities",
     "enabled",
     "schedule",
 ];

@@ -134,6 +134,8 @@ pub struct ProcSpec {
     pub no_new_privs: bool,
     /// `schedule`: a oneshot run at these times (None: once, at start).
     pub schedule: Option<Box<Schedule>>,
+    /// Limits, scheduling, capabilities and cgroup limits.
+    pub resources: Box<super::resources::Resources>,
 }
 
 impl ProcSpec {

@@ -6,6 +6,9 @@
 //! needs is allocated before `fork`; between `fork` and `exec` the child only
 //! makes async-signal-safe calls.
 
+mod fast;
+mod limits;
+
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -317,8 +320,10 @@ pub fn spawn(
         } else {
             std::ptr::null_mut()
         },
-        no_new_privs: spec.no_new_privs,
+        no_new_privs: spec.no_new_privs
+            || limits::ChildLimits::forces_no_new_privs(&spec.resources),
         ignored: ignored_signals(),
+        limits: limits::ChildLimits::new(&spec.resources),
     };
 
     let started = match fast::spawn(&child_setup) {
@@ -417,7 +422,10 @@ fn child_failure(spec: &ProcSpec, path: &Path, errno: i32, step: u8) -> SpawnErr
         STEP_GROUPS => setup_error(spec, "user", format!("setgroups: {err}")),
         STEP_GID => setup_error(spec, "group", format!("setgid: {err}")),
         STEP_UID => setup_error(spec, "user", format!("setuid: {err}")),
-        _ => setup_error(spec, "command", format!("setting up fds: {err}")),
+        s => match limits::failed_step(&spec.resources, s) {
+            Some((key, call)) => setup_error(spec, &key, format!("{call}: {err}")),
+            None => setup_error(spec, "command", format!("setting up fds: {err}")),
+        },
     }
 }
 
@@ -464,6 +472,8 @@ struct ChildSetup {
     no_new_privs: bool,
     /// Signals podinit ignores, bit N-1 for signal N.
     ignored: u64,
+    /// Rlimits, scores, affinity, capabilities.
+    limits: limits::ChildLimits,
 }
 
 /// The kernel's `struct sigaction` as `rt_sigaction(2)` takes it. Raw,
@@ -620,6 +630,11 @@ unsafe fn child(c: &ChildSetup, report: Report) -> ! {
         if let Some(lim) = &c.nofile {
             libc::setrlimit(libc::RLIMIT_NOFILE, lim);
         }
+        // The process's own limits, scores and bounding set, while podinit's
+        // privileges are still there.
+        if let Err(step) = c.limits.before_identity(c.identity.is_some()) {
+            fail(step);
+        }
         if let Some((uid, gid)) = c.identity {
             // Raw system calls: this task only (glibc's wrappers may try to
             // reach other threads, and the memory here is podinit's).
@@ -632,6 +647,9 @@ unsafe fn child(c: &ChildSetup, report: Report) -> ! {
             if libc::syscall(libc::SYS_setuid, uid) != 0 {
                 fail(STEP_UID);
             }
+        }
+        if let Err(step) = c.limits.after_identity() {
+            fail(step);
         }
         // After the switch, so the directory is checked with the user's rights.
         if !c.cwd.is_null() && libc::chdir(c.cwd) != 0 {
@@ -673,6 +691,18 @@ pub fn raise_fd_limit() -> Option<(u64, u64)> {
     Some((soft, hard))
 }
 
+/// Reserves what the fast spawn needs (see `fast`): call before podinit
+/// opens anything else.
+pub fn prepare() {
+    // A test hook of debug builds only: the fork path, as on a kernel that
+    // refuses the fast one.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PODINIT_TEST_FORK").is_some() {
+        return;
+    }
+    fast::reserve();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,187 +738,4 @@ mod tests {
         ];
         assert_eq!(e, want);
     }
-}
-
-/// The fast path of a spawn, for big pods: `clone(CLONE_VM | CLONE_VFORK |
-/// CLONE_FILES)`, then, first thing in the child, `close_range(SLOTS.end,
-/// ~0, CLOSE_RANGE_UNSHARE)`: the child gets a table of its own holding
-/// only fds 0 to `SLOTS.end - 1`. A fork copies podinit's page tables and
-/// its whole fd table (4 fds per process), then exec closes them all again:
-/// with 2,000 processes that was most of a start's time, and it grew with
-/// the pod. The sources of the child's fds are put in reserved low slots
-/// first (`reserve`), and put back to `/dev/null` after.
-///
-/// Falls back to fork (None) when the slots are not reserved, a spawn needs
-/// more sources than there are slots, or the kernel refuses (before Linux
-/// 5.9, or a seccomp filter): then for good.
-mod fast {
-    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-
-    use super::{ChildSetup, Failure, Pid, RawFd, Report, Stdio, child};
-
-    /// Low fds for the sources of a child's fds.
-    pub const SLOTS: std::ops::Range<i32> = 3..11;
-    const CLOSE_RANGE_UNSHARE: libc::c_uint = 1 << 1;
-    const STACK: usize = 64 * 1024;
-
-    static ON: AtomicBool = AtomicBool::new(false);
-    /// `/dev/null`, to park the slots on between spawns.
-    static DEVNULL: AtomicI32 = AtomicI32::new(-1);
-
-    /// Takes the slots, before podinit opens anything else (an fd podinit
-    /// inherited there is closed: children never get those anyway).
-    pub fn reserve() {
-        let Ok(null) = nix::fcntl::open(
-            "/dev/null",
-            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ) else {
-            return;
-        };
-        use std::os::fd::IntoRawFd;
-        let null = null.into_raw_fd();
-        // SAFETY: plain fcntl/dup3 on fds podinit owns from now on.
-        let parked = unsafe {
-            let keep = libc::fcntl(null, libc::F_DUPFD_CLOEXEC, SLOTS.end);
-            let ok = keep >= 0
-                && SLOTS
-                    .clone()
-                    .all(|fd| fd == null || libc::dup3(keep, fd, libc::O_CLOEXEC) == fd);
-            if null >= SLOTS.end {
-                libc::close(null);
-            }
-            ok.then_some(keep)
-        };
-        if let Some(keep) = parked {
-            DEVNULL.store(keep, Ordering::Relaxed);
-            ON.store(true, Ordering::Relaxed);
-        }
-    }
-
-    struct Arg {
-        setup: ChildSetup,
-        failure: Failure,
-    }
-
-    extern "C" fn entry(arg: *mut libc::c_void) -> libc::c_int {
-        // SAFETY: `arg` is the parent's `Arg`, alive while it is suspended
-        // (CLONE_VFORK); this task writes only `failure`, and its own table.
-        unsafe {
-            let arg = arg.cast::<Arg>();
-            let r = libc::syscall(
-                libc::SYS_close_range,
-                SLOTS.end as libc::c_uint,
-                libc::c_uint::MAX,
-                CLOSE_RANGE_UNSHARE,
-            );
-            if r != 0 {
-                // Still sharing podinit's table: touch nothing, just go.
-                std::ptr::write_volatile(&raw mut (*arg).failure, Failure::NoFastPath);
-                libc::_exit(127);
-            }
-            child(&(*arg).setup, Report::Memory(&raw mut (*arg).failure))
-        }
-    }
-
-    /// Spawns through the fast path; None: use fork.
-    pub fn spawn(c: &ChildSetup) -> Option<Result<Pid, (i32, u8)>> {
-        if !ON.load(Ordering::Relaxed) {
-            return None;
-        }
-        // The sources, moved into the slots.
-        // SAFETY: `extra_fds` points at `nextra` pairs of the caller's Vec.
-        let extra = unsafe { std::slice::from_raw_parts(c.extra_fds, c.nextra) };
-        let mut sources: Vec<RawFd> = c
-            .stdio
-            .iter()
-            .filter_map(|s| match s {
-                Stdio::Fd(fd) => Some(*fd),
-                Stdio::Inherit => None,
-            })
-            .collect();
-        sources.extend(extra.iter().map(|&(src, _)| src));
-        if sources.len() > SLOTS.len() {
-            return None;
-        }
-        let mut next = SLOTS.start;
-        let mut failed = false;
-        let mut slot_of = |fd: RawFd| -> RawFd {
-            let slot = next;
-            next += 1;
-            // SAFETY: dup3 onto a reserved slot of ours.
-            failed |= unsafe { libc::dup3(fd, slot, libc::O_CLOEXEC) } != slot;
-            slot
-        };
-        let stdio = c.stdio.map(|s| match s {
-            Stdio::Fd(fd) => Stdio::Fd(slot_of(fd)),
-            Stdio::Inherit => Stdio::Inherit,
-        });
-        let moved: Vec<(RawFd, i32)> = extra.iter().map(|&(src, t)| (slot_of(src), t)).collect();
-        let used = next;
-        let null = DEVNULL.load(Ordering::Relaxed);
-        let park = || {
-            for slot in SLOTS.start..used {
-                // SAFETY: parks the slot again on /dev/null.
-                unsafe { libc::dup3(null, slot, libc::O_CLOEXEC) };
-            }
-        };
-        if failed {
-            park();
-            return None; // fork copes with the fds where they are
-        }
-        let mut arg = Arg {
-            setup: ChildSetup {
-                stdio,
-                extra_fds: moved.as_ptr(),
-                nextra: moved.len(),
-                fd_floor: c.fd_floor.max(SLOTS.end),
-                ..*c
-            },
-            failure: Failure::None,
-        };
-        let mut stack = vec![0u8; STACK];
-        // SAFETY: the child runs `entry` on its own stack, in podinit's
-        // memory, while podinit is suspended until it execs or exits.
-        let pid = unsafe {
-            let top = stack.as_mut_ptr().add(STACK - 64);
-            libc::clone(
-                entry,
-                top.cast(),
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
-                (&raw mut arg).cast(),
-            )
-        };
-        park();
-        if pid < 0 {
-            ON.store(false, Ordering::Relaxed);
-            return None;
-        }
-        // SAFETY: the child has exec'ed or exited: it writes no more.
-        let failure = unsafe { std::ptr::read_volatile(&raw const arg.failure) };
-        if failure == Failure::None {
-            return Some(Ok(pid));
-        }
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        match failure {
-            Failure::Step(errno, step) => Some(Err((errno, step))),
-            _ => {
-                log::debug!("clone with a private fd table is refused here; spawning with fork");
-                ON.store(false, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-}
-
-/// Reserves what the fast spawn needs (see `fast`): call before podinit
-/// opens anything else.
-pub fn prepare() {
-    // A test hook of debug builds only: the fork path, as on a kernel that
-    // refuses the fast one.
-    #[cfg(debug_assertions)]
-    if std::env::var_os("PODINIT_TEST_FORK").is_some() {
-        return;
-    }
-    fast::reserve();
 }
