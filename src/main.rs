@@ -71,6 +71,15 @@ const ROWS: &[Row] = &[
         run: control_client,
     },
     Row {
+        verbs: &["top"],
+        synopsis: "top [-s cpu|mem]",
+        help: &[
+            "each process's CPU and memory, live until q",
+            "(one table when stdout is not a terminal)",
+        ],
+        run: run_top,
+    },
+    Row {
         verbs: &["start", "stop", "restart"],
         synopsis: "start|stop|restart NAME...",
         help: &["likewise"],
@@ -136,6 +145,7 @@ fn exit_usage() -> i32 {
 enum Verb {
     Run,
     Check,
+    Top,
     Control(control::Verb),
 }
 
@@ -144,6 +154,7 @@ impl Verb {
         match self {
             Verb::Run => "run",
             Verb::Check => "check",
+            Verb::Top => "top",
             Verb::Control(v) => v.as_str(),
         }
     }
@@ -216,10 +227,11 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
                 args.verb = match (a, control::Verb::parse(a)) {
                     (_, Some(v)) => Verb::Control(v),
                     ("check", None) => Verb::Check,
+                    ("top", None) => Verb::Top,
                     _ => Verb::Run,
                 };
             }
-            _ if matches!(args.verb, Verb::Control(_)) => args.rest.push(a.to_string()),
+            _ if matches!(args.verb, Verb::Control(_) | Verb::Top) => args.rest.push(a.to_string()),
             _ if a.starts_with('-') => return Err(format!("unknown option {a:?}")),
             _ => {
                 return Err(format!(
@@ -362,6 +374,28 @@ fn socket_path(config: Vec<String>) -> Result<String, i32> {
         );
         1
     })
+}
+
+/// `podinit top [-s cpu|mem]`: the processes' CPU and memory, live.
+fn run_top(args: &mut Args) -> i32 {
+    let sort = match control::top::Sort::parse(&args.rest) {
+        Ok(s) => s,
+        Err(u) => {
+            eprintln!("podinit: {u}");
+            return exit_usage();
+        }
+    };
+    let path = match socket_path(std::mem::take(&mut args.config)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match control::top::run(&path, sort) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("podinit: top: {e}");
+            1
+        }
+    }
 }
 
 /// The usage error of a control verb given the wrong arguments, if so.

@@ -231,6 +231,7 @@ pub fn route(
     path: &str,
     sup: &crate::supervisor::Supervisor,
     router: &crate::logs::Router,
+    usage: &dyn Fn() -> Vec<Option<super::Usage>>,
 ) -> Response {
     use crate::supervisor::Check;
     let path = path.split('?').next().unwrap_or(path);
@@ -244,7 +245,7 @@ pub fn route(
         "/metrics" => Response {
             code: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: metrics(sup, router),
+            body: metrics(sup, router, &usage()),
         },
         _ => Response::text(404, "not found: try /readyz, /livez or /metrics\n"),
     }
@@ -259,7 +260,11 @@ fn label(v: &str) -> String {
 
 /// The metrics of the pod, in the Prometheus text format. Long on purpose:
 /// one metric family after another, each HELP/TYPE beside its values.
-pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router) -> String {
+pub fn metrics(
+    sup: &crate::supervisor::Supervisor,
+    router: &crate::logs::Router,
+    usage: &[Option<super::Usage>],
+) -> String {
     use std::fmt::Write;
     let now = Instant::now();
     // Whole seconds: every value here is an integer, and integer
@@ -318,6 +323,33 @@ pub fn metrics(sup: &crate::supervisor::Supervisor, router: &crate::logs::Router
             Some(wall - now.saturating_duration_since(t).as_secs() as i64)
         },
     );
+    let used = |i: usize| usage.get(i).copied().flatten();
+    family(
+        "podinit_process_memory_bytes",
+        "gauge",
+        "Resident memory of the process and everything it started.",
+        &|i| used(i).map(|u| u.memory_bytes as i64),
+    );
+    family(
+        "podinit_process_threads",
+        "gauge",
+        "Threads of the process and everything it started.",
+        &|i| used(i).map(|u| u.threads as i64),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP podinit_process_cpu_seconds_total CPU time of the process and everything it started (user and system).\n# TYPE podinit_process_cpu_seconds_total counter"
+    );
+    for &i in &current {
+        if let Some(u) = used(i) {
+            let name = label(&specs[i].name);
+            let _ = writeln!(
+                out,
+                "podinit_process_cpu_seconds_total{{process=\"{name}\"}} {}",
+                u.cpu_seconds()
+            );
+        }
+    }
     out += &exits_by_reason(sup);
     out += &log_metrics(sup, router);
     out

@@ -15,6 +15,7 @@
 pub mod clients;
 pub mod http;
 pub mod request;
+pub mod top;
 
 pub use request::{Asked, Verb};
 
@@ -86,10 +87,48 @@ use crate::json::quoted as json_str;
 /// last_exit and probe_failure are null when there is none; last_exit is
 /// the status as a shell gives it; probe_failure why the last readiness or
 /// health probe failed; next_run a scheduled job's next time, local.
-pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Instant) -> String {
+/// What a running process and everything it started use (`status`,
+/// `top`, `/metrics`), read from /proc when asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time, user and system, in ms (integers keep float formatting
+    /// out of the binary).
+    pub cpu_ms: u64,
+    /// Resident memory (RSS) of them all.
+    pub memory_bytes: u64,
+    pub threads: u64,
+}
+
+impl Usage {
+    /// CPU seconds as decimal text with milliseconds (`12.345`).
+    pub fn cpu_seconds(&self) -> String {
+        format!("{}.{:03}", self.cpu_ms / 1000, self.cpu_ms % 1000)
+    }
+}
+
+/// `status --json`: one object per process of `names`; `usage` gives the
+/// figures of a running one.
+pub fn status_json(
+    specs: &[ProcSpec],
+    procs: &[Proc],
+    names: &[usize],
+    now: Instant,
+    usage: &dyn Fn(usize) -> Option<Usage>,
+) -> String {
     let rows: Vec<String> = names
         .iter()
         .map(|&i| {
+            let used = usage(i).map_or(
+                "\"cpu_seconds\":null,\"memory_bytes\":null,\"threads\":null".to_string(),
+                |u| {
+                    format!(
+                        "\"cpu_seconds\":{},\"memory_bytes\":{},\"threads\":{}",
+                        u.cpu_seconds(),
+                        u.memory_bytes,
+                        u.threads
+                    )
+                },
+            );
             let (s, p) = (&specs[i], &procs[i]);
             let pid = p.pid.map_or("null".into(), |v| v.to_string());
             let uptime = match (p.pid, p.started_at) {
@@ -104,7 +143,7 @@ pub fn status_json(specs: &[ProcSpec], procs: &[Proc], names: &[usize], now: Ins
                 json_str(&crate::config::schedule::format_local(d.wall, crate::sys::utc_offset))
             });
             format!(
-                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe},\"status_text\":{said},\"next_run\":{next}}}",
+                "{{\"name\":{},\"state\":\"{}\",\"pid\":{pid},\"uptime_ms\":{uptime},\"restarts\":{},\"last_exit\":{last},\"last_exit_reason\":{reason},\"oom_kills\":{},\"ready\":{},\"probe_failure\":{probe},\"status_text\":{said},\"next_run\":{next},{used}}}",
                 json_str(&s.name),
                 p.state_name(),
                 p.restarts,
@@ -549,38 +588,50 @@ pub fn event_json(time: &str, e: &crate::supervisor::Event, process: Option<&str
 }
 
 /// A JSON status as a table for people.
+/// The objects of a `status --json` answer (each one's text).
+pub fn json_objects(json: &str) -> impl Iterator<Item = &str> {
+    json.split("},{")
+}
+
+/// A field of a status object as text (`-` for null or missing): enough
+/// for the answers podinit itself writes.
+pub fn json_field(obj: &str, k: &str) -> String {
+    let key = format!("\"{k}\":");
+    let Some(i) = obj.find(&key) else {
+        return "-".into();
+    };
+    let rest = &obj[i + key.len()..];
+    let v = if let Some(r) = rest.strip_prefix('"') {
+        r.split('"').next().unwrap_or("")
+    } else {
+        rest.split([',', '}', ']']).next().unwrap_or("")
+    };
+    if v == "null" {
+        "-".into()
+    } else {
+        v.to_string()
+    }
+}
+
 pub fn status_table(json: &str) -> String {
     let scheduled = json.contains("\"next_run\":\"");
     let mut out = format!(
-        "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}{}\n",
+        "{:<16} {:<10} {:>7} {:>10} {:>6} {:>7} {:>8} {:>9} {:<5}{}\n",
         "NAME",
         "STATE",
         "PID",
         "UPTIME",
+        "CPU",
+        "MEM",
         "RESTARTS",
         "LAST-EXIT",
         "READY",
         if scheduled { " NEXT-RUN" } else { "" }
     );
-    for obj in json.split("},{") {
-        let field = |k: &str| -> String {
-            let key = format!("\"{k}\":");
-            let Some(i) = obj.find(&key) else {
-                return "-".into();
-            };
-            let rest = &obj[i + key.len()..];
-            let v = if let Some(r) = rest.strip_prefix('"') {
-                r.split('"').next().unwrap_or("")
-            } else {
-                rest.split([',', '}', ']']).next().unwrap_or("")
-            };
-            if v == "null" {
-                "-".into()
-            } else {
-                v.to_string()
-            }
-        };
+    for obj in json_objects(json) {
+        let field = |k: &str| json_field(obj, k);
         let up = field("uptime_ms");
+        let (cpu, mem) = usage_cells(&up, &field("cpu_seconds"), &field("memory_bytes"));
         let up = match up.parse::<u64>() {
             Ok(ms) => human(ms),
             Err(_) => up,
@@ -591,11 +642,13 @@ pub fn status_table(json: &str) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "{:<16} {:<10} {:>7} {:>10} {:>8} {:>9} {:<5}{next}\n",
+            "{:<16} {:<10} {:>7} {:>10} {:>6} {:>7} {:>8} {:>9} {:<5}{next}\n",
             field("name"),
             field("state"),
             field("pid"),
             up,
+            cpu,
+            mem,
             field("restarts"),
             field("last_exit"),
             match (field("state").as_str(), field("ready").as_str()) {
@@ -610,7 +663,43 @@ pub fn status_table(json: &str) -> String {
     out
 }
 
-fn human(ms: u64) -> String {
+/// The CPU cell (its average share of a core since it started: `status`
+/// is one look; `top` shows the share between two looks) and the memory
+/// cell of a status row, from its JSON fields.
+pub fn usage_cells(uptime_ms: &str, cpu_seconds: &str, memory: &str) -> (String, String) {
+    let cpu_ms = parse_millis(cpu_seconds);
+    let cpu = match (uptime_ms.parse::<u64>(), cpu_ms) {
+        (Ok(up), Some(c)) if up > 0 => percent(c, up),
+        _ => "-".into(),
+    };
+    let mem = memory.parse::<u64>().map_or("-".into(), human_bytes);
+    (cpu, mem)
+}
+
+/// `12.345` (seconds) as milliseconds.
+pub fn parse_millis(secs: &str) -> Option<u64> {
+    let (whole, frac) = secs.split_once('.').unwrap_or((secs, "0"));
+    let frac = format!("{frac:0<3}");
+    Some(whole.parse::<u64>().ok()? * 1000 + frac.get(..3)?.parse::<u64>().ok()?)
+}
+
+/// `part` of `whole` as a percentage with one decimal (`12.5%`).
+pub fn percent(part: u64, whole: u64) -> String {
+    let tenths = part.saturating_mul(1000) / whole.max(1);
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+/// Bytes as `980K`, `12.4M`, `1.2G`.
+pub fn human_bytes(n: u64) -> String {
+    let tenths = |unit: u64| n * 10 / unit;
+    match n {
+        n if n < 1 << 20 => format!("{}K", n.div_ceil(1024)),
+        n if n < 1 << 30 => format!("{}.{}M", tenths(1 << 20) / 10, tenths(1 << 20) % 10),
+        _ => format!("{}.{}G", tenths(1 << 30) / 10, tenths(1 << 30) % 10),
+    }
+}
+
+pub fn human(ms: u64) -> String {
     let s = ms / 1000;
     match s {
         0..=59 => format!("{s}s"),
@@ -626,15 +715,35 @@ mod tests {
 
     #[test]
     fn table() {
-        let j = r#"{"processes":[{"name":"db","state":"ready","pid":12,"uptime_ms":61000,"restarts":0,"last_exit":null,"ready":true},{"name":"job","state":"completed","pid":null,"uptime_ms":null,"restarts":0,"last_exit":0,"ready":false}]}"#;
+        let j = r#"{"processes":[{"name":"db","state":"ready","pid":12,"uptime_ms":61000,"restarts":0,"last_exit":null,"ready":true,"cpu_seconds":6.100,"memory_bytes":13002342,"threads":3},{"name":"job","state":"completed","pid":null,"uptime_ms":null,"restarts":0,"last_exit":0,"ready":false,"cpu_seconds":null,"memory_bytes":null,"threads":null}]}"#;
         let t = status_table(j);
         assert!(
-            t.contains("db               ready           12       1m1s        0         - yes"),
+            t.contains("db               ready           12       1m1s  10.0%   12.3M        0         - yes"),
             "{t}"
         );
         assert!(
-            t.contains("job              completed        -          -        0         0 no"),
+            t.contains("job              completed        -          -      -       -        0         0 no"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn usage_cells_in_integers() {
+        assert_eq!(parse_millis("12.345"), Some(12_345));
+        assert_eq!(parse_millis("2"), Some(2_000));
+        assert_eq!(parse_millis("0.5"), Some(500));
+        assert_eq!(percent(250, 1000), "25.0%");
+        assert_eq!(percent(2_000, 1000), "200.0%");
+        assert_eq!(human_bytes(1000), "1K");
+        assert_eq!(human_bytes(5 << 30), "5.0G");
+        assert_eq!(
+            Usage {
+                cpu_ms: 1_005,
+                memory_bytes: 0,
+                threads: 1
+            }
+            .cpu_seconds(),
+            "1.005"
         );
     }
 }

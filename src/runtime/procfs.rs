@@ -17,6 +17,12 @@ pub struct Row {
     pub ppid: i32,
     pub pgrp: i32,
     pub stopped: bool,
+    /// utime + stime, and cutime + cstime of the children it waited for,
+    /// in clock ticks.
+    pub ticks: u64,
+    /// Resident pages.
+    pub rss_pages: u64,
+    pub threads: u64,
 }
 
 /// The rows of every process /proc lists.
@@ -53,11 +59,19 @@ pub fn parse_stat(pid: i32, stat: &str) -> Option<Row> {
     let state = fields.next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
+    // After pgrp: session tty tpgid flags minflt cminflt majflt cmajflt
+    // utime stime cutime cstime priority nice num_threads itrealvalue
+    // starttime vsize rss (proc(5)).
+    let rest: Vec<u64> = fields.take(19).map(|f| f.parse().unwrap_or(0)).collect();
+    let at = |i: usize| rest.get(i).copied().unwrap_or(0);
     Some(Row {
         pid,
         ppid,
         pgrp,
         stopped: matches!(state, "T" | "t"),
+        ticks: at(8) + at(9) + at(10) + at(11),
+        threads: at(14),
+        rss_pages: at(18),
     })
 }
 
@@ -104,6 +118,35 @@ impl Table {
     }
 
     /// Whether a process of group `pgrp` is stopped.
+    /// CPU, memory and threads of `pid` and everything it started: its
+    /// descendants and the members of its process group (the set a stop
+    /// reaches, escaped descendants included).
+    pub fn usage(&self, pid: i32) -> crate::control::Usage {
+        let mut set: HashMap<i32, Row> = self
+            .descendants(pid)
+            .into_iter()
+            .chain(self.all().filter(|r| r.pgrp == pid || r.pid == pid))
+            .map(|r| (r.pid, r))
+            .collect();
+        set.retain(|_, r| r.pid > 0);
+        let (tick, page) = units();
+        let (mut ticks, mut pages, mut threads) = (0, 0, 0);
+        for r in set.values() {
+            ticks += r.ticks;
+            pages += r.rss_pages;
+            threads += r.threads;
+        }
+        crate::control::Usage {
+            cpu_ms: ticks * 1000 / tick.max(1),
+            memory_bytes: pages * page,
+            threads,
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = Row> + '_ {
+        self.children.values().flatten().copied()
+    }
+
     pub fn group_stopped(&self, pgrp: i32) -> bool {
         self.stopped_groups.contains(&pgrp)
     }
@@ -116,6 +159,16 @@ impl Table {
 
 /// Whether `pid` descends from `ancestor` (its parent chain, read from
 /// /proc, reaches it).
+/// Clock ticks per second and the page size.
+fn units() -> (u64, u64) {
+    use nix::unistd::{SysconfVar, sysconf};
+    let get = |v, default| sysconf(v).ok().flatten().map_or(default, |n| n as u64);
+    (
+        get(SysconfVar::CLK_TCK, 100),
+        get(SysconfVar::PAGE_SIZE, 4096),
+    )
+}
+
 pub fn is_descendant(pid: i32, ancestor: i32) -> bool {
     let mut p = pid;
     for _ in 0..64 {
@@ -160,6 +213,9 @@ mod tests {
             ppid,
             pgrp,
             stopped,
+            ticks: 0,
+            rss_pages: 0,
+            threads: 1,
         }
     }
 

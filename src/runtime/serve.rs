@@ -56,7 +56,9 @@ impl Runtime {
         let Some(h) = &mut self.http else { return };
         let mut step = h.on_event(id);
         if let http::Step::Request(path) = &step {
-            let response = http::route(path, &self.sup, &self.router);
+            let sup = &self.sup;
+            let usage = || usages(sup);
+            let response = http::route(path, &self.sup, &self.router, &usage);
             step = h.respond(id, &response);
         }
         match step {
@@ -163,13 +165,21 @@ impl Runtime {
         }
     }
 
+    /// Every running process's CPU, memory and threads: one read of /proc
+    /// for all, only when a client asks (no timer: an idle pod stays idle).
     /// A one-shot request decided by `control::request`: the payload of
     /// `ok`, or the error message.
     fn answer(&mut self, asked: Asked) -> Result<Vec<u8>, String> {
         let commands = match asked {
             Asked::Status(ids) => {
-                let json =
-                    control::status_json(self.sup.specs(), self.sup.procs(), &ids, Instant::now());
+                let usage = usages(&self.sup);
+                let json = control::status_json(
+                    self.sup.specs(),
+                    self.sup.procs(),
+                    &ids,
+                    Instant::now(),
+                    &|i| usage.get(i).copied().flatten(),
+                );
                 return Ok((json + "\n").into_bytes());
             }
             Asked::Health(check) => {
@@ -189,4 +199,14 @@ impl Runtime {
             r => Err(r.join("; ")),
         }
     }
+}
+
+/// Every running process's CPU, memory and threads: one read of /proc for
+/// all, only when a client asks (no timer: an idle pod stays idle).
+pub(super) fn usages(sup: &Supervisor) -> Vec<Option<control::Usage>> {
+    let table = procfs::Table::read();
+    sup.procs()
+        .iter()
+        .map(|p| p.pid.map(|pid| table.usage(pid)))
+        .collect()
 }
