@@ -526,6 +526,9 @@ fn run_check(args: &mut Args) -> i32 {
         "{}",
         config::describe_at(&cfg, Some((now, podinit::sys::utc_offset)))
     );
+    if cfg.source.is_some() {
+        println!("\n{}", runtime::cgroup::describe(cfg.global.cgroups));
+    }
     0
 }
 

@@ -27,7 +27,11 @@ fn pod_with_busy_and_idle(tag: &str) -> (Pod, String, u16) {
 }
 
 fn ctl(cfg: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).args(["-c", cfg]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["-c", cfg])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
     text(&out.stdout)
 }
@@ -40,15 +44,22 @@ fn field(json: &str, name: &str, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {json}"));
     let k = format!("\"{key}\":");
     let rest = &obj[obj.find(&k).unwrap_or_else(|| panic!("no {key} in {obj}")) + k.len()..];
-    rest.split([',', '}']).next().unwrap().trim_matches('"').to_string()
+    rest.split([',', '}'])
+        .next()
+        .unwrap()
+        .trim_matches('"')
+        .to_string()
 }
 
 /// The host pid of the process whose command line is `cmdline` (NULs apart).
 fn host_pid(pod: &Pod, cmdline: &str) -> i32 {
     let found = poll_until(LIMIT, || {
-        processes_in_ns(pod.pid).into_iter().map(|(p, _)| p).find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
-        })
+        processes_in_ns(pod.pid)
+            .into_iter()
+            .map(|(p, _)| p)
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
+            })
     });
     found.unwrap_or_else(|| panic!("{cmdline:?} not running"))
 }
@@ -56,7 +67,12 @@ fn host_pid(pod: &Pod, cmdline: &str) -> i32 {
 /// /proc's own figures for one process: CPU seconds and RSS bytes.
 fn proc_view(pid: i32) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split_whitespace().collect();
+    let f: Vec<&str> = stat
+        .rsplit_once(") ")
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: u64 = status
@@ -78,17 +94,28 @@ fn cpu_and_memory_of_a_busy_and_an_idle_process_match_proc() {
     let (pod, cfg, port) = pod_with_busy_and_idle("usage");
     let busy = host_pid(&pod, "sh\0-c\0while :; do :; done\0");
     let idle = host_pid(&pod, "sleep\x001000.25\0");
-    pod.wait_until("busy used a second of CPU", LIMIT, || proc_view(busy).0 >= 1.0);
+    pod.wait_until("busy used a second of CPU", LIMIT, || {
+        proc_view(busy).0 >= 1.0
+    });
     let json = ctl(&cfg, &["status", "--json"]);
     let (busy_cpu, _) = proc_view(busy);
     let (idle_cpu, idle_rss) = proc_view(idle);
     let cpu: f64 = field(&json, "busy", "cpu_seconds").parse().unwrap();
     // Read a moment apart: the busy one runs on in between.
-    assert!(within(cpu, busy_cpu, 10.0, 0.1), "busy: {cpu} vs /proc {busy_cpu}");
+    assert!(
+        within(cpu, busy_cpu, 10.0, 0.1),
+        "busy: {cpu} vs /proc {busy_cpu}"
+    );
     let icpu: f64 = field(&json, "idle", "cpu_seconds").parse().unwrap();
-    assert!(within(icpu, idle_cpu, 10.0, 0.02), "idle: {icpu} vs /proc {idle_cpu}");
+    assert!(
+        within(icpu, idle_cpu, 10.0, 0.02),
+        "idle: {icpu} vs /proc {idle_cpu}"
+    );
     let mem: f64 = field(&json, "idle", "memory_bytes").parse().unwrap();
-    assert!(within(mem, idle_rss as f64, 10.0, 0.0), "idle: {mem} vs /proc {idle_rss}");
+    assert!(
+        within(mem, idle_rss as f64, 10.0, 0.0),
+        "idle: {mem} vs /proc {idle_rss}"
+    );
     assert_eq!(field(&json, "idle", "threads"), "1");
     // The table: CPU (since start) and MEM columns.
     let table = ctl(&cfg, &["status"]);
@@ -98,7 +125,8 @@ fn cpu_and_memory_of_a_busy_and_an_idle_process_match_proc() {
     assert!(row.contains('%'), "{table}");
     // /metrics: the three families, for each running process.
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut metrics = String::new();
     s.read_to_string(&mut metrics).unwrap();
     for family in [
@@ -120,7 +148,10 @@ fn top_prints_one_table_into_a_pipe_and_runs_live_on_a_terminal_until_q() {
     // Into a pipe: one table, sorted by CPU (busy first), then exit 0.
     let out = ctl(&cfg, &["top"]);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("CPU"), "{out}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("CPU"),
+        "{out}"
+    );
     assert!(lines[1].starts_with("busy"), "{out}");
     let out = ctl(&cfg, &["top", "-s", "mem"]);
     assert!(out.lines().count() == 3, "{out}");

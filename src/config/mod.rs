@@ -217,6 +217,8 @@ pub fn command_only(argv: Vec<std::ffi::OsString>, stop_timeout: Option<Duration
             http: None,
             syslog: None,
             forward_only: stop_timeout.is_none(),
+            // Drop-in mode is tini: it makes no cgroups.
+            cgroups: CgroupMode::Off,
         },
         procs,
         plan,
@@ -399,6 +401,21 @@ pub fn parse_layers(
 }
 
 /// `[podinit]`, over the defaults of this environment.
+/// `[podinit] cgroups`.
+fn cgroup_mode(cx: &Ctx, item: &read::Item) -> Result<CgroupMode, ConfigError> {
+    Ok(match item.string(cx)? {
+        "auto" => CgroupMode::Auto,
+        "best-effort" => CgroupMode::BestEffort,
+        "off" => CgroupMode::Off,
+        other => {
+            return Err(item.bad(
+                cx,
+                format!("{other:?}: expected \"auto\" (the default), \"best-effort\" or \"off\""),
+            ));
+        }
+    })
+}
+
 fn parse_global(
     cx: &Ctx,
     item: Option<&read::Item>,
@@ -411,6 +428,7 @@ fn parse_global(
         http: None,
         syslog: None,
         forward_only: false,
+        cgroups: CgroupMode::Auto,
     };
     let Some(item) = item else {
         return Ok(global);
@@ -436,6 +454,7 @@ fn parse_global(
                 global.log_dir = units::expand_vars(v, env).map_err(|e| item.bad(cx, e))?;
             }
             "syslog" => {} // read with the processes (its targets may name one)
+            "cgroups" => global.cgroups = cgroup_mode(cx, item)?,
             "http" => {
                 let v = item.string(cx)?;
                 global.http = Some(v.parse().map_err(|_| {

@@ -12,7 +12,7 @@ use super::units;
 
 /// Keys documented but not implemented yet (none today): rejected with
 /// a message that says so, rather than silently ignored.
-pub(super) const NOT_YET: &[&str] = &["memory_max", "memory_high", "cpu_max", "pids_max"];
+pub(super) const NOT_YET: &[&str] = &[];
 
 pub(super) const PROCESS_KEYS: &[&str] = &[
     "command",
@@ -50,6 +50,10 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "nice",
     "cpu_affinity",
     "capabilities",
+    "memory_max",
+    "memory_high",
+    "cpu_max",
+    "pids_max",
     "enabled",
     "schedule",
 ];
@@ -60,6 +64,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "log_dir",
     "http",
     "syslog",
+    "cgroups",
 ];
 
 /// The keys of a `[podinit.syslog]` table.

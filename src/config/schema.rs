@@ -179,6 +179,20 @@ pub struct Global {
     /// `--stop-timeout`): every catchable signal is forwarded to the
     /// command each time, and podinit starts no stop timer of its own.
     pub forward_only: bool,
+    /// `cgroups`: whether each process gets a cgroup of its own.
+    pub cgroups: CgroupMode,
+}
+
+/// `[podinit] cgroups`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// A cgroup per process where the container allows it; a limit key
+    /// that cannot be enforced is an error at start.
+    Auto,
+    /// The same, but a limit that cannot be enforced is one warning.
+    BestEffort,
+    /// No cgroups of podinit's.
+    Off,
 }
 
 /// `[podinit] syslog`: a datagram socket whose messages are the lines of a

@@ -9,10 +9,12 @@
 //! supervisor's actions, reports their results, logs its events; decides
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
+pub mod cgroup;
 mod oom;
 mod probe;
 pub mod procfs;
 mod serve;
+mod signals;
 mod syslog;
 
 use std::collections::{HashMap, VecDeque};
@@ -189,6 +191,10 @@ pub struct Runtime {
     syslog: Option<syslog::Receiver>,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
     oom: Option<oom::OomWatch>,
+    /// A cgroup per process, where the container allows it.
+    cgroups: Option<cgroup::Cgroups>,
+    /// Per process, the `oom_kill` count of its own cgroup last seen.
+    oom_seen: HashMap<usize, u64>,
     router: Router,
     poller: Poller,
     sigfd: OwnedFd,
@@ -221,6 +227,10 @@ impl Runtime {
                 );
             }
         }
+        // A limit that cannot be had is an error of the config, before
+        // anything starts (InvalidInput: main exits 2 with it).
+        let cgroups = cgroup::Cgroups::setup(cfg.global.cgroups, &cfg.procs)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let sigfd = signal_fd()?;
         let poller = Poller::new()?;
         poller.add(
@@ -256,6 +266,8 @@ impl Runtime {
             control: None,
             http,
             oom: oom::OomWatch::find(),
+            cgroups,
+            oom_seen: HashMap::new(),
             router,
             sup: {
                 let mut sup = Supervisor::new(cfg);
@@ -318,6 +330,11 @@ impl Runtime {
                     r.report();
                 }
                 self.router.finish(std::time::Duration::from_secs(5));
+                if let Some(cg) = &self.cgroups {
+                    let names: Vec<&str> =
+                        self.sup.specs().iter().map(|s| s.name.as_str()).collect();
+                    cg.remove(&names);
+                }
                 return code;
             }
             self.apply_interest();
@@ -530,10 +547,14 @@ impl Runtime {
                             take_terminal_back();
                         }
                     }
+                    let own_oom = self
+                        .sup
+                        .index_of(pid)
+                        .is_some_and(|idx| self.cgroup_ended(idx));
                     // Killed by SIGKILL while the cgroup's OOM count rose:
                     // the kernel's OOM killer did it.
                     if st == ExitStatus::Signaled(libc::SIGKILL)
-                        && self.oom.as_mut().is_some_and(|w| w.new_kills() > 0)
+                        && (own_oom || self.oom.as_mut().is_some_and(|w| w.new_kills() > 0))
                     {
                         let acts = self.feed(Input::OomKilled { pid });
                         self.execute(acts);
@@ -660,6 +681,16 @@ impl Runtime {
         // Interactive use: the command gets the terminal, as without podinit.
         setup.foreground = spec.from_command_line && self.interactive;
         self.router.watch(idx, spec);
+        if let Some(cg) = &self.cgroups {
+            match cg.prepare(spec) {
+                Ok(path) => setup.cgroup = Some(path),
+                Err(e) => {
+                    log::error!("{}: cannot start: {e}", spec.name);
+                    let status = ExitStatus::Code(126);
+                    return self.feed(Input::SpawnFailed { idx, status });
+                }
+            }
+        }
         // A readiness channel the process writes to, set up before the fork.
         let mut child_end: Option<OwnedFd> = None;
         let mut notify: Option<(OwnedFd, bool)> = None;
@@ -821,54 +852,6 @@ impl Runtime {
     fn drop_notify_of(&mut self, pid: Pid) {
         if let Some((&idx, _)) = self.notify.iter().find(|(_, n)| n.pid == pid) {
             self.drop_notify(idx);
-        }
-    }
-
-    /// After `sig` went to the process group (at once, before /proc was
-    /// read): `sig` to descendants that left the group, then SIGCONT to
-    /// what is stopped (as `table` saw it), so that it can act on the
-    /// signal. Nothing else gets a SIGCONT: a program that handles it sees
-    /// exactly the signals it was sent.
-    fn signal_group_rest(&self, table: &procfs::Table, idx: usize, pid: i32, sig: i32) {
-        let name = &self.sup.specs()[idx].name;
-        let cont = sig != libc::SIGKILL && sig != libc::SIGCONT;
-        if cont && table.group_stopped(pid) {
-            let _ = sys::kill(-pid, libc::SIGCONT);
-        }
-        for d in table.descendants(pid) {
-            if d.pgrp != pid {
-                log::debug!(
-                    "SIG{} to {}, a descendant of {name} outside its process group",
-                    signal_name(sig),
-                    d.pid
-                );
-                let _ = sys::kill(d.pid, sig);
-                if cont && d.stopped {
-                    let _ = sys::kill(d.pid, libc::SIGCONT);
-                }
-            }
-        }
-    }
-
-    /// `sig` to every process left: all of the container as PID 1, else
-    /// every descendant of podinit; SIGCONT where something is stopped.
-    fn sweep(&self, table: &procfs::Table, sig: i32) {
-        let cont = sig != libc::SIGKILL;
-        if self.pid1 {
-            // kill(-1) from PID 1 reaches everything in its namespace but itself.
-            let _ = sys::kill(-1, sig);
-            if cont {
-                for &pid in table.stopped() {
-                    let _ = sys::kill(pid, libc::SIGCONT);
-                }
-            }
-            return;
-        }
-        for r in table.descendants(nix::unistd::getpid().as_raw()) {
-            let _ = sys::kill(r.pid, sig);
-            if cont && r.stopped {
-                let _ = sys::kill(r.pid, libc::SIGCONT);
-            }
         }
     }
 }

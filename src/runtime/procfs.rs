@@ -143,6 +143,11 @@ impl Table {
         }
     }
 
+    /// The row of one pid.
+    pub fn row(&self, pid: i32) -> Option<Row> {
+        self.all().find(|r| r.pid == pid)
+    }
+
     fn all(&self) -> impl Iterator<Item = Row> + '_ {
         self.children.values().flatten().copied()
     }

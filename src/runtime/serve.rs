@@ -56,8 +56,8 @@ impl Runtime {
         let Some(h) = &mut self.http else { return };
         let mut step = h.on_event(id);
         if let http::Step::Request(path) = &step {
-            let sup = &self.sup;
-            let usage = || usages(sup);
+            let (sup, cg) = (&self.sup, self.cgroups.as_ref());
+            let usage = || usages(sup, cg);
             let response = http::route(path, &self.sup, &self.router, &usage);
             step = h.respond(id, &response);
         }
@@ -172,7 +172,7 @@ impl Runtime {
     fn answer(&mut self, asked: Asked) -> Result<Vec<u8>, String> {
         let commands = match asked {
             Asked::Status(ids) => {
-                let usage = usages(&self.sup);
+                let usage = usages(&self.sup, self.cgroups.as_ref());
                 let json = control::status_json(
                     self.sup.specs(),
                     self.sup.procs(),
@@ -202,11 +202,25 @@ impl Runtime {
 }
 
 /// Every running process's CPU, memory and threads: one read of /proc for
-/// all, only when a client asks (no timer: an idle pod stays idle).
-pub(super) fn usages(sup: &Supervisor) -> Vec<Option<control::Usage>> {
+/// all, only when a client asks (no timer: an idle pod stays idle). With a
+/// cgroup per process, CPU and memory are the cgroup's (`cpu.stat`,
+/// `memory.current`), which count everything in it, exited children too.
+pub(super) fn usages(
+    sup: &Supervisor,
+    cgroups: Option<&cgroup::Cgroups>,
+) -> Vec<Option<control::Usage>> {
     let table = procfs::Table::read();
     sup.procs()
         .iter()
-        .map(|p| p.pid.map(|pid| table.usage(pid)))
+        .zip(sup.specs())
+        .map(|(p, s)| {
+            let mut u = table.usage(p.pid?);
+            if let Some(cg) = cgroups {
+                let (cpu_us, mem) = cg.usage(&s.name);
+                u.cpu_ms = cpu_us.map_or(u.cpu_ms, |us| us / 1000);
+                u.memory_bytes = mem.unwrap_or(u.memory_bytes);
+            }
+            Some(u)
+        })
         .collect()
 }

@@ -43,6 +43,9 @@ pub struct Setup {
     pub foreground: bool,
     /// Set `WATCHDOG_PID` to the child's own pid (known only after fork).
     pub watchdog_pid: bool,
+    /// The `cgroup.procs` of the process's own cgroup: the child joins it
+    /// before exec, so nothing it starts is outside.
+    pub cgroup: Option<std::ffi::CString>,
 }
 
 impl Setup {
@@ -55,6 +58,7 @@ impl Setup {
             extra_env: Vec::new(),
             foreground: false,
             watchdog_pid: false,
+            cgroup: None,
         }
     }
 }
@@ -66,6 +70,7 @@ const STEP_GID: u8 = 2;
 const STEP_UID: u8 = 3;
 const STEP_CHDIR: u8 = 4;
 const STEP_FDS: u8 = 5;
+const STEP_CGROUP: u8 = 11;
 
 /// A failed start that is not the command's fault: 126, naming the key.
 fn setup_error(_spec: &ProcSpec, key: &str, msg: impl std::fmt::Display) -> SpawnError {
@@ -324,6 +329,10 @@ pub fn spawn(
             || limits::ChildLimits::forces_no_new_privs(&spec.resources),
         ignored: ignored_signals(),
         limits: limits::ChildLimits::new(&spec.resources),
+        cgroup: setup
+            .cgroup
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr()),
     };
 
     let started = match fast::spawn(&child_setup) {
@@ -422,6 +431,7 @@ fn child_failure(spec: &ProcSpec, path: &Path, errno: i32, step: u8) -> SpawnErr
         STEP_GROUPS => setup_error(spec, "user", format!("setgroups: {err}")),
         STEP_GID => setup_error(spec, "group", format!("setgid: {err}")),
         STEP_UID => setup_error(spec, "user", format!("setuid: {err}")),
+        STEP_CGROUP => setup_error(spec, "cgroups", format!("joining its cgroup: {err}")),
         s => match limits::failed_step(&spec.resources, s) {
             Some((key, call)) => setup_error(spec, &key, format!("{call}: {err}")),
             None => setup_error(spec, "command", format!("setting up fds: {err}")),
@@ -474,6 +484,8 @@ struct ChildSetup {
     ignored: u64,
     /// Rlimits, scores, affinity, capabilities.
     limits: limits::ChildLimits,
+    /// Its cgroup's `cgroup.procs` (null: none).
+    cgroup: *const libc::c_char,
 }
 
 /// The kernel's `struct sigaction` as `rt_sigaction(2)` takes it. Raw,
@@ -629,6 +641,15 @@ unsafe fn child(c: &ChildSetup, report: Report) -> ! {
         // limit); lowering it below fds already open is allowed.
         if let Some(lim) = &c.nofile {
             libc::setrlimit(libc::RLIMIT_NOFILE, lim);
+        }
+        // Its own cgroup ("0": the writer itself), while podinit's rights
+        // are still there.
+        if !c.cgroup.is_null() {
+            let fd = libc::open(c.cgroup, libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(STEP_CGROUP);
+            }
+            libc::close(fd);
         }
         // The process's own limits, scores and bounding set, while podinit's
         // privileges are still there.
