@@ -219,6 +219,7 @@ pub fn command_only(argv: Vec<std::ffi::OsString>, stop_timeout: Option<Duration
             forward_only: stop_timeout.is_none(),
             // Drop-in mode is tini: it makes no cgroups.
             cgroups: CgroupMode::Off,
+            all_mains: false,
         },
         procs,
         plan,
@@ -429,6 +430,7 @@ fn parse_global(
         syslog: None,
         forward_only: false,
         cgroups: CgroupMode::Auto,
+        all_mains: false,
     };
     let Some(item) = item else {
         return Ok(global);
@@ -455,6 +457,20 @@ fn parse_global(
             }
             "syslog" => {} // read with the processes (its targets may name one)
             "cgroups" => global.cgroups = cgroup_mode(cx, item)?,
+            "pod_ends" => {
+                global.all_mains = match item.string(cx)? {
+                    "first-main" => false,
+                    "all-mains" => true,
+                    other => {
+                        return Err(item.bad(
+                            cx,
+                            format!(
+                                "{other:?}: expected \"first-main\" (the default) or \"all-mains\""
+                            ),
+                        ));
+                    }
+                }
+            }
             "http" => {
                 let v = item.string(cx)?;
                 global.http = Some(v.parse().map_err(|_| {

@@ -65,6 +65,7 @@ pub(super) const GLOBAL_KEYS: &[&str] = &[
     "http",
     "syslog",
     "cgroups",
+    "pod_ends",
 ];
 
 /// The keys of a `[podinit.syslog]` table.

@@ -181,6 +181,9 @@ pub struct Global {
     pub forward_only: bool,
     /// `cgroups`: whether each process gets a cgroup of its own.
     pub cgroups: CgroupMode,
+    /// `pod_ends = "all-mains"`: the pod ends when every main has ended
+    /// for good (a Kubernetes Pod completing), not at the first.
+    pub all_mains: bool,
 }
 
 /// `[podinit] cgroups`.

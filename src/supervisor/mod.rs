@@ -463,6 +463,10 @@ pub struct Supervisor {
     /// Drop-in mode without `--stop-timeout`: every signal is forwarded,
     /// TERM, INT and QUIT each time, and no stop timer runs (as tini).
     forward_only: bool,
+    /// The pod ends when every main has ended (`pod_ends = "all-mains"`).
+    all_mains: bool,
+    /// Under `all_mains`: the first main that ended without success.
+    first_failure: Option<ExitStatus>,
     phase: Phase,
     /// Set once a stop everything-now was decided (second signal, shutdown_timeout).
     forced: bool,
@@ -503,6 +507,8 @@ impl Supervisor {
                 .unwrap_or(crate::config::DEFAULT_STOP_TIMEOUT),
             drop_in: cfg.source.is_none(),
             forward_only: cfg.source.is_none() && cfg.global.forward_only,
+            all_mains: cfg.global.all_mains,
+            first_failure: None,
             phase: Phase::Up,
             forced: false,
             requested: false,

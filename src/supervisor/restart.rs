@@ -240,7 +240,31 @@ impl Supervisor {
             }
         }
         let failed = self.procs[idx].state == State::Failed;
-        if main && self.ending.is_none() {
+        if main && self.ending.is_none() && self.all_mains {
+            if !success && self.first_failure.is_none() {
+                self.first_failure = Some(status);
+            }
+            if self.other_mains_run_on(idx) {
+                note!(
+                    self,
+                    Info,
+                    Exited,
+                    Some(idx),
+                    "main process {name} ended; the pod waits for its other main processes"
+                );
+                return;
+            }
+            let (status, success) = self.first_failure.map_or((status, success), |f| (f, false));
+            let code = self.decide(Ending::MainEnded { status, success });
+            note!(
+                self,
+                Info,
+                Shutdown,
+                Some(idx),
+                "every main process ended; the pod is complete (exit status {code})"
+            );
+            self.begin_shutdown(now);
+        } else if main && self.ending.is_none() {
             let code = self.decide(Ending::MainEnded { status, success });
             note!(
                 self,
@@ -263,5 +287,17 @@ impl Supervisor {
             );
             self.begin_shutdown(now);
         }
+    }
+
+    /// Another main process still runs or will run again.
+    fn other_mains_run_on(&self, idx: usize) -> bool {
+        (0..self.procs.len()).any(|i| {
+            let p = &self.procs[i];
+            i != idx
+                && self.specs[i].main
+                && !p.retired
+                && (p.pid.is_some()
+                    || !matches!(p.state, State::Exited(_) | State::Completed | State::Failed))
+        })
     }
 }

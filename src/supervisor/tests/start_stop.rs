@@ -182,6 +182,26 @@ stop_timeout = "3s"
 }
 
 #[test]
+fn with_all_mains_the_pod_completes_when_the_last_main_ends() {
+    let cfg = pod(
+        "[podinit]\npod_ends = \"all-mains\"\n[process.a]\ncommand = \"a\"\nmain = true\n[process.b]\ncommand = \"b\"\nmain = true\n[process.side]\ncommand = \"s\"\n",
+    );
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("a");
+    s.spawned("b");
+    s.spawned("side");
+    // a fails first: nothing stops, b runs on.
+    assert_eq!(s.exited("a", ExitStatus::Code(3)), vec![]);
+    // b succeeds last: the pod completes, with the first failure's status.
+    assert_eq!(
+        s.exited("b", ExitStatus::Code(0)),
+        vec![s.group("side", TERM)]
+    );
+    s.exited("side", ExitStatus::Signaled(TERM));
+    assert_eq!(s.feed(Input::NoChildren), vec![Action::Exit(3)]);
+}
+
+#[test]
 fn exit_status_follows_the_main_and_its_success_codes() {
     let cases = [
         ("", ExitStatus::Code(3), 3),
