@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod control;
+pub mod import;
 pub mod json;
 pub mod logs;
 pub mod plan;

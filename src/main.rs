@@ -44,6 +44,15 @@ const ROWS: &[Row] = &[
         run: run_check,
     },
     Row {
+        verbs: &["import"],
+        synopsis: "import FILE [--pod NAME]",
+        help: &[
+            "print the podinit TOML for a Kubernetes Pod",
+            "manifest (or pod template) or a Procfile",
+        ],
+        run: run_import,
+    },
+    Row {
         verbs: &["status"],
         synopsis: "status [NAME...] [--json]",
         help: &["ask the running podinit (control socket)"],
@@ -146,6 +155,7 @@ enum Verb {
     Run,
     Check,
     Top,
+    Import,
     Control(control::Verb),
 }
 
@@ -155,6 +165,7 @@ impl Verb {
             Verb::Run => "run",
             Verb::Check => "check",
             Verb::Top => "top",
+            Verb::Import => "import",
             Verb::Control(v) => v.as_str(),
         }
     }
@@ -184,6 +195,7 @@ fn verbs() -> Vec<&'static str> {
 
 /// Parses the command line. Options (`-c FILE`) may come before or after
 /// the verb; everything after `--` is the command, byte for byte.
+/// Long on purpose: one arm per option, in the order of `--help`.
 fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
     let mut args = Args {
         verb: Verb::Run,
@@ -228,10 +240,20 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
                     (_, Some(v)) => Verb::Control(v),
                     ("check", None) => Verb::Check,
                     ("top", None) => Verb::Top,
+                    ("import", None) => Verb::Import,
                     _ => Verb::Run,
                 };
             }
-            _ if matches!(args.verb, Verb::Control(_) | Verb::Top) => args.rest.push(a.to_string()),
+            "--pod" => {
+                let n = argv.get(i + 1).ok_or(format!("{a} needs a pod name"))?;
+                // The config lookup reads it (a file may hold several pods).
+                // SAFETY: single-threaded, before anything else runs.
+                unsafe { std::env::set_var("PODINIT_POD", n) };
+                i += 1;
+            }
+            _ if matches!(args.verb, Verb::Control(_) | Verb::Top | Verb::Import) => {
+                args.rest.push(a.to_string())
+            }
             _ if a.starts_with('-') => return Err(format!("unknown option {a:?}")),
             _ => {
                 return Err(format!(
@@ -374,6 +396,42 @@ fn socket_path(config: Vec<String>) -> Result<String, i32> {
         );
         1
     })
+}
+
+/// `podinit import FILE`: the TOML of a manifest or a Procfile, with a
+/// comment per field (honoured, ignored and why); checked before it is
+/// printed, so that what is printed runs.
+fn run_import(args: &mut Args) -> i32 {
+    let [file] = args.rest.as_slice() else {
+        eprintln!("podinit: {}", usage_of("import"));
+        return exit_usage();
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("podinit: {file}: {e}");
+            return exit_usage();
+        }
+    };
+    let pick = std::env::var("PODINIT_POD").ok();
+    let t = match podinit::import::to_toml(file, &text, pick.as_deref()) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            eprintln!("podinit: {file} is podinit TOML already");
+            return exit_usage();
+        }
+        Err(e) => {
+            eprintln!("podinit: {e}");
+            return exit_usage();
+        }
+    };
+    if let Err(e) = config::parse(&t.toml, file, None, &|k| std::env::var(k).ok()) {
+        eprintln!("podinit: {file}: the translation does not check: {}", e.0);
+        return exit_usage();
+    }
+    let notes: String = t.report.iter().map(|l| format!("# {l}\n")).collect();
+    print!("{notes}{}", t.toml);
+    0
 }
 
 /// `podinit top [-s cpu|mem]`: the processes' CPU and memory, live.
@@ -529,7 +587,26 @@ fn run_check(args: &mut Args) -> i32 {
     if cfg.source.is_some() {
         println!("\n{}", runtime::cgroup::describe(cfg.global.cgroups));
     }
+    print!("{}", manifest_fields(&cfg.specs));
     0
+}
+
+/// For a Kubernetes manifest or a Procfile: what became of each field.
+fn manifest_fields(specs: &[String]) -> String {
+    let mut out = String::new();
+    let pick = std::env::var("PODINIT_POD").ok();
+    for file in specs {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if let Ok(Some(t)) = podinit::import::to_toml(file, &text, pick.as_deref()) {
+            out += &format!("\n{file}, field by field:\n");
+            for l in t.report {
+                out += &format!("  {l}\n");
+            }
+        }
+    }
+    out
 }
 
 /// `podinit [-c FILE] [-- COMMAND]`: the pod, until it ends; its status.

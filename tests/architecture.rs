@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["main", "lib"],
     &["runtime", "spawn", "control"],
     &["logs", "supervisor"],
-    &["config", "plan"],
+    &["config", "plan", "import"],
     &["sys", "users", "poll", "json"],
 ];
 

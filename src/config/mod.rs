@@ -141,7 +141,12 @@ fn read_config_file(path: &std::path::Path, strict: bool) -> Result<(String, Str
             e.utf8_error().valid_up_to()
         ))
     })?;
-    Ok((file, text))
+    // A Pod manifest or a Procfile: its TOML (the front-end translates).
+    let pick = std::env::var("PODINIT_POD").ok().filter(|p| !p.is_empty());
+    match crate::import::to_toml(&file, &text, pick.as_deref()).map_err(ConfigError)? {
+        Some(t) => Ok((file, t.toml)),
+        None => Ok((file, text)),
+    }
 }
 
 /// How the environment of podinit is seen by the loader (injected for tests).
@@ -417,6 +422,7 @@ fn cgroup_mode(cx: &Ctx, item: &read::Item) -> Result<CgroupMode, ConfigError> {
     })
 }
 
+/// Long on purpose: one arm per `[podinit]` key, in the docs' order.
 fn parse_global(
     cx: &Ctx,
     item: Option<&read::Item>,

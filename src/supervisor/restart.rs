@@ -203,7 +203,9 @@ impl Supervisor {
     }
 
     /// It will not run again (it ended and its policy says so, or it
-    /// failed for good): a main ends the pod; so does a critical failure.
+    /// failed for good): a main ends the pod (under `all_mains`, the last
+    /// one); so does a critical failure. Long on purpose: the state, the
+    /// event, then the three endings in the order they are weighed.
     pub(super) fn ended_for_good(
         &mut self,
         now: Instant,

@@ -1,0 +1,45 @@
+//! Front-ends: what users arrive with, translated into podinit's TOML and
+//! run by the same engine (`podinit -c pod.yaml`), or printed
+//! (`podinit import FILE`). They translate only: every meaning they keep is
+//! a TOML key.
+
+pub mod pod;
+pub mod procfile;
+mod yaml;
+
+/// What a config file is, by its name and text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Toml,
+    /// A Kubernetes manifest (`.yaml`, `.yml`, `.json`, or `kind: Pod`...).
+    Manifest,
+    /// A foreman / honcho `Procfile`.
+    Procfile,
+}
+
+pub fn kind_of(file: &str, text: &str) -> Kind {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    if base == "Procfile" || base.starts_with("Procfile.") {
+        Kind::Procfile
+    } else if [".yaml", ".yml", ".json"].iter().any(|e| base.ends_with(e))
+        || pod::is_pod_document(text)
+    {
+        Kind::Manifest
+    } else {
+        Kind::Toml
+    }
+}
+
+/// The TOML of a file that is not TOML (None: it is), and the field report.
+pub fn to_toml(
+    file: &str,
+    text: &str,
+    pick: Option<&str>,
+) -> Result<Option<pod::Translated>, String> {
+    let kube_dir = std::env::var("PODINIT_KUBE_DIR").unwrap_or_else(|_| pod::KUBE_DIR.to_string());
+    match kind_of(file, text) {
+        Kind::Toml => Ok(None),
+        Kind::Manifest => pod::translate(text, file, pick, &kube_dir).map(Some),
+        Kind::Procfile => procfile::translate(text, file).map(Some),
+    }
+}
