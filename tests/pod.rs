@@ -1,0 +1,172 @@
+//! Kubernetes Pod manifests and Procfiles run by the real binary as PID 1,
+//! and their bad input refused naming the field.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn check(dir: &TempDir, name: &str, text: &str) -> (i32, String) {
+    let f = dir.write(name, text);
+    let out = Command::new(BIN)
+        .args(["check", "-c", &f.to_string_lossy()])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        text_of(&out.stdout) + &text_of(&out.stderr),
+    )
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn the_multi_container_example_runs_in_kubernetes_order() {
+    need_root!();
+    let dir = TempDir::new("podyaml");
+    let manifest = format!(
+        "{}/examples/kubernetes/multi-container.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let pod = Pod::start_pid1(dir, &["-c", &manifest]);
+    pod.wait_text("podinit.stderr", "app started", LIMIT);
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let e = &out.stderr;
+    let at = |s: &str| e.find(s).unwrap_or_else(|| panic!("{s:?} not in\n{e}"));
+    // Init, then the sidecar once its startup probe passed, then the main.
+    assert!(at("migrate completed") < at("logship started"));
+    assert!(at("logship is ready") < at("app started"));
+    // The stop: the main first, then the sidecar.
+    assert!(at("app stopped") < at("stopping logship"), "{e}");
+    assert!(
+        out.stdout.contains("app: serving as web with label web"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_never_pod_completes_with_the_first_failure_and_a_deployment_runs_its_template() {
+    need_root!();
+    let dir = TempDir::new("podnever");
+    let f = dir.write(
+        "job.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - {name: a, command: [sh, -c, 'exit 3']}\n        - {name: b, command: [sh, -c, 'sleep 0.3; exit 0']}\n",
+    );
+    let out = Pod::start_pid1(dir, &["-c", &f.to_string_lossy()]).wait(LIMIT);
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the pod waits for its other main processes"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_manifests_name_the_field() {
+    let dir = TempDir::new("podbad");
+    let pod =
+        |spec: &str| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n{spec}");
+    for (text, want) in [
+        (
+            pod("  containers:\n    - {name: a, args: [x]}\n"),
+            "spec.containers[0].command: is missing while args is given",
+        ),
+        (pod("  initContainers: []\n"), "spec.containers: is missing"),
+        (
+            pod("  containers:\n    - {name: a, command: [x]}\n    - {name: a, command: [y]}\n"),
+            "spec.containers[1].name: \"a\" is the name of another container",
+        ),
+        (
+            pod(
+                "  containers:\n    - name: a\n      command: [x]\n      readinessProbe: {httpGet: {port: web}}\n",
+            ),
+            "spec.containers[0].readinessProbe.httpGet.port: \"web\" is not the name of one of the container's ports",
+        ),
+        (
+            pod(
+                "  containers:\n    - name: a\n      command: [x]\n      livenessProbe: {exec: {command: [t]}, tcpSocket: {port: 1}}\n",
+            ),
+            "has 2 handlers",
+        ),
+        (
+            pod(
+                "  initContainers:\n    - name: a\n      command: [x]\n      startupProbe: {exec: {command: [t]}, periodSeconds: -1}\n  containers:\n    - {name: b, command: [y]}\n",
+            ),
+            "spec.initContainers[0].startupProbe.periodSeconds: must be an integer of at least 1",
+        ),
+        (
+            pod(
+                "  containers:\n    - name: a\n      command: [x]\n      lifecycle: {preStop: {sleep: {seconds: 1}}}\n",
+            ),
+            "spec.containers[0].lifecycle.preStop: lifecycle hooks are not supported",
+        ),
+        (
+            "kind: Service\nmetadata: {name: s}\n".to_string(),
+            "no document is a Pod",
+        ),
+        ("kind: Pod\nspec: [\n".to_string(), "pod.yaml:"),
+    ] {
+        let (code, out) = check(&dir, "pod.yaml", &text);
+        assert_eq!(code, 2, "{text}: {out}");
+        assert!(out.contains(want), "{text}: {out}");
+    }
+    let two = format!(
+        "{}---\n{}",
+        pod("  containers: [{name: a, command: [x]}]\n"),
+        pod("  containers: [{name: b, command: [y]}]\n").replace("name: p}", "name: q}")
+    );
+    let (code, out) = check(&dir, "two.yaml", &two);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("2 documents bear a pod (Pod/p, Pod/q); choose one with --pod NAME"),
+        "{out}"
+    );
+    let f = dir.join("two.yaml");
+    let out = Command::new(BIN)
+        .args(["check", "--pod", "q", "-c", &f.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out.stderr));
+    assert!(
+        text_of(&out.stdout).contains("[process.b]"),
+        "{}",
+        text_of(&out.stdout)
+    );
+}
+
+#[test]
+fn import_prints_toml_that_checks_and_a_procfile_runs() {
+    need_root!();
+    let dir = TempDir::new("procfile");
+    let proc_ = dir.write(
+        "Procfile",
+        "web: echo web-ran $GREETING; sleep 0.2\nworker: sleep 30\n",
+    );
+    dir.write(".env", "GREETING=hello\n");
+    let out = Command::new(BIN)
+        .args(["import", &proc_.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text_of(&out.stderr));
+    let toml = text_of(&out.stdout);
+    let imported = dir.write("imported.toml", &toml);
+    let checked = Command::new(BIN)
+        .args(["check", "-c", &imported.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text_of(&checked.stderr));
+    // As foreman: the first process to end ends them all.
+    let out = Pod::start_pid1(dir, &["-c", &proc_.to_string_lossy()]).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout.contains("web-ran hello"), "{}", out.stdout);
+    assert!(out.stderr.contains("stopping worker"), "{}", out.stderr);
+}
