@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -19,20 +18,8 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
     let mut cmd = Command::new(BIN);
     cmd.args(["--", "bash", "--norc", "--noprofile", "-i"])
         .env("PS1", "PROMPT$ ")
-        .env("PODINIT_LOG", "warn")
-        .stdin(Stdio::from(t.slave()))
-        .stdout(Stdio::from(t.slave()))
-        .stderr(Stdio::from(t.slave()));
-    // SAFETY: only async-signal-safe calls: a new session whose controlling
-    // terminal is the pty, as a terminal emulator (or `docker run -it`) does.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
+        .env("PODINIT_LOG", "warn");
+    let mut child = t.spawn(cmd);
     t.expect("PROMPT$ ");
     // Echo, and bash's own output.
     t.send("echo hel''lo\n");

@@ -5,8 +5,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -164,19 +163,8 @@ fn top_prints_one_table_into_a_pipe_and_runs_live_on_a_terminal_until_q() {
     // On a terminal: the screen refreshes; q ends it and restores the terminal.
     let mut t = pty::Term::open();
     let mut cmd = Command::new(BIN);
-    cmd.args(["top", "-c", &cfg])
-        .stdin(Stdio::from(t.slave()))
-        .stdout(Stdio::from(t.slave()))
-        .stderr(Stdio::from(t.slave()));
-    // SAFETY: only async-signal-safe calls: a session on the pty.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
+    cmd.args(["top", "-c", &cfg]);
+    let mut child = t.spawn(cmd);
     t.expect("podinit top: by CPU");
     t.expect("busy");
     // A second screen: CPU between two looks of a process that spins.

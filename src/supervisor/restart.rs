@@ -242,38 +242,38 @@ impl Supervisor {
             }
         }
         let failed = self.procs[idx].state == State::Failed;
-        if main && self.ending.is_none() && self.all_mains {
-            if !success && self.first_failure.is_none() {
-                self.first_failure = Some(status);
+        if main && self.ending.is_none() {
+            // Under `all_mains` the pod ends with the last main, with the
+            // first failure's status.
+            let (mut status, mut success) = (status, success);
+            if self.all_mains {
+                if !success && self.first_failure.is_none() {
+                    self.first_failure = Some(status);
+                }
+                if self.other_mains_run_on(idx) {
+                    note!(
+                        self,
+                        Info,
+                        Exited,
+                        Some(idx),
+                        "main process {name} ended; the pod waits for its other main processes"
+                    );
+                    return;
+                }
+                (status, success) = self.first_failure.map_or((status, success), |f| (f, false));
             }
-            if self.other_mains_run_on(idx) {
-                note!(
-                    self,
-                    Info,
-                    Exited,
-                    Some(idx),
-                    "main process {name} ended; the pod waits for its other main processes"
-                );
-                return;
-            }
-            let (status, success) = self.first_failure.map_or((status, success), |f| (f, false));
             let code = self.decide(Ending::MainEnded { status, success });
+            let what = if self.all_mains {
+                "every main process ended; the pod is complete".to_string()
+            } else {
+                format!("main process {name} ended; shutting the pod down")
+            };
             note!(
                 self,
                 Info,
                 Shutdown,
                 Some(idx),
-                "every main process ended; the pod is complete (exit status {code})"
-            );
-            self.begin_shutdown(now);
-        } else if main && self.ending.is_none() {
-            let code = self.decide(Ending::MainEnded { status, success });
-            note!(
-                self,
-                Info,
-                Shutdown,
-                Some(idx),
-                "main process {name} ended; shutting the pod down (exit status {code})"
+                "{what} (exit status {code})"
             );
             self.begin_shutdown(now);
         } else if critical && failed && self.ending.is_none() {

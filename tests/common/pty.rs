@@ -44,6 +44,25 @@ impl Term {
             .unwrap()
     }
 
+    /// Starts `cmd` in a new session whose controlling terminal is this
+    /// pty, as a terminal emulator (or `docker run -it`) does.
+    pub fn spawn(&self, mut cmd: std::process::Command) -> Child {
+        use std::os::unix::process::CommandExt;
+        use std::process::Stdio;
+        cmd.stdin(Stdio::from(self.slave()))
+            .stdout(Stdio::from(self.slave()))
+            .stderr(Stdio::from(self.slave()));
+        // SAFETY: only async-signal-safe calls in the child.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        cmd.spawn().unwrap()
+    }
+
     pub fn send(&mut self, s: &str) {
         self.master.write_all(s.as_bytes()).unwrap();
     }
