@@ -79,7 +79,11 @@ impl<S: AsRawFd, F: Copy> Table<S, F> {
         free_fd: &mut dyn FnMut() -> bool,
     ) -> (Vec<(u64, RawFd)>, Vec<S>) {
         let (mut new, mut evicted) = (Vec::new(), Vec::new());
-        loop {
+        // At most a table's worth per wake-up: a client accepted in this
+        // batch is read before the next batch can evict it (a flood of
+        // reconnects would otherwise evict a probe before its request was
+        // read). The listener stays readable; the loop comes back.
+        while new.len() < self.budget.requests {
             let mut stream = match accept() {
                 Ok(s) => s,
                 Err(e) if out_of_fds(&e) => {
