@@ -52,6 +52,60 @@ fn the_multi_container_example_runs_in_kubernetes_order() {
     );
 }
 
+/// The hooks' manifest: a sidecar whose postStart gates the next init
+/// container, a main whose preStop delays its SIGTERM; each writes when.
+const HOOKS: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 10
+  initContainers:
+    - name: proxy
+      restartPolicy: Always
+      env: [{name: D, value: "DIR"}]
+      command: [sh, -c, 'trap "date +%s.%N > $D/proxy.term; exit 0" TERM; while :; do sleep 0.05; done']
+      lifecycle:
+        postStart: {exec: {command: [sh, -c, 'sleep 0.5; touch $D/proxy.poststart']}}
+        preStop: {exec: {command: [sh, -c, 'date +%s.%N > $D/proxy.prestop']}}
+    - name: check
+      env: [{name: D, value: "DIR"}]
+      command: [sh, -c, 'test -e $D/proxy.poststart']
+  containers:
+    - name: app
+      env: [{name: D, value: "DIR"}]
+      command: [sh, -c, 'trap "date +%s.%N > $D/app.term; exit 0" TERM; while :; do sleep 0.05; done']
+      lifecycle:
+        preStop: {exec: {command: [sh, -c, 'sleep 0.3; date +%s.%N > $D/app.prestop']}}
+"#;
+
+#[test]
+fn lifecycle_hooks_gate_the_next_init_container_and_come_before_the_stop_signal() {
+    need_root!();
+    let dir = TempDir::new("podhooks");
+    let d = dir.path().to_string_lossy().into_owned();
+    let f = dir.write("hooks.yaml", &HOOKS.replace("DIR", &d));
+    let pod = Pod::start_pid1(dir, &["-c", &f.to_string_lossy()]);
+    pod.wait_text("podinit.stderr", "app started", LIMIT);
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("check completed"), "{}", out.stderr);
+    let when = |f: &str| -> f64 {
+        let t = std::fs::read_to_string(format!("{d}/{f}"))
+            .unwrap_or_else(|e| panic!("{f}: {e}\n{}", out.stderr));
+        t.trim().parse().unwrap()
+    };
+    // Both preStops start at once; the main's SIGTERM follows its own, and
+    // the sidecar's follows the main's exit.
+    assert!(
+        when("proxy.prestop") < when("app.prestop"),
+        "{}",
+        out.stderr
+    );
+    assert!(when("app.prestop") <= when("app.term"), "{}", out.stderr);
+    assert!(when("app.term") <= when("proxy.term"), "{}", out.stderr);
+}
+
 #[test]
 fn a_never_pod_completes_with_the_first_failure_and_a_deployment_runs_its_template() {
     need_root!();
@@ -105,9 +159,15 @@ fn bad_manifests_name_the_field() {
         ),
         (
             pod(
-                "  containers:\n    - name: a\n      command: [x]\n      lifecycle: {preStop: {sleep: {seconds: 1}}}\n",
+                "  containers:\n    - name: a\n      command: [x]\n      lifecycle: {preStop: {tcpSocket: {port: 1}}}\n",
             ),
-            "spec.containers[0].lifecycle.preStop: lifecycle hooks are not supported",
+            "spec.containers[0].lifecycle.preStop.tcpSocket: Kubernetes accepts it but fails the hook",
+        ),
+        (
+            pod(
+                "  containers:\n    - name: a\n      command: [x]\n      lifecycle: {postStart: {sleep: {seconds: 1}, exec: {command: [y]}}}\n",
+            ),
+            "spec.containers[0].lifecycle.postStart: has 2 handlers (exec, sleep); a hook has one",
         ),
         (
             "kind: Service\nmetadata: {name: s}\n".to_string(),

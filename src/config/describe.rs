@@ -38,6 +38,16 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
                 ));
             }
         }
+        if let Some(super::Hook::Sleep(d)) = p.pre_stop.as_deref()
+            && *d >= p.stop_timeout
+        {
+            out.push(format!(
+                "process.{}.pre_stop: it sleeps {} and stop_timeout is {}: the process would get SIGKILL right after its stop signal (stop_timeout covers the hook)",
+                p.name,
+                format_duration(*d),
+                format_duration(p.stop_timeout)
+            ));
+        }
     }
     if let Some(sock) = &cfg.global.control_socket
         && let Some(why) = crate::sys::write_problem(std::path::Path::new(sock))
@@ -270,6 +280,11 @@ fn probes(p: &ProcSpec) -> String {
             let _ = write!(out, ", restart after {} failures", pr.failures);
         }
         let _ = writeln!(out);
+    }
+    for (key, hook) in [("post_start", &p.post_start), ("pre_stop", &p.pre_stop)] {
+        if let Some(h) = hook {
+            let _ = writeln!(out, "  {key} = {}", h.describe());
+        }
     }
     out
 }

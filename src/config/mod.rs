@@ -25,7 +25,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::plan::{self, Plan};
 pub use describe::{describe, describe_at, warnings, worst_case_shutdown};
-pub use probe::{Probe, ProbeKind};
+pub use probe::{Hook, Probe, ProbeKind};
 use read::{Ctx, GLOBAL_KEYS, PROCESS_KEYS, check_keys, entries, lookup, valid_name};
 pub use schedule::{Schedule, Zone};
 pub use schema::*;
@@ -252,6 +252,8 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         critical: false,
         ready: None,
         health: None,
+        post_start: None,
+        pre_stop: None,
         env_file: None,
         user: None,
         group: None,

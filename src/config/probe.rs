@@ -129,6 +129,94 @@ fn http_url(s: &str) -> Result<(String, u16, String), String> {
 pub(super) enum Role {
     Ready,
     Health,
+    /// `post_start` or `pre_stop`: run once, its result only waited for.
+    Hook,
+}
+
+/// A `post_start` or `pre_stop` hook (Kubernetes' container lifecycle
+/// hooks): a command, a request or a pause, run once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// `exec`, `http` or `tcp`, given up after `probe.timeout`.
+    Run(Probe),
+    /// `sleep`: a pause of this long (podinit runs nothing).
+    Sleep(std::time::Duration),
+}
+
+/// How long a hook may take unless its `timeout` says otherwise
+/// (Kubernetes' default grace period).
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The kinds a hook takes.
+pub(super) const HOOK_KINDS: &[&str] = &["exec", "http", "tcp", "sleep"];
+
+impl Hook {
+    /// The probe to run, if it is not a pause.
+    pub fn probe(&self) -> Option<&Probe> {
+        match self {
+            Hook::Run(p) => Some(p),
+            Hook::Sleep(_) => None,
+        }
+    }
+
+    /// How long it may take (a pause: its own length).
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Hook::Run(p) => p.timeout,
+            Hook::Sleep(d) => *d,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Hook::Run(p) => format!(
+                "{} (timeout {})",
+                p.kind.describe(),
+                super::format_duration(p.timeout)
+            ),
+            Hook::Sleep(d) => format!("sleep {}", super::format_duration(*d)),
+        }
+    }
+}
+
+/// Parses a `post_start` / `pre_stop` table: one of exec, http, tcp or
+/// sleep, and `timeout` for the first three.
+pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
+    let entries = item.table(cx)?;
+    let mut allowed = HOOK_KINDS.to_vec();
+    allowed.push("timeout");
+    check_keys(cx, &entries, &allowed)?;
+    let one = || format!("a hook has exactly one of {}", HOOK_KINDS.join(", "));
+    let kinds: Vec<_> = entries.iter().filter(|(n, _, _)| *n != "timeout").collect();
+    let [(name, _, v)] = kinds.as_slice() else {
+        return Err(match kinds.get(1) {
+            Some((_, _, v)) => v.bad(cx, one()),
+            None => item.bad(cx, one()),
+        });
+    };
+    let timeout = match entries.iter().find(|(n, _, _)| *n == "timeout") {
+        Some((_, _, t)) if *name == "sleep" => {
+            return Err(t.bad(cx, "a sleep hook takes no timeout: its length is its time"));
+        }
+        Some((_, _, t)) => {
+            let d = t.duration(cx)?;
+            if d.is_zero() {
+                return Err(t.bad(cx, "must be more than 0"));
+            }
+            d
+        }
+        None => DEFAULT_HOOK_TIMEOUT,
+    };
+    if *name == "sleep" {
+        return Ok(Hook::Sleep(v.duration(cx)?));
+    }
+    Ok(Hook::Run(Probe {
+        kind: probe_kind(cx, name, v, Role::Hook)?,
+        interval: DEFAULT_INTERVAL,
+        timeout,
+        initial_delay: Duration::ZERO,
+        failures: 1,
+    }))
 }
 
 /// Parses a probe table.

@@ -121,6 +121,8 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
                 .get("health")
                 .map(|i| probe::parse(self.cx, i, probe::Role::Health).map(Box::new))
                 .transpose()?,
+            post_start: self.hook("post_start")?,
+            pre_stop: self.hook("pre_stop")?,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -586,6 +588,13 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `post_start` / `pre_stop`: a hook table.
+    fn hook(&self, key: &str) -> Result<Option<Box<probe::Hook>>> {
+        self.get(key)
+            .map(|i| probe::parse_hook(self.cx, i).map(Box::new))
+            .transpose()
     }
 
     /// `watchdog`: at least 100 ms, and only with sd_notify readiness (the

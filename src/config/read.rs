@@ -31,6 +31,8 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "critical",
     "ready",
     "health",
+    "post_start",
+    "pre_stop",
     "env_file",
     "user",
     "group",

@@ -111,6 +111,10 @@ pub struct ProcSpec {
     pub critical: bool,
     pub ready: Option<Box<Probe>>,
     pub health: Option<Box<Probe>>,
+    /// Run once it is spawned; dependents and readiness wait for it.
+    pub post_start: Option<Box<super::probe::Hook>>,
+    /// Run when it is to stop, before its stop signal.
+    pub pre_stop: Option<Box<super::probe::Hook>>,
     /// Read at each start (a missing file is a failed start).
     pub env_file: Option<String>,
     pub user: Option<String>,

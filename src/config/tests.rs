@@ -844,3 +844,43 @@ fn an_unreadable_drop_in_directory_is_an_error_naming_it() {
     );
     assert!(e.contains("Permission denied"), "{e}");
 }
+
+#[test]
+fn hooks_parse_and_bad_ones_name_the_key() {
+    let c = ok(r#"
+[process.a]
+command = "a"
+post_start = { exec = "warm", timeout = "5s" }
+pre_stop = { sleep = "2s" }
+"#);
+    let a = &c.procs[0];
+    assert_eq!(
+        a.post_start.as_deref().map(|h| h.timeout()),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        a.pre_stop.as_deref(),
+        Some(&probe::Hook::Sleep(Duration::from_secs(2)))
+    );
+    for (hook, want) in [
+        (
+            "{ exec = \"x\", sleep = \"1s\" }",
+            "process.a.pre_stop.sleep: a hook has exactly one of exec, http, tcp, sleep",
+        ),
+        (
+            "{ timeout = \"1s\" }",
+            "process.a.pre_stop: a hook has exactly one of",
+        ),
+        (
+            "{ sleep = \"1s\", timeout = \"1s\" }",
+            "process.a.pre_stop.timeout: a sleep hook takes no timeout",
+        ),
+        ("{ file = \"/x\" }", "process.a.pre_stop.file"),
+        ("{ http = \"https://x/\" }", "process.a.pre_stop.http"),
+    ] {
+        let e = err(&format!(
+            "[process.a]\ncommand = \"a\"\npre_stop = {hook}\n"
+        ));
+        assert!(e.contains(want), "{hook}: {e}");
+    }
+}

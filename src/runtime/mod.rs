@@ -639,8 +639,10 @@ impl Runtime {
     fn start_probe(&mut self, id: u64, idx: usize, role: Role) -> Vec<Action> {
         let spec = &self.sup.specs()[idx];
         let probe = match role {
-            Role::Ready => spec.ready.as_ref(),
-            Role::Health => spec.health.as_ref(),
+            Role::Ready => spec.ready.as_deref(),
+            Role::Health => spec.health.as_deref(),
+            Role::PostStart => spec.post_start.as_deref().and_then(|h| h.probe()),
+            Role::PreStop => spec.pre_stop.as_deref().and_then(|h| h.probe()),
         };
         let null = self.router.null();
         let started = probe.and_then(|p| {

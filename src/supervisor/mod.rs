@@ -56,16 +56,19 @@ pub enum ExitReason {
     Watchdog,
     /// `podinit stop` / `restart` (or a reload) asked for it.
     Operator,
+    /// Its `post_start` hook failed: podinit stopped it to restart it.
+    Hook,
 }
 
 impl ExitReason {
-    pub const ALL: [ExitReason; 6] = [
+    pub const ALL: [ExitReason; 7] = [
         ExitReason::Exit,
         ExitReason::Signal,
         ExitReason::Oom,
         ExitReason::Liveness,
         ExitReason::Watchdog,
         ExitReason::Operator,
+        ExitReason::Hook,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +79,7 @@ impl ExitReason {
             ExitReason::Liveness => "liveness",
             ExitReason::Watchdog => "watchdog",
             ExitReason::Operator => "operator",
+            ExitReason::Hook => "post-start",
         }
     }
 }
@@ -208,6 +212,8 @@ pub enum EventKind {
     Skipped,
     /// A child that is not one of the pod's was reaped.
     Orphan,
+    /// A `post_start` or `pre_stop` hook ran (or failed).
+    Hook,
 }
 
 impl EventKind {
@@ -238,6 +244,7 @@ impl EventKind {
             EventKind::Scheduled => "scheduled",
             EventKind::Skipped => "skipped",
             EventKind::Orphan => "orphan",
+            EventKind::Hook => "hook",
         }
     }
 }
@@ -288,11 +295,15 @@ pub enum Control {
     Reload,
 }
 
-/// Which probe of a process.
+/// Which probe (or hook) of a process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Ready,
     Health,
+    /// Its `post_start` hook.
+    PostStart,
+    /// Its `pre_stop` hook.
+    PreStop,
 }
 
 /// What to do.
@@ -366,7 +377,7 @@ pub struct Proc {
     /// Runs the kernel's OOM killer ended.
     pub oom_kills: u32,
     /// Ended runs by cause, in `ExitReason::ALL` order (for `/metrics`).
-    pub exits_by_reason: [u32; 6],
+    pub exits_by_reason: [u32; 7],
     /// What it said of itself last (sd_notify `STATUS=`).
     pub status_text: Option<String>,
     /// When its next `WATCHDOG=1` is due (its `watchdog` key).
@@ -388,6 +399,8 @@ pub struct Proc {
     backoff_until: Option<Instant>,
     /// A liveness failure asked for a restart once the process has stopped.
     restart_after_stop: bool,
+    /// The stop under way is for a failed `post_start` hook.
+    hook_failed: bool,
     /// `podinit restart`: spawn again as soon as it has stopped, no backoff.
     restart_now: bool,
     /// `podinit stop`: stays stopped, whatever its policy, until `start`.
@@ -398,6 +411,17 @@ pub struct Proc {
     probe_at: Option<Instant>,
     probe_running: Option<(u64, Role, Instant)>,
     health_failures: u32,
+    /// The hook in flight: its probe id (0 for a `sleep`, which runs
+    /// nothing), which one, and when it is given up.
+    hook: Option<(u64, Role, Instant)>,
+    /// Its `pre_stop` hook has run since it was spawned: the stop signal
+    /// goes out without it again.
+    pre_stop_done: bool,
+    /// A run of it got through its `post_start` hook (or it has none):
+    /// what `depends_on = { X = "started" }` waits for.
+    pub post_started: bool,
+    /// It said it is ready while its `post_start` hook ran.
+    ready_pending: bool,
     /// A scheduled job's next time (`schedule`).
     pub due: Option<schedule::Due>,
 }
@@ -426,7 +450,7 @@ impl Proc {
             probe_failure: None,
             last_exit_reason: None,
             oom_kills: 0,
-            exits_by_reason: [0; 6],
+            exits_by_reason: [0; 7],
             oom_pending: false,
             status_text: None,
             watchdog_at: None,
@@ -438,12 +462,17 @@ impl Proc {
             short_runs: 0,
             backoff_until: None,
             restart_after_stop: false,
+            hook_failed: false,
             restart_now: false,
             held: false,
             retired: false,
             probe_at: None,
             probe_running: None,
             health_failures: 0,
+            hook: None,
+            pre_stop_done: false,
+            post_started: false,
+            ready_pending: false,
             due: None,
         }
     }
@@ -609,6 +638,9 @@ impl Supervisor {
             if let Some((_, _, t)) = p.probe_running {
                 consider(t);
             }
+            if let Some((_, _, t)) = p.hook {
+                consider(t);
+            }
             if let (Some(t), Phase::Up) = (p.watchdog_at, self.phase) {
                 consider(t);
             }
@@ -675,6 +707,7 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
 mod control;
 mod exit;
 mod health;
+mod hooks;
 mod notify;
 mod probes;
 mod restart;

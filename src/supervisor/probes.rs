@@ -13,6 +13,14 @@ impl Supervisor {
     }
 
     pub(super) fn on_probe_result(&mut self, now: Instant, id: u64, result: ProbeResult) {
+        if self
+            .procs
+            .iter()
+            .any(|p| p.hook.is_some_and(|(h, _, _)| h == id))
+        {
+            self.on_hook_result(now, id, result);
+            return;
+        }
         let Some(idx) = self
             .procs
             .iter()
@@ -41,6 +49,7 @@ impl Supervisor {
         let why = result.detail;
         self.procs[idx].probe_failure = (!result.ok).then(|| why.clone());
         match role {
+            Role::PostStart | Role::PreStop => {}
             Role::Ready => {
                 if result.ok {
                     self.become_ready(now, idx);
@@ -108,6 +117,7 @@ impl Supervisor {
         let timeout = match role {
             Role::Ready => self.specs[idx].ready.as_ref(),
             Role::Health => self.specs[idx].health.as_ref(),
+            Role::PostStart | Role::PreStop => None,
         }
         .map_or(Duration::ZERO, |p| p.timeout);
         let why = format!(

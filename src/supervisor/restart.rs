@@ -10,8 +10,10 @@ impl Supervisor {
     /// policy, and then what its end means for the pod.
     pub(super) fn on_exit(&mut self, now: Instant, idx: usize, status: ExitStatus) {
         self.cancel_probe(idx);
+        self.cancel_hook(idx);
         let p = &mut self.procs[idx];
         let was_stopping = p.state == State::Stopping;
+        let hook_failed = std::mem::take(&mut p.hook_failed);
         let liveness_restart = std::mem::take(&mut p.restart_after_stop);
         let restart_now = std::mem::take(&mut p.restart_now);
         let oom = std::mem::take(&mut p.oom_pending);
@@ -22,6 +24,8 @@ impl Supervisor {
             ExitReason::Oom
         } else if watchdog {
             ExitReason::Watchdog
+        } else if hook_failed {
+            ExitReason::Hook
         } else if liveness_restart {
             ExitReason::Liveness
         } else if restart_now || p.held || p.retired {

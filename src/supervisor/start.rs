@@ -14,6 +14,8 @@ impl Supervisor {
         p.health_failures = 0;
         p.status_text = None;
         p.watchdog_at = self.specs[idx].watchdog.map(|w| now + w);
+        p.pre_stop_done = false;
+        p.ready_pending = false;
         note!(
             self,
             Info,
@@ -23,6 +25,17 @@ impl Supervisor {
             self.specs[idx].name
         );
         // A process spawned while a shutdown began is stopped at once by `step`.
+        if self.specs[idx].post_start.is_some() {
+            self.procs[idx].state = State::Running;
+            self.start_hook(now, idx, Role::PostStart, None);
+        } else {
+            self.procs[idx].post_started = true;
+            self.after_start(now, idx);
+        }
+    }
+
+    /// Readiness once it is started (and its `post_start` hook is done).
+    pub(super) fn after_start(&mut self, now: Instant, idx: usize) {
         match &self.specs[idx].ready {
             // Without a readiness probe, a process is ready once started.
             None => self.become_ready(now, idx),
@@ -31,6 +44,8 @@ impl Supervisor {
                 p.state = State::Running;
                 if probe.kind.is_polled() {
                     p.probe_at = Some(now + probe.initial_delay);
+                } else if std::mem::take(&mut p.ready_pending) {
+                    self.become_ready(now, idx);
                 }
             }
         }
@@ -38,6 +53,11 @@ impl Supervisor {
 
     pub(super) fn become_ready(&mut self, now: Instant, idx: usize) {
         let p = &mut self.procs[idx];
+        if let Some((_, Role::PostStart, _)) = p.hook {
+            // It said so during its post_start hook: ready once that is done.
+            p.ready_pending = true;
+            return;
+        }
         p.state = State::Ready;
         p.probe_at = None;
         if self.specs[idx].ready.is_some() {
@@ -60,7 +80,7 @@ impl Supervisor {
     pub(super) fn dep_status(&self, on: usize, cond: Condition) -> Result<bool, String> {
         let p = &self.procs[on];
         let met = match cond {
-            Condition::Started => p.ever_started,
+            Condition::Started => p.post_started,
             Condition::Ready => p.state == State::Ready,
             Condition::Completed => p.state == State::Completed,
         };

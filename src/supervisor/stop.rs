@@ -84,9 +84,8 @@ impl Supervisor {
         if self.phase != Phase::Up {
             return;
         }
-        self.phase = Phase::Stopping {
-            deadline: now + self.shutdown_timeout,
-        };
+        let deadline = now + self.shutdown_timeout;
+        self.phase = Phase::Stopping { deadline };
         for idx in 0..self.procs.len() {
             self.cancel_probe(idx);
             let p = &mut self.procs[idx];
@@ -97,6 +96,9 @@ impl Supervisor {
                     None => State::Waiting,
                 };
             }
+        }
+        if !self.forced {
+            self.pre_stops_at_shutdown(now, deadline);
         }
     }
 
@@ -157,6 +159,7 @@ impl Supervisor {
     pub(super) fn timers(&mut self, now: Instant) {
         for idx in 0..self.procs.len() {
             self.probe_timeout(now, idx);
+            self.hook_timeout(now, idx);
             if self.phase == Phase::Up {
                 self.backoff_or_probe(now, idx);
                 if self.procs[idx].watchdog_at.is_some_and(|t| now >= t) {
@@ -173,12 +176,17 @@ impl Supervisor {
                 let (sig, timeout) = p
                     .stopping_with
                     .unwrap_or((self.stop_signal_of(idx), self.specs[idx].stop_timeout));
+                let hook = if self.specs[idx].pre_stop.is_some() {
+                    "its pre_stop hook and "
+                } else {
+                    ""
+                };
                 note!(
                     self,
                     Warn,
                     Killed,
                     Some(idx),
-                    "{} did not stop within {} of SIG{}; sending SIGKILL",
+                    "{} did not stop within {} of {hook}SIG{}; sending SIGKILL",
                     self.specs[idx].name,
                     format_duration(timeout),
                     signal_name(sig)
@@ -242,6 +250,9 @@ impl Supervisor {
         p.state = State::Stopping;
         p.stop_deadline = Some(now + timeout);
         p.stopping_with = Some((sig, timeout));
+        if self.pre_stop_first(now, idx) {
+            return; // the signal follows the hook (`hook_done`)
+        }
         self.out.push(Action::SignalGroup { idx, pid, sig });
     }
 

@@ -330,26 +330,75 @@ pub fn cpu_milli(s: &str) -> Option<u64> {
     (milli > 0).then_some(milli)
 }
 
-/// `lifecycle`: `stopSignal` is kept; hooks are refused (podinit runs no
-/// hook yet, and dropping a `preStop` would change how the pod stops).
-pub(super) fn lifecycle(cx: &mut Ctx, l: &Node, path: &str) -> Result<String, String> {
+/// `lifecycle`: `stopSignal`, and the `postStart` / `preStop` hooks as
+/// podinit's `post_start` / `pre_stop` (exec, httpGet or sleep).
+pub(super) fn lifecycle(
+    cx: &mut Ctx,
+    l: &Node,
+    path: &str,
+    ports: &[Node],
+) -> Result<String, String> {
     let mut t = String::new();
     for (k, v) in l.map().unwrap_or(&[]) {
         let p = format!("{path}.{k}");
-        match k.as_str() {
+        let key = match k.as_str() {
             "stopSignal" => {
                 cx.honour(&p);
                 t += &format!("stop_signal = {}\n", q(v.str().unwrap_or("TERM")));
+                continue;
             }
+            "postStart" => "post_start",
+            "preStop" => "pre_stop",
             _ => {
-                return Err(refuse(
-                    &p,
-                    "lifecycle hooks are not supported by this podinit yet; drop it, or move it into the program",
-                ));
+                cx.ignore(&p, "not known to podinit");
+                continue;
             }
-        }
+        };
+        cx.honour(&p);
+        t += &format!("{key} = {}\n", hook(v, &p, ports)?);
     }
     Ok(t)
+}
+
+/// One lifecycle handler as a podinit hook table.
+fn hook(h: &Node, path: &str, ports: &[Node]) -> Result<String, String> {
+    let kinds: Vec<&str> = ["exec", "httpGet", "sleep", "tcpSocket"]
+        .into_iter()
+        .filter(|k| h.get(k).is_some())
+        .collect();
+    let kind = match kinds.as_slice() {
+        [one] => *one,
+        [] => return Err(refuse(path, "needs a handler: exec, httpGet or sleep")),
+        _ => {
+            return Err(refuse(
+                path,
+                &format!(
+                    "has {} handlers ({}); a hook has one",
+                    kinds.len(),
+                    kinds.join(", ")
+                ),
+            ));
+        }
+    };
+    let hp = format!("{path}.{kind}");
+    let node = h.get(kind).unwrap_or(h);
+    match kind {
+        "sleep" => {
+            let secs = node
+                .get("seconds")
+                .and_then(Node::int)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    refuse(&format!("{hp}.seconds"), "must be a non-negative integer")
+                })?;
+            Ok(format!("{{ sleep = \"{secs}s\" }}"))
+        }
+        "tcpSocket" => Err(refuse(
+            &hp,
+            "Kubernetes accepts it but fails the hook at run time; use exec or httpGet",
+        )),
+        _ => Ok(format!("{{ {} }}", handler(node, kind, &hp, ports)?)),
+    }
 }
 
 /// The probes: readiness (or startup) as `ready`, liveness as `health`.
@@ -415,8 +464,43 @@ fn probe(p: &Node, path: &str, ports: &[Node], health: bool) -> Result<String, S
             ));
         }
     };
-    let h = p.get(kind).unwrap_or(p);
-    let hp = format!("{path}.{kind}");
+    let mut t = handler(
+        p.get(kind).unwrap_or(p),
+        kind,
+        &format!("{path}.{kind}"),
+        ports,
+    )?;
+    let secs = |k: &str, default: i64, min: i64| -> Result<i64, String> {
+        match p.get(k) {
+            None => Ok(default),
+            Some(n) => n.int().filter(|v| *v >= min).ok_or_else(|| {
+                refuse(
+                    &format!("{path}.{k}"),
+                    &format!("must be an integer of at least {min}"),
+                )
+            }),
+        }
+    };
+    t += &format!(
+        ", interval = \"{}s\", timeout = \"{}s\"",
+        secs("periodSeconds", 10, 1)?,
+        secs("timeoutSeconds", 1, 1)?
+    );
+    let delay = secs("initialDelaySeconds", 0, 0)?;
+    if delay > 0 {
+        t += &format!(", initial_delay = \"{delay}s\"");
+    }
+    let failures = secs("failureThreshold", 3, 1)?;
+    secs("successThreshold", 1, 1)?;
+    if health {
+        t += &format!(", failures = {failures}");
+    }
+    Ok(format!("{{ {t} }}"))
+}
+
+/// A probe's or hook's handler (`exec`, `httpGet`, `tcpSocket`) as the
+/// podinit probe key; `hp` is its path, `ports` the container's.
+fn handler(h: &Node, kind: &str, hp: &str, ports: &[Node]) -> Result<String, String> {
     let port = |n: Option<&Node>| -> Result<i64, String> {
         let n = n.ok_or_else(|| refuse(&format!("{hp}.port"), "is missing"))?;
         if let Some(i) = n.int() {
@@ -435,14 +519,14 @@ fn probe(p: &Node, path: &str, ports: &[Node], health: bool) -> Result<String, S
                 )
             })
     };
-    let mut t = match kind {
+    Ok(match kind {
         "exec" => {
             let argv: Vec<String> = h
                 .get("command")
                 .and_then(Node::seq)
                 .unwrap_or(&[])
                 .iter()
-                .filter_map(|w| w.str().map(lit))
+                .filter_map(|w| w.str().map(q)) // probes and hooks are not expanded
                 .collect();
             if argv.is_empty() {
                 return Err(refuse(&format!("{hp}.command"), "is missing"));
@@ -470,34 +554,8 @@ fn probe(p: &Node, path: &str, ports: &[Node], health: bool) -> Result<String, S
             let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
             format!("tcp = {}", q(&format!("{host}:{}", port(h.get("port"))?)))
         }
-        _ => return Err(refuse(&hp, "gRPC probes are not supported")),
-    };
-    let secs = |k: &str, default: i64, min: i64| -> Result<i64, String> {
-        match p.get(k) {
-            None => Ok(default),
-            Some(n) => n.int().filter(|v| *v >= min).ok_or_else(|| {
-                refuse(
-                    &format!("{path}.{k}"),
-                    &format!("must be an integer of at least {min}"),
-                )
-            }),
-        }
-    };
-    t += &format!(
-        ", interval = \"{}s\", timeout = \"{}s\"",
-        secs("periodSeconds", 10, 1)?,
-        secs("timeoutSeconds", 1, 1)?
-    );
-    let delay = secs("initialDelaySeconds", 0, 0)?;
-    if delay > 0 {
-        t += &format!(", initial_delay = \"{delay}s\"");
-    }
-    let failures = secs("failureThreshold", 3, 1)?;
-    secs("successThreshold", 1, 1)?;
-    if health {
-        t += &format!(", failures = {failures}");
-    }
-    Ok(format!("{{ {t} }}"))
+        _ => return Err(refuse(hp, "gRPC probes are not supported")),
+    })
 }
 
 #[cfg(test)]

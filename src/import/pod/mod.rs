@@ -288,6 +288,9 @@ fn pod_spec(
     let mut names: Vec<String> = Vec::new();
     let mut body = String::new();
     let mut before: Option<(String, &str)> = None;
+    // Every later container depends on each earlier sidecar too, so that
+    // the stop (dependents first) takes the sidecars last, in reverse.
+    let mut sidecars: Vec<String> = Vec::new();
     let mut limited = false;
     for (i, c) in inits.iter().enumerate() {
         let path = format!("{prefix}.initContainers[{i}]");
@@ -297,24 +300,21 @@ fn pod_spec(
         } else {
             Role::Init(policy)
         };
-        let (text, name, gate, lim) =
-            container(cx, c, &path, role, before.as_ref(), grace, &names)?;
+        let deps = deps_of(before.as_ref(), &sidecars);
+        let (text, name, gate, lim) = container(cx, c, &path, role, &deps, grace, &names)?;
         limited |= lim;
         body += &text;
         names.push(name.clone());
+        if sidecar {
+            sidecars.push(name.clone());
+        }
         before = Some((name, gate));
     }
     for (i, c) in containers.iter().enumerate() {
         let path = format!("{prefix}.containers[{i}]");
-        let (text, name, _, lim) = container(
-            cx,
-            c,
-            &path,
-            Role::Main(policy),
-            before.as_ref(),
-            grace,
-            &names,
-        )?;
+        let deps = deps_of(before.as_ref(), &sidecars);
+        let (text, name, _, lim) =
+            container(cx, c, &path, Role::Main(policy), &deps, grace, &names)?;
         limited |= lim;
         body += &text;
         names.push(name);
@@ -324,6 +324,18 @@ fn pod_spec(
         out += "cgroups = \"best-effort\"\n";
     }
     Ok(out + &body)
+}
+
+/// What a container waits for: the one before it (with its gate), and
+/// every earlier sidecar to be started.
+fn deps_of<'a>(before: Option<&(String, &'a str)>, sidecars: &[String]) -> Vec<(String, &'a str)> {
+    let mut deps: Vec<(String, &str)> = before.into_iter().cloned().collect();
+    for s in sidecars {
+        if !deps.iter().any(|(d, _)| d == s) {
+            deps.push((s.clone(), "started"));
+        }
+    }
+    deps
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -342,7 +354,7 @@ fn container(
     c: &Node,
     path: &str,
     role: Role,
-    before: Option<&(String, &str)>,
+    before: &[(String, &str)],
     grace: i64,
     taken: &[String],
 ) -> Result<(String, String, &'static str, bool), String> {
@@ -383,8 +395,12 @@ fn container(
             }
         ),
     };
-    if let Some((prev, cond)) = before {
-        t += &format!("depends_on = {{ {} = \"{cond}\" }}\n", q(prev));
+    if !before.is_empty() {
+        let deps: Vec<String> = before
+            .iter()
+            .map(|(d, cond)| format!("{} = \"{cond}\"", q(d)))
+            .collect();
+        t += &format!("depends_on = {{ {} }}\n", deps.join(", "));
     }
     t += &format!("stop_timeout = \"{grace}s\"\n");
     if !env.is_empty() {
@@ -416,7 +432,10 @@ fn container(
             "resources" => limited |= resources(cx, v, &p, &mut t)?,
             "readinessProbe" | "livenessProbe" | "startupProbe" => {}
             "ports" => cx.honour(&p),
-            "lifecycle" => t += &lifecycle(cx, v, &p)?,
+            "lifecycle" => {
+                let ports = c.get("ports").and_then(Node::seq).unwrap_or(&[]);
+                t += &lifecycle(cx, v, &p, ports)?;
+            }
             "image" | "imagePullPolicy" => {
                 cx.ignore(&p, "the program is in this container's filesystem")
             }

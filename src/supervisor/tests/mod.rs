@@ -144,6 +144,7 @@ main = true
 "#;
 
 mod control;
+mod hooks;
 mod lifecycle;
 mod schedule;
 mod start_stop;
