@@ -21,7 +21,11 @@ const ROWS: &[Row] = &[
     Row {
         verbs: &["run"],
         synopsis: "[-c FILE] [-- COMMAND [ARG...]]",
-        help: &["run the pod (the default verb)"],
+        help: &[
+            "run the pod (the default verb); FILE: TOML,",
+            "a Pod manifest (.yaml) or a Procfile",
+            "(--procfile FILE: whatever its name)",
+        ],
         run: run_pod,
     },
     Row {
@@ -243,6 +247,15 @@ fn parse_args(argv: &[OsString]) -> Result<Parsed, String> {
                     ("import", None) => Verb::Import,
                     _ => Verb::Run,
                 };
+            }
+            "--procfile" => {
+                let f = argv.get(i + 1).ok_or(format!("{a} needs a file name"))?;
+                let f = f.to_string_lossy().into_owned();
+                // Read as a Procfile whatever its name (the config lookup asks).
+                // SAFETY: single-threaded, before anything else runs.
+                unsafe { std::env::set_var("PODINIT_PROCFILE", &f) };
+                args.config.push(f);
+                i += 1;
             }
             "--pod" => {
                 let n = argv.get(i + 1).ok_or(format!("{a} needs a pod name"))?;

@@ -242,3 +242,34 @@ pub fn with_spare_fd(f: &mut dyn FnMut()) -> bool {
     }
     had
 }
+
+/// Parses an env file: `KEY=value` lines, `#` comments, blank lines, an
+/// optional `export ` prefix, and values in matching single or double quotes.
+pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: expected KEY=value", n + 1))?;
+        let k = k.trim();
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return Err(format!("line {}: bad variable name {k:?}", n + 1));
+        }
+        let v = v.trim();
+        let v = if v.len() >= 2
+            && ((v.starts_with('"') && v.ends_with('"'))
+                || (v.starts_with('\'') && v.ends_with('\'')))
+        {
+            &v[1..v.len() - 1]
+        } else {
+            v
+        };
+        out.push((k.to_string(), v.replace('\0', "")));
+    }
+    Ok(out)
+}

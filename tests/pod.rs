@@ -209,7 +209,7 @@ fn import_prints_toml_that_checks_and_a_procfile_runs() {
     let dir = TempDir::new("procfile");
     let proc_ = dir.write(
         "Procfile",
-        "web: echo web-ran $GREETING; sleep 0.2\nworker: sleep 30\n",
+        "web: echo web-ran $GREETING on $PORT; sleep 0.2\nworker: echo worker on $PORT; sleep 30\n",
     );
     dir.write(".env", "GREETING=hello\n");
     let out = Command::new(BIN)
@@ -227,6 +227,35 @@ fn import_prints_toml_that_checks_and_a_procfile_runs() {
     // As foreman: the first process to end ends them all.
     let out = Pod::start_pid1(dir, &["-c", &proc_.to_string_lossy()]).wait(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert!(out.stdout.contains("web-ran hello"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("web-ran hello on 5000"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("worker on 5100"), "{}", out.stdout);
     assert!(out.stderr.contains("stopping worker"), "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_dot_env_or_procfile_line_names_file_and_line_and_starts_nothing() {
+    let dir = TempDir::new("procbad");
+    let proc_ = dir.write("Procfile", "web: touch started\n");
+    dir.write(".env", "A=1\nnot a pair\n");
+    let out = Command::new(BIN)
+        .args(["--procfile", &proc_.to_string_lossy()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out.stderr));
+    let e = text_of(&out.stderr);
+    assert!(e.contains("/.env: line 2: expected KEY=value"), "{e}");
+    assert!(!dir.join("started").exists());
+    let other = dir.write("jobs", "web: ok\nbroken line\n");
+    std::fs::remove_file(dir.join(".env")).unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--procfile", &other.to_string_lossy()])
+        .output()
+        .unwrap();
+    let e = text_of(&out.stderr);
+    assert!(e.contains("jobs:2: expected `name: command`"), "{e}");
 }

@@ -37,7 +37,12 @@ pub fn to_toml(
     pick: Option<&str>,
 ) -> Result<Option<pod::Translated>, String> {
     let kube_dir = std::env::var("PODINIT_KUBE_DIR").unwrap_or_else(|_| pod::KUBE_DIR.to_string());
-    match kind_of(file, text) {
+    let named = std::env::var("PODINIT_PROCFILE").is_ok_and(|p| p == file);
+    match if named {
+        Kind::Procfile
+    } else {
+        kind_of(file, text)
+    } {
         Kind::Toml => Ok(None),
         Kind::Manifest => pod::translate(text, file, pick, &kube_dir).map(Some),
         Kind::Procfile => procfile::translate(text, file).map(Some),

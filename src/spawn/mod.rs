@@ -137,56 +137,31 @@ fn read_env_file(spec: &ProcSpec, path: &str) -> Result<Vec<(OsString, OsString)
         )));
     }
     let text = String::from_utf8(bytes).map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
-    let vars = parse_env_file(&text).map_err(|e| bad(format!("{path}: {e}")))?;
+    let vars = crate::sys::parse_env_file(&text).map_err(|e| bad(format!("{path}: {e}")))?;
     Ok(vars
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect())
 }
 
-/// Parses an env file: `KEY=value` lines, `#` comments, blank lines, an
-/// optional `export ` prefix, and values in matching single or double quotes.
-pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("line {}: expected KEY=value", n + 1))?;
-        let k = k.trim();
-        if k.is_empty() || k.contains(char::is_whitespace) {
-            return Err(format!("line {}: bad variable name {k:?}", n + 1));
-        }
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            &v[1..v.len() - 1]
-        } else {
-            v
-        };
-        out.push((k.to_string(), v.replace('\0', "")));
-    }
-    Ok(out)
-}
-
 /// An environment: names and values as bytes, exactly as podinit got them
 /// (neither has to be UTF-8).
 pub type Env = Vec<(OsString, OsString)>;
 
-/// The environment a process gets: podinit's, plus its own additions.
+/// The environment a process gets: podinit's, plus its own additions;
+/// of a name given twice the last one counts (`env` over `env_file`), and
+/// only it is passed (getenv would find the first).
 pub fn environment(base: &[(OsString, OsString)], extra: &[(OsString, OsString)]) -> Env {
     let mut env: Env = base
         .iter()
         .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
         .cloned()
         .collect();
-    env.extend(extra.iter().cloned());
+    for (i, (k, v)) in extra.iter().enumerate() {
+        if !extra[i + 1..].iter().any(|(later, _)| later == k) {
+            env.push((k.clone(), v.clone()));
+        }
+    }
     env
 }
 
