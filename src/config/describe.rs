@@ -38,6 +38,19 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
                 ));
             }
         }
+        if let Some(w) = p.watch.as_deref() {
+            let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+            let base = p.working_dir.as_ref().map_or(cwd.clone(), |d| cwd.join(d));
+            for g in &w.globs {
+                if !super::watch::matches_something(w, g, &base) {
+                    out.push(format!(
+                        "process.{}.watch: {g:?} matches no file under {} (yet)",
+                        p.name,
+                        base.display()
+                    ));
+                }
+            }
+        }
         if let Some(super::Hook::Sleep(d)) = p.pre_stop.as_deref()
             && *d >= p.stop_timeout
         {

@@ -17,6 +17,7 @@ pub mod resources;
 pub mod schedule;
 mod schema;
 pub mod units;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -254,6 +255,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         health: None,
         post_start: None,
         pre_stop: None,
+        watch: None,
         env_file: None,
         user: None,
         group: None,

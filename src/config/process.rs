@@ -123,6 +123,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
                 .transpose()?,
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
+            watch: self.watch_keys()?,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -588,6 +589,39 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `watch`, with `watch_ignore` and `watch_debounce` (which need it).
+    fn watch_keys(&self) -> Result<Option<Box<super::watch::Watch>>> {
+        use super::watch;
+        let Some(w) = self.get("watch") else {
+            for k in ["watch_ignore", "watch_debounce"] {
+                if let Some(i) = self.get(k) {
+                    return Err(i.bad(self.cx, "needs `watch`: the files whose changes restart it"));
+                }
+            }
+            return Ok(None);
+        };
+        let globs = watch::patterns(self.cx, w)?;
+        if globs.is_empty() {
+            return Err(w.bad(
+                self.cx,
+                "lists no file; remove it, or name globs such as \"src/**/*.py\"",
+            ));
+        }
+        let ignore = match self.get("watch_ignore") {
+            Some(i) => watch::patterns(self.cx, i)?,
+            None => Vec::new(),
+        };
+        let debounce = match self.get("watch_debounce") {
+            Some(i) => i.duration(self.cx)?,
+            None => watch::DEFAULT_DEBOUNCE,
+        };
+        Ok(Some(Box::new(watch::Watch {
+            globs,
+            ignore,
+            debounce,
+        })))
     }
 
     /// `post_start` / `pre_stop`: a hook table.

@@ -16,6 +16,7 @@ pub mod procfs;
 mod serve;
 mod signals;
 mod syslog;
+mod watch;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -45,6 +46,7 @@ const KIND_CTL_CLIENT: u64 = 6;
 const KIND_HTTP_LISTEN: u64 = 7;
 const KIND_HTTP_CLIENT: u64 = 8;
 const KIND_SYSLOG: u64 = 9;
+const KIND_WATCH: u64 = 10;
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -189,6 +191,8 @@ pub struct Runtime {
     http: Option<http::Http>,
     /// The `/dev/log` receiver (`[podinit] syslog`).
     syslog: Option<syslog::Receiver>,
+    /// The inotify watches of processes with `watch`.
+    watcher: Option<watch::Watcher>,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
     oom: Option<oom::OomWatch>,
     /// A cgroup per process, where the container allows it.
@@ -254,8 +258,14 @@ impl Runtime {
             Some(s) => Some(Self::bind_syslog(s, &cfg.procs, &mut router, &poller)?),
             None => None,
         };
+        let watcher = watch::Watcher::new(&cfg.procs)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        if let Some(w) = &watcher {
+            poller.add(w.fd(), libc::EPOLLIN as u32, token(KIND_WATCH, 0))?;
+        }
         Ok(Runtime {
             syslog,
+            watcher,
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -439,6 +449,13 @@ impl Runtime {
             KIND_SYSLOG => {
                 if let Some(r) = &mut self.syslog {
                     r.on_readable(&mut self.router);
+                }
+            }
+            KIND_WATCH => {
+                let changes = self.watcher.as_mut().map(|w| w.on_readable());
+                for (idx, path) in changes.unwrap_or_default() {
+                    let acts = self.feed(Input::Changed { idx, path });
+                    self.execute(acts);
                 }
             }
             _ => {}
@@ -767,10 +784,30 @@ impl Runtime {
         match crate::config::load(&self.specs, self.command.clone(), &env) {
             Ok(cfg) => {
                 let acts = self.feed(Input::Reload(Box::new(cfg)));
+                self.rewatch();
                 crate::sys::trim_heap();
                 acts
             }
             Err(e) => self.feed(Input::ReloadFailed(e.0)),
+        }
+    }
+
+    /// After a reload: the watches of the specs now in force (indices may
+    /// have moved). A tree beyond the limit leaves the watches off.
+    fn rewatch(&mut self) {
+        if let Some(old) = self.watcher.take() {
+            self.poller.remove(old.fd());
+        }
+        match watch::Watcher::new(self.sup.specs()) {
+            Ok(w) => self.watcher = w,
+            Err(e) => log::error!("{e}; no file is watched until the next reload"),
+        }
+        if let Some(w) = &self.watcher
+            && let Err(e) = self
+                .poller
+                .add(w.fd(), libc::EPOLLIN as u32, token(KIND_WATCH, 0))
+        {
+            log::error!("cannot watch files: {e}");
         }
     }
 

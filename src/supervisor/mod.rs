@@ -165,6 +165,9 @@ pub enum Input {
     Notified { pid: Pid },
     /// Process `idx` sent an sd_notify datagram (its sender checked).
     SdNotify { idx: usize, msg: SdMessage },
+    /// A file process `idx` watches changed (`path` as its glob sees it;
+    /// None: the kernel dropped events, so anything may have changed).
+    Changed { idx: usize, path: Option<String> },
 }
 
 /// A decision of the supervisor, as it returns them (see
@@ -214,6 +217,8 @@ pub enum EventKind {
     Orphan,
     /// A `post_start` or `pre_stop` hook ran (or failed).
     Hook,
+    /// A watched file changed: a restart follows.
+    Changed,
 }
 
 impl EventKind {
@@ -245,6 +250,7 @@ impl EventKind {
             EventKind::Skipped => "skipped",
             EventKind::Orphan => "orphan",
             EventKind::Hook => "hook",
+            EventKind::Changed => "changed",
         }
     }
 }
@@ -424,6 +430,9 @@ pub struct Proc {
     ready_pending: bool,
     /// A scheduled job's next time (`schedule`).
     pub due: Option<schedule::Due>,
+    /// Watched files changed: when the debounce ends, the first file,
+    /// how many changes came.
+    change: Option<(Instant, Option<String>, u32)>,
 }
 
 impl Proc {
@@ -474,6 +483,7 @@ impl Proc {
             post_started: false,
             ready_pending: false,
             due: None,
+            change: None,
         }
     }
 }
@@ -566,6 +576,7 @@ impl Supervisor {
         match input {
             Input::Start => {}
             Input::SdNotify { idx, msg } => self.on_sd_notify(now, idx, msg),
+            Input::Changed { idx, path } => self.on_change(now, idx, path),
             Input::OomKilled { pid } => {
                 if let Some(idx) = self.index_of(pid) {
                     self.procs[idx].oom_pending = true;
@@ -647,6 +658,9 @@ impl Supervisor {
             if let (Some(d), Phase::Up) = (p.due, self.phase) {
                 consider(d.at);
             }
+            if let (Some((t, _, _)), Phase::Up) = (&p.change, self.phase) {
+                consider(*t);
+            }
         }
         match self.phase {
             Phase::Stopping { deadline } if !self.forced => consider(deadline),
@@ -704,6 +718,7 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
     first.checked_mul(factor).unwrap_or(max).min(max)
 }
 
+mod changes;
 mod control;
 mod exit;
 mod health;

@@ -196,6 +196,7 @@ impl Supervisor {
         }
         if self.phase == Phase::Up {
             self.scheduled_runs(now);
+            self.changes_due(now);
         }
         self.phase_timers(now);
     }

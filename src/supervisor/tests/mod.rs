@@ -15,8 +15,8 @@ pub(super) fn pod(toml: &str) -> Config {
 /// A simulated pod: pids are 100 + index, time moves only when told.
 pub(super) struct Sim {
     sup: Supervisor,
-    t0: Instant,
-    now: Instant,
+    pub(super) t0: Instant,
+    pub(super) now: Instant,
     /// The wall clock at t0, in ms since the epoch.
     wall0: i64,
 }
@@ -143,6 +143,7 @@ depends_on = ["b"]
 main = true
 "#;
 
+mod changes;
 mod control;
 mod hooks;
 mod lifecycle;

@@ -1,0 +1,93 @@
+//! `watch`: restarts on file changes, as the real binary does it as PID 1
+//! (inotify in the loop, debounced by the supervisor).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A pod whose `app` counts its runs in `runs` and watches `src/**/*.py`
+/// (relative to its working_dir, the pod's dir).
+fn watched(tag: &str) -> Pod {
+    let toml = "[podinit]\ncontrol_socket = \"$DIR/ctl.sock\"\n\
+        [process.app]\nworking_dir = \"$DIR\"\n\
+        command = [\"sh\", \"-c\", \"echo run >> runs; exec sleep 1000\"]\n\
+        watch = [\"src/**/*.py\"]\nwatch_ignore = [\"*.tmp\"]\nwatch_debounce = \"300ms\"\n";
+    let dir = TempDir::new(tag);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    dir.write("src/main.py", "print(1)\n");
+    let toml = toml.replace("$DIR", &dir.path().to_string_lossy());
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_text("runs", "run", LIMIT);
+    pod.wait_file("ctl.sock", LIMIT);
+    pod
+}
+
+fn runs(pod: &Pod) -> usize {
+    pod.dir.read("runs").lines().count()
+}
+
+#[test]
+fn a_burst_of_twenty_files_gives_one_restart_naming_a_file() {
+    let pod = watched("watchburst");
+    for i in 0..20 {
+        pod.dir.write(&format!("src/f{i}.py"), "x\n");
+    }
+    pod.wait_until("a second run", LIMIT, || runs(&pod) == 2);
+    // Quiet now: no second restart comes (well past the debounce).
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(runs(&pod), 2, "{}", pod.dir.read("podinit.stderr"));
+    let e = pod.dir.read("podinit.stderr");
+    assert!(e.contains("app: src/f0.py changed (and "), "{e}");
+    assert!(e.contains("more file events); restarting it"), "{e}");
+    // An ignored file and a file the glob does not match change nothing.
+    pod.dir.write("src/x.tmp", "x\n");
+    pod.dir.write("notes.txt", "x\n");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(runs(&pod), 2);
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
+
+#[test]
+fn a_file_created_in_a_new_subdirectory_restarts_the_process() {
+    let pod = watched("watchnewdir");
+    std::fs::create_dir_all(pod.dir.join("src/pkg/sub")).unwrap();
+    pod.dir.write("src/pkg/sub/mod.py", "x\n");
+    pod.wait_until("a second run", LIMIT, || runs(&pod) == 2);
+    let e = pod.dir.read("podinit.stderr");
+    assert!(e.contains("app: src/pkg/sub/mod.py changed"), "{e}");
+    // The new directory is watched from now on.
+    pod.dir.write("src/pkg/sub/more.py", "y\n");
+    pod.wait_until("a third run", LIMIT, || runs(&pod) == 3);
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_a_warning_naming_it() {
+    let toml = "[process.app]\ncommand = \"true\"\noneshot = true\nwatch = [\"nope/**/*.rs\"]\n";
+    let dir = TempDir::new("watchnone");
+    let cfg = dir.write("pod.toml", toml).to_string_lossy().into_owned();
+    let check = std::process::Command::new(BIN)
+        .args(["check", "-c", &cfg])
+        .output()
+        .unwrap();
+    assert!(
+        text(&check.stderr).contains("process.app.watch: \"nope/**/*.rs\" matches no file"),
+        "{}",
+        text(&check.stderr)
+    );
+    let out = Pod::start_pid1(dir, &["-c", &cfg]).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("process.app.watch: \"nope/**/*.rs\" matches no file"),
+        "{}",
+        out.stderr
+    );
+}
