@@ -33,6 +33,7 @@ fn runs(pod: &Pod) -> usize {
 
 #[test]
 fn a_burst_of_twenty_files_gives_one_restart_naming_a_file() {
+    need_root!();
     let pod = watched("watchburst");
     for i in 0..20 {
         pod.dir.write(&format!("src/f{i}.py"), "x\n");
@@ -55,6 +56,7 @@ fn a_burst_of_twenty_files_gives_one_restart_naming_a_file() {
 
 #[test]
 fn a_file_created_in_a_new_subdirectory_restarts_the_process() {
+    need_root!();
     let pod = watched("watchnewdir");
     std::fs::create_dir_all(pod.dir.join("src/pkg/sub")).unwrap();
     pod.dir.write("src/pkg/sub/mod.py", "x\n");
@@ -70,6 +72,7 @@ fn a_file_created_in_a_new_subdirectory_restarts_the_process() {
 
 #[test]
 fn a_glob_that_matches_nothing_is_a_warning_naming_it() {
+    need_root!();
     let toml = "[process.app]\ncommand = \"true\"\noneshot = true\nwatch = [\"nope/**/*.rs\"]\n";
     let dir = TempDir::new("watchnone");
     let cfg = dir.write("pod.toml", toml).to_string_lossy().into_owned();
@@ -90,4 +93,36 @@ fn a_glob_that_matches_nothing_is_a_warning_naming_it() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_tree_beyond_the_watch_limit_stops_the_start_naming_the_limit() {
+    // The limit of a user namespace of our own: the host's is untouched.
+    need_root!();
+    let dir = TempDir::new("watchlimit");
+    for k in 0..10 {
+        std::fs::create_dir_all(dir.join(&format!("src/d{k}"))).unwrap();
+    }
+    let toml = format!(
+        "[process.app]\ncommand = \"touch {0}/started\"\noneshot = true\nworking_dir = \"{0}\"\nwatch = [\"src/**/*\"]\n",
+        dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let script = format!("echo 5 > /proc/sys/user/max_inotify_watches && exec {BIN} -c {cfg}");
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let e = text(&out.stderr);
+    if e.contains("Operation not permitted") || e.contains("Permission denied") {
+        eprintln!("SKIPPED here: no user namespace of our own ({e})");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(e.contains("process.app.watch: watching"), "{e}");
+    assert!(
+        e.contains("limit of 5 inotify watches per user (user.max_inotify_watches"),
+        "{e}"
+    );
+    assert!(!dir.join("started").exists(), "nothing started");
 }

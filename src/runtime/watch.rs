@@ -38,13 +38,23 @@ fn mask() -> AddWatchFlags {
         | AddWatchFlags::IN_ONLYDIR
 }
 
-/// The error of a tree larger than the kernel lets one user watch.
+/// The error of a tree larger than the kernel lets one user watch: the
+/// host's `fs.inotify.max_user_watches`, or this user namespace's
+/// `user.max_inotify_watches` when that is lower.
 fn limit_error(name: &str, dir: &Path) -> String {
-    let max = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "?".into());
+    let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    let host = read("/proc/sys/fs/inotify/max_user_watches");
+    let ns = read("/proc/sys/user/max_inotify_watches");
+    let (max, key) = match (host, ns) {
+        (Some(h), Some(n)) if n < h => (
+            n.to_string(),
+            "user.max_inotify_watches of this user namespace",
+        ),
+        (Some(h), _) => (h.to_string(), "fs.inotify.max_user_watches"),
+        _ => ("?".to_string(), "fs.inotify.max_user_watches"),
+    };
     format!(
-        "process.{name}.watch: watching {} would pass the kernel's limit of {max} inotify watches per user (fs.inotify.max_user_watches); raise it (sysctl -w fs.inotify.max_user_watches=524288 on the host) or narrow the globs, or list big directories in watch_ignore",
+        "process.{name}.watch: watching {} would pass the kernel's limit of {max} inotify watches per user ({key}); raise it (sysctl -w fs.inotify.max_user_watches=524288 on the host), narrow the globs, or list big directories in watch_ignore",
         dir.display()
     )
 }
