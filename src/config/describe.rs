@@ -179,7 +179,12 @@ fn process(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
     let _ = writeln!(out, "\n[process.{}]", p.name);
     let _ = writeln!(out, "  command = {:?}", p.argv);
     let kind = if p.oneshot { "oneshot" } else { "long-running" };
-    let _ = writeln!(out, "  kind = {kind}{}", if p.main { ", main" } else { "" });
+    let role = match (p.main, p.manual_start) {
+        (true, _) => ", main",
+        (_, true) => ", started by `podinit start` only (start = \"manual\")",
+        _ => "",
+    };
+    let _ = writeln!(out, "  kind = {kind}{role}");
     let deps: Vec<String> = p
         .deps
         .iter()

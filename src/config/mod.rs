@@ -256,6 +256,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         post_start: None,
         pre_stop: None,
         watch: None,
+        manual_start: false,
         env_file: None,
         user: None,
         group: None,

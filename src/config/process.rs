@@ -124,6 +124,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
             watch: self.watch_keys()?,
+            manual_start: self.start_mode()?,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -589,6 +590,31 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `start`: `"auto"` (with the pod, the default) or `"manual"`.
+    fn start_mode(&self) -> Result<bool> {
+        let Some(i) = self.get("start") else {
+            return Ok(false);
+        };
+        match i.string(self.cx)? {
+            "auto" => Ok(false),
+            "manual"
+                if self
+                    .get("main")
+                    .is_some_and(|m| m.boolean(self.cx).unwrap_or(false)) =>
+            {
+                Err(i.bad(
+                    self.cx,
+                    "a main process starts with the pod; `manual` is for the others",
+                ))
+            }
+            "manual" => Ok(true),
+            other => Err(i.bad(
+                self.cx,
+                format!("{other:?}: expected \"auto\" or \"manual\""),
+            )),
+        }
     }
 
     /// `watch`, with `watch_ignore` and `watch_debounce` (which need it).

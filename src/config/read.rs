@@ -34,6 +34,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "post_start",
     "pre_stop",
     "watch",
+    "start",
     "watch_ignore",
     "watch_debounce",
     "env_file",

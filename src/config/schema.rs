@@ -115,6 +115,8 @@ pub struct ProcSpec {
     pub post_start: Option<Box<super::probe::Hook>>,
     /// Run when it is to stop, before its stop signal.
     pub pre_stop: Option<Box<super::probe::Hook>>,
+    /// `start = "manual"`: not started with the pod, only by `podinit start`.
+    pub manual_start: bool,
     /// Files whose changes restart it.
     pub watch: Option<Box<super::watch::Watch>>,
     /// Read at each start (a missing file is a failed start).

@@ -884,3 +884,19 @@ pre_stop = { sleep = "2s" }
         assert!(e.contains(want), "{hook}: {e}");
     }
 }
+
+#[test]
+fn start_is_auto_or_manual_and_never_manual_for_a_main() {
+    let c = ok("[process.a]\ncommand = \"a\"\nstart = \"manual\"\n");
+    assert!(c.procs[0].manual_start);
+    let e = err("[process.a]\ncommand = \"a\"\nstart = \"later\"\n");
+    assert!(
+        e.contains("process.a.start: \"later\": expected \"auto\" or \"manual\""),
+        "{e}"
+    );
+    let e = err("[process.a]\ncommand = \"a\"\nmain = true\nstart = \"manual\"\n");
+    assert!(
+        e.contains("process.a.start: a main process starts with the pod"),
+        "{e}"
+    );
+}

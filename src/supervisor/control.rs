@@ -90,7 +90,7 @@ impl Supervisor {
         for spec in &cfg.procs {
             remap.push(by_name.get(&spec.name).copied().unwrap_or_else(|| {
                 self.specs.push(spec.clone());
-                self.procs.push(Proc::new());
+                self.procs.push(Proc::for_spec(spec));
                 created.push(self.specs.len() - 1);
                 self.specs.len() - 1
             }));

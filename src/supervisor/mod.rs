@@ -447,6 +447,14 @@ impl Proc {
         }
     }
 
+    /// A new process: `start = "manual"` ones are held until `podinit start`.
+    fn for_spec(spec: &ProcSpec) -> Proc {
+        Proc {
+            held: spec.manual_start,
+            ..Proc::new()
+        }
+    }
+
     fn new() -> Proc {
         Proc {
             state: State::Waiting,
@@ -532,10 +540,9 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn new(cfg: &Config) -> Supervisor {
-        let n = cfg.procs.len();
         Supervisor {
             specs: cfg.procs.clone(),
-            procs: vec![Proc::new(); n],
+            procs: cfg.procs.iter().map(Proc::for_spec).collect(),
             start_order: cfg.plan.start_order(),
             shutdown_timeout: cfg.global.shutdown_timeout,
             sweep_grace: cfg

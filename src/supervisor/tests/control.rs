@@ -283,3 +283,18 @@ restart_delay = "100ms"
     );
     assert_eq!(s.state("d"), State::Backoff);
 }
+
+#[test]
+fn a_manual_process_waits_for_podinit_start() {
+    let cfg = pod(r#"
+[process.tool]
+command = "tool"
+start = "manual"
+[process.app]
+command = "app"
+"#);
+    let (mut s, first) = Sim::new(&cfg);
+    assert_eq!(first, vec![s.spawn("app")]);
+    assert_eq!(s.sup.procs()[0].state_name(), "stopped");
+    assert_eq!(s.control(Control::Start(0)).unwrap(), vec![s.spawn("tool")]);
+}
