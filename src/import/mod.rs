@@ -5,6 +5,7 @@
 
 pub mod pod;
 pub mod procfile;
+pub mod supervisord;
 mod yaml;
 
 /// What a config file is, by its name and text.
@@ -15,12 +16,20 @@ pub enum Kind {
     Manifest,
     /// A foreman / honcho `Procfile`.
     Procfile,
+    /// A `supervisord.conf` (`[program:x]` sections).
+    Supervisord,
 }
 
 pub fn kind_of(file: &str, text: &str) -> Kind {
     let base = file.rsplit('/').next().unwrap_or(file);
     if base == "Procfile" || base.starts_with("Procfile.") {
         Kind::Procfile
+    } else if [".conf", ".ini"].iter().any(|e| base.ends_with(e))
+        && text
+            .lines()
+            .any(|l| l.trim_start().starts_with("[program:"))
+    {
+        Kind::Supervisord
     } else if [".yaml", ".yml", ".json"].iter().any(|e| base.ends_with(e))
         || pod::is_pod_document(text)
     {
@@ -46,5 +55,6 @@ pub fn to_toml(
         Kind::Toml => Ok(None),
         Kind::Manifest => pod::translate(text, file, pick, &kube_dir).map(Some),
         Kind::Procfile => procfile::translate(text, file).map(Some),
+        Kind::Supervisord => supervisord::translate(text, file).map(Some),
     }
 }

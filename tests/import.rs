@@ -1,0 +1,136 @@
+//! Importers run side by side with their source: the same supervisord.conf
+//! under supervisord and under podinit (as PID 1), compared by what the
+//! programs themselves wrote.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+const SUPERVISORD_CONF: &str = r#"[supervisord]
+nodaemon=true
+logfile=DIR/supervisord.log
+pidfile=DIR/supervisord.pid
+
+[program:web]
+command=sh -c 'echo "web $GREETING" >> DIR/out.web; exec sleep 100'
+environment=GREETING="hi there"
+priority=1
+
+[program:expected]
+command=sh -c 'echo run >> DIR/out.expected; exit 3'
+exitcodes=0,3
+startsecs=0
+
+[program:crash]
+command=sh -c 'echo run >> DIR/out.crash; exit 1'
+autorestart=false
+startsecs=0
+
+[program:w]
+command=sh -c 'echo %(process_num)d >> DIR/out.w; exec sleep 100'
+process_name=w%(process_num)d
+numprocs=2
+
+[program:manual]
+command=sh -c 'echo ran >> DIR/out.manual'
+autostart=false
+"#;
+
+/// What the programs wrote, files sorted by name, lines sorted.
+fn written(dir: &TempDir) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("out."))
+        .collect();
+    names.sort();
+    let mut out = String::new();
+    for n in names {
+        let mut lines: Vec<String> = dir.read(&n).lines().map(str::to_string).collect();
+        lines.sort();
+        out += &format!("{n}: {}\n", lines.join(" | "));
+    }
+    out
+}
+
+#[test]
+fn a_supervisord_conf_runs_under_podinit_as_under_supervisord() {
+    need_root!();
+    if Command::new("supervisord")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: supervisord is not installed (apt-get install supervisor)");
+        return;
+    }
+    let theirs = TempDir::new("sdtheirs");
+    let conf = theirs.write(
+        "supervisord.conf",
+        &SUPERVISORD_CONF.replace("DIR", &theirs.path().to_string_lossy()),
+    );
+    let mut sd = Command::new("supervisord")
+        .args(["-c", &conf.to_string_lossy()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    poll_until(LIMIT, || {
+        (theirs.read("out.web").contains("web") && theirs.read("out.w").lines().count() == 2)
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill with integer arguments.
+    unsafe { libc::kill(sd.id() as i32, libc::SIGTERM) };
+    sd.wait().unwrap();
+
+    let ours = TempDir::new("sdours");
+    let conf = ours.write(
+        "supervisord.conf",
+        &SUPERVISORD_CONF.replace("DIR", &ours.path().to_string_lossy()),
+    );
+    let pod = Pod::start_pid1(ours, &["-c", &conf.to_string_lossy()]);
+    pod.wait_until("both w processes", LIMIT, || {
+        pod.dir.read("out.w").lines().count() == 2
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let want = written(&theirs);
+    assert_eq!(written(&out.dir), want, "podinit stderr:\n{}", out.stderr);
+    assert!(want.contains("out.web: web hi there\n"), "{want}");
+    assert!(!want.contains("out.manual"), "{want}");
+}
+
+#[test]
+fn import_of_a_supervisord_conf_checks_and_keeps_what_it_cannot_map_as_comments() {
+    let dir = TempDir::new("sdimport");
+    let conf = dir.write(
+        "supervisord.conf",
+        "[program:a]\ncommand=a --x\nstartsecs=3\nserverurl=AUTO\n[include]\nfiles=conf.d/*.conf\n",
+    );
+    let out = Command::new(BIN)
+        .args(["import", &conf.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let toml = text(&out.stdout);
+    assert!(toml.contains("# startsecs = 3: not mapped"), "{toml}");
+    assert!(toml.contains("# serverurl = AUTO: not mapped"), "{toml}");
+    assert!(
+        toml.contains("# [include] (line 5): not mapped: not followed"),
+        "{toml}"
+    );
+    let imported = dir.write("imported.toml", &toml);
+    let checked = Command::new(BIN)
+        .args(["check", "-c", &imported.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked.stderr));
+}
