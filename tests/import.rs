@@ -134,3 +134,41 @@ fn import_of_a_supervisord_conf_checks_and_keeps_what_it_cannot_map_as_comments(
         .unwrap();
     assert!(checked.status.success(), "{}", text(&checked.stderr));
 }
+
+const COMPOSE: &str = r#"version: "0.5"
+environment: ["GREETING=hi"]
+processes:
+  init:
+    command: "echo init >> DIR/order"
+  db:
+    command: "sleep 0.3; touch DIR/db.ready; exec sleep 100"
+    readiness_probe:
+      exec: {command: "test -e DIR/db.ready"}
+      period_seconds: 1
+  web:
+    command: "echo web $PC_REPLICA_NUM $GREETING >> DIR/order; sleep 0.5"
+    replicas: 2
+    depends_on:
+      init: {condition: process_completed_successfully}
+      db: {condition: process_healthy}
+    availability: {exit_on_end: true}
+"#;
+
+#[test]
+fn a_process_compose_file_runs_in_its_order_and_ends_with_exit_on_end() {
+    need_root!();
+    let dir = TempDir::new("pcompose");
+    let d = dir.path().to_string_lossy().into_owned();
+    let f = dir.write("process-compose.yaml", &COMPOSE.replace("DIR", &d));
+    let out = Pod::start_pid1(dir, &["-c", &f.to_string_lossy()]).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let order = out.dir.read("order");
+    let lines: Vec<&str> = order.lines().collect();
+    assert_eq!(lines.first(), Some(&"init"), "{order}");
+    let mut webs = lines[1..].to_vec();
+    webs.sort();
+    assert_eq!(webs, ["web 0 hi", "web 1 hi"], "{order}\n{}", out.stderr);
+    assert!(out.stderr.contains("db is ready"), "{}", out.stderr);
+    let e = &out.stderr;
+    assert!(e.find("db is ready") < e.find("web-0 started"), "{e}");
+}

@@ -4,6 +4,7 @@
 //! a TOML key.
 
 pub mod pod;
+pub mod process_compose;
 pub mod procfile;
 pub mod supervisord;
 mod yaml;
@@ -18,6 +19,8 @@ pub enum Kind {
     Procfile,
     /// A `supervisord.conf` (`[program:x]` sections).
     Supervisord,
+    /// A `process-compose.yaml` (a top-level `processes:`).
+    ProcessCompose,
 }
 
 pub fn kind_of(file: &str, text: &str) -> Kind {
@@ -30,6 +33,10 @@ pub fn kind_of(file: &str, text: &str) -> Kind {
             .any(|l| l.trim_start().starts_with("[program:"))
     {
         Kind::Supervisord
+    } else if [".yaml", ".yml"].iter().any(|e| base.ends_with(e))
+        && process_compose::is_compose(text)
+    {
+        Kind::ProcessCompose
     } else if [".yaml", ".yml", ".json"].iter().any(|e| base.ends_with(e))
         || pod::is_pod_document(text)
     {
@@ -56,5 +63,6 @@ pub fn to_toml(
         Kind::Manifest => pod::translate(text, file, pick, &kube_dir).map(Some),
         Kind::Procfile => procfile::translate(text, file).map(Some),
         Kind::Supervisord => supervisord::translate(text, file).map(Some),
+        Kind::ProcessCompose => process_compose::translate(text, file).map(Some),
     }
 }
