@@ -23,8 +23,9 @@ const ROWS: &[Row] = &[
         synopsis: "[-c FILE] [-- COMMAND [ARG...]]",
         help: &[
             "run the pod (the default verb); FILE: TOML,",
-            "a Pod manifest (.yaml) or a Procfile",
-            "(--procfile FILE: whatever its name)",
+            "a Pod manifest, a Procfile (--procfile FILE:",
+            "whatever its name), a supervisord.conf or a",
+            "process-compose.yaml",
         ],
         run: run_pod,
     },
@@ -52,7 +53,8 @@ const ROWS: &[Row] = &[
         synopsis: "import FILE [--pod NAME]",
         help: &[
             "print the podinit TOML for a Kubernetes Pod",
-            "manifest (or pod template) or a Procfile",
+            "manifest (or pod template), a Procfile, a",
+            "supervisord.conf or a process-compose.yaml",
         ],
         run: run_import,
     },
