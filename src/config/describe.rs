@@ -294,7 +294,7 @@ fn probes(p: &ProcSpec) -> String {
                 format_duration(pr.initial_delay)
             );
         }
-        if key == "health" {
+        if key == "health" || pr.failures > 0 {
             let _ = write!(out, ", restart after {} failures", pr.failures);
         }
         let _ = writeln!(out);

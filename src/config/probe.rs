@@ -61,7 +61,9 @@ pub struct Probe {
     pub interval: Duration,
     pub timeout: Duration,
     pub initial_delay: Duration,
-    /// Consecutive failures that restart the process (health only).
+    /// Consecutive failures that restart the process: health, or a
+    /// readiness probe before it first passes (0: never — the default of
+    /// `ready`, which then retries for ever).
     pub failures: u32,
 }
 
@@ -223,17 +225,18 @@ pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
 pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigError> {
     let entries = item.table(cx)?;
     let mut allowed: Vec<&str> = KINDS.to_vec();
-    allowed.extend(["interval", "timeout", "initial_delay"]);
-    if role == Role::Health {
-        allowed.push("failures");
-    }
+    allowed.extend(["interval", "timeout", "initial_delay", "failures"]);
     check_keys(cx, &entries, &allowed)?;
     let mut probe = Probe {
         kind: ProbeKind::SdNotify,
         interval: DEFAULT_INTERVAL,
         timeout: DEFAULT_TIMEOUT,
         initial_delay: Duration::ZERO,
-        failures: DEFAULT_FAILURES,
+        failures: if role == Role::Ready {
+            0
+        } else {
+            DEFAULT_FAILURES
+        },
     };
     let mut kind = None;
     for (name, _, v) in &entries {

@@ -53,7 +53,7 @@ impl Supervisor {
             Role::Ready => {
                 if result.ok {
                     self.become_ready(now, idx);
-                } else if let Some(probe) = &self.specs[idx].ready {
+                } else if let Some(probe) = self.specs[idx].ready.clone() {
                     note!(
                         self,
                         Debug,
@@ -61,7 +61,24 @@ impl Supervisor {
                         Some(idx),
                         "{name} is not ready yet: {why}"
                     );
-                    self.procs[idx].probe_at = Some(now + probe.interval);
+                    let p = &mut self.procs[idx];
+                    p.health_failures += 1;
+                    if probe.failures > 0 && p.health_failures >= probe.failures {
+                        // A startup probe's failureThreshold: restart it.
+                        note!(
+                            self,
+                            Warn,
+                            Unhealthy,
+                            Some(idx),
+                            "{name} did not become ready in {} tries ({why}); restarting it",
+                            probe.failures
+                        );
+                        let p = &mut self.procs[idx];
+                        p.restart_after_stop = true;
+                        self.stop(now, idx, StopWith::Spec);
+                    } else {
+                        self.procs[idx].probe_at = Some(now + probe.interval);
+                    }
                 }
             }
             Role::Health => {

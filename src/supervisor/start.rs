@@ -60,6 +60,7 @@ impl Supervisor {
         }
         p.state = State::Ready;
         p.probe_at = None;
+        p.health_failures = 0;
         if self.specs[idx].ready.is_some() {
             note!(
                 self,

@@ -429,7 +429,8 @@ pub(super) fn probes(
         cx.honour(&format!("{path}.{key}"));
         t += &format!(
             "ready = {}\n",
-            probe(p, &format!("{path}.{key}"), ports, false)?
+            // A startup probe's failureThreshold restarts the container.
+            probe(p, &format!("{path}.{key}"), ports, key == "startupProbe")?
         );
     }
     if let Some(p) = c.get("livenessProbe") {
@@ -442,10 +443,11 @@ pub(super) fn probes(
     Ok((t, startup.is_some() && role == Role::Sidecar))
 }
 
-/// One probe as a podinit probe table.
+/// One probe as a podinit probe table; `restarts`: its failureThreshold
+/// restarts the container (liveness and startup probes).
 /// Long on purpose: the handler, its port (by number or name), then the
 /// timings with Kubernetes' defaults, each error naming its path.
-fn probe(p: &Node, path: &str, ports: &[Node], health: bool) -> Result<String, String> {
+fn probe(p: &Node, path: &str, ports: &[Node], restarts: bool) -> Result<String, String> {
     let handlers: Vec<&str> = ["exec", "httpGet", "tcpSocket", "grpc"]
         .into_iter()
         .filter(|h| p.get(h).is_some())
@@ -492,7 +494,7 @@ fn probe(p: &Node, path: &str, ports: &[Node], health: bool) -> Result<String, S
     }
     let failures = secs("failureThreshold", 3, 1)?;
     secs("successThreshold", 1, 1)?;
-    if health {
+    if restarts {
         t += &format!(", failures = {failures}");
     }
     Ok(format!("{{ {t} }}"))

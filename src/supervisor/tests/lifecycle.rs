@@ -378,3 +378,33 @@ fn backoff_function() {
     assert_eq!(backoff(ms(200), ms(800), 40), ms(800));
     assert_eq!(backoff(Duration::ZERO, ms(800), 5), Duration::ZERO);
 }
+
+#[test]
+fn a_readiness_probe_with_failures_restarts_a_process_that_never_gets_ready() {
+    // Kubernetes' startupProbe failureThreshold.
+    let cfg = pod(r#"
+[process.slow]
+command = "slow"
+restart = "always"
+restart_delay = "1s"
+ready = { tcp = "127.0.0.1:1", interval = "1s", failures = 2 }
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    let fail = |id| Input::ProbeResult {
+        id,
+        result: ProbeResult::fail("connection refused"),
+    };
+    let probe = |id| Action::Probe {
+        id,
+        idx: 0,
+        pid: 100,
+        role: Role::Ready,
+    };
+    assert_eq!(s.spawned("slow"), vec![probe(1)]);
+    assert_eq!(s.feed(fail(1)), vec![]);
+    assert_eq!(s.at(1000), vec![probe(2)]);
+    assert_eq!(s.feed(fail(2)), vec![s.group("slow", TERM)]);
+    assert!(s.events(EventKind::Unhealthy)[0].contains("did not become ready in 2 tries"));
+    s.exited("slow", ExitStatus::Signaled(TERM));
+    assert_eq!(s.state("slow"), State::Backoff);
+}
