@@ -65,6 +65,8 @@ pub struct Probe {
     /// readiness probe before it first passes (0: never — the default of
     /// `ready`, which then retries for ever).
     pub failures: u32,
+    /// `headers` of an `http` probe or hook, sent with its request.
+    pub headers: Vec<(String, String)>,
 }
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -186,10 +188,13 @@ impl Hook {
 pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
     let entries = item.table(cx)?;
     let mut allowed = HOOK_KINDS.to_vec();
-    allowed.push("timeout");
+    allowed.extend(["timeout", "headers"]);
     check_keys(cx, &entries, &allowed)?;
     let one = || format!("a hook has exactly one of {}", HOOK_KINDS.join(", "));
-    let kinds: Vec<_> = entries.iter().filter(|(n, _, _)| *n != "timeout").collect();
+    let kinds: Vec<_> = entries
+        .iter()
+        .filter(|(n, _, _)| !matches!(*n, "timeout" | "headers"))
+        .collect();
     let [(name, _, v)] = kinds.as_slice() else {
         return Err(match kinds.get(1) {
             Some((_, _, v)) => v.bad(cx, one()),
@@ -212,8 +217,10 @@ pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
     if *name == "sleep" {
         return Ok(Hook::Sleep(v.duration(cx)?));
     }
+    let kind = probe_kind(cx, name, v, Role::Hook)?;
     Ok(Hook::Run(Probe {
-        kind: probe_kind(cx, name, v, Role::Hook)?,
+        headers: headers(cx, &entries, &kind)?,
+        kind,
         interval: DEFAULT_INTERVAL,
         timeout,
         initial_delay: Duration::ZERO,
@@ -221,13 +228,51 @@ pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
     }))
 }
 
+/// `headers = { Name = "value" }` of an http probe or hook: names as HTTP
+/// tokens, values without line breaks (nothing can be smuggled in).
+fn headers(
+    cx: &Ctx,
+    entries: &[super::read::Entry],
+    kind: &ProbeKind,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some((_, _, h)) = entries.iter().find(|(n, _, _)| *n == "headers") else {
+        return Ok(Vec::new());
+    };
+    if !matches!(kind, ProbeKind::Http { .. }) {
+        return Err(h.bad(cx, "only an `http` probe or hook sends headers"));
+    }
+    let mut out = Vec::new();
+    for (name, _, v) in h.table(cx)? {
+        let ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !ok {
+            return Err(v.bad(cx, format!("{name:?} is not an HTTP header name")));
+        }
+        let val = v.string(cx)?;
+        if val.contains(['\r', '\n']) {
+            return Err(v.bad(cx, "a header value cannot hold a line break"));
+        }
+        out.push((name.to_string(), val.to_string()));
+    }
+    Ok(out)
+}
+
 /// Parses a probe table.
 pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigError> {
     let entries = item.table(cx)?;
     let mut allowed: Vec<&str> = KINDS.to_vec();
-    allowed.extend(["interval", "timeout", "initial_delay", "failures"]);
+    allowed.extend([
+        "interval",
+        "timeout",
+        "initial_delay",
+        "failures",
+        "headers",
+    ]);
     check_keys(cx, &entries, &allowed)?;
     let mut probe = Probe {
+        headers: Vec::new(),
         kind: ProbeKind::SdNotify,
         interval: DEFAULT_INTERVAL,
         timeout: DEFAULT_TIMEOUT,
@@ -240,6 +285,9 @@ pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigEr
     };
     let mut kind = None;
     for (name, _, v) in &entries {
+        if *name == "headers" {
+            continue; // read once the kind is known
+        }
         if !setting(cx, &mut probe, name, v)? {
             if kind.is_some() {
                 return Err(v.bad(
@@ -252,6 +300,7 @@ pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigEr
     }
     probe.kind =
         kind.ok_or_else(|| item.bad(cx, format!("a probe needs one of {}", KINDS.join(", "))))?;
+    probe.headers = headers(cx, &entries, &probe.kind)?;
     Ok(probe)
 }
 

@@ -900,3 +900,34 @@ fn start_is_auto_or_manual_and_never_manual_for_a_main() {
         "{e}"
     );
 }
+
+#[test]
+fn http_probes_and_hooks_send_headers_and_nothing_can_be_smuggled() {
+    let c = ok(r#"
+[process.a]
+command = "a"
+ready = { http = "http://127.0.0.1:8080/ready", headers = { Authorization = "Bearer x" } }
+"#);
+    let r = c.procs[0].ready.as_deref().unwrap();
+    assert_eq!(
+        r.headers,
+        [("Authorization".to_string(), "Bearer x".to_string())]
+    );
+    for (probe, want) in [
+        (
+            "{ tcp = \"h:1\", headers = { A = \"b\" } }",
+            "process.a.ready.headers: only an `http` probe",
+        ),
+        (
+            "{ http = \"http://h:1/\", headers = { A = \"b\\r\\nX: y\" } }",
+            "process.a.ready.headers.A: a header value cannot hold a line break",
+        ),
+        (
+            "{ http = \"http://h:1/\", headers = { \"A B\" = \"b\" } }",
+            "is not an HTTP header name",
+        ),
+    ] {
+        let e = err(&format!("[process.a]\ncommand = \"a\"\nready = {probe}\n"));
+        assert!(e.contains(want), "{probe}: {e}");
+    }
+}

@@ -150,10 +150,20 @@ impl Probes {
                 };
                 let http = matches!(probe.kind, ProbeKind::Http { .. });
                 let request = match &probe.kind {
-                    ProbeKind::Http { host, path, .. } => Some(
-                        format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: podinit\r\nConnection: close\r\n\r\n")
-                            .into_bytes(),
-                    ),
+                    ProbeKind::Http { host, path, .. } => {
+                        let mut head = format!("GET {path} HTTP/1.0\r\n");
+                        let given =
+                            |n: &str| probe.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+                        for (n, default) in [("Host", host.as_str()), ("User-Agent", "podinit")] {
+                            if !given(n) {
+                                head += &format!("{n}: {default}\r\n");
+                            }
+                        }
+                        for (k, v) in &probe.headers {
+                            head += &format!("{k}: {v}\r\n");
+                        }
+                        Some((head + "Connection: close\r\n\r\n").into_bytes())
+                    }
                     _ => None,
                 };
                 match connect(addr) {

@@ -547,10 +547,27 @@ fn handler(h: &Node, kind: &str, hp: &str, ports: &[Node]) -> Result<String, Str
             }
             let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
             let path_ = h.get("path").and_then(Node::str).unwrap_or("/");
-            format!(
+            let mut t = format!(
                 "http = {}",
                 q(&format!("http://{host}:{}{path_}", port(h.get("port"))?))
-            )
+            );
+            if let Some(hs) = h.get("httpHeaders").and_then(Node::seq) {
+                let mut pairs = Vec::new();
+                for (i, x) in hs.iter().enumerate() {
+                    let (Some(n), Some(v)) = (
+                        x.get("name").and_then(Node::str),
+                        x.get("value").and_then(Node::str),
+                    ) else {
+                        return Err(refuse(
+                            &format!("{hp}.httpHeaders[{i}]"),
+                            "needs name and value",
+                        ));
+                    };
+                    pairs.push(format!("{} = {}", q(n), q(v)));
+                }
+                t += &format!(", headers = {{ {} }}", pairs.join(", "));
+            }
+            t
         }
         "tcpSocket" => {
             let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
