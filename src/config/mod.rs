@@ -10,6 +10,7 @@
 
 mod describe;
 pub mod layers;
+pub mod listen;
 pub mod probe;
 mod process;
 mod read;
@@ -257,6 +258,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         pre_stop: None,
         watch: None,
         manual_start: false,
+        listen: Vec::new(),
         env_file: None,
         user: None,
         group: None,
@@ -345,7 +347,23 @@ pub fn parse_layers(
             env,
             log_dir: &global.log_dir,
         };
-        procs.push(table.spec()?);
+        let spec = table.spec()?;
+        for l in &spec.listen {
+            if let Some(other) = procs
+                .iter()
+                .find(|o: &&ProcSpec| o.listen.iter().any(|x| x.addr == l.addr))
+            {
+                return Err(cx.err(
+                    span,
+                    &format!("process.{name}.listen"),
+                    format!(
+                        "{} is bound by process {} already: one socket, one process",
+                        l.addr, other.name
+                    ),
+                ));
+            }
+        }
+        procs.push(spec);
     }
     global.syslog = parse_syslog(&cx, get("podinit"), &index, &kinds, env, &global.log_dir)?;
     if let Some(argv) = command {

@@ -125,6 +125,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             pre_stop: self.hook("pre_stop")?,
             watch: self.watch_keys()?,
             manual_start: self.start_mode()?,
+            listen: self.listen()?,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -590,6 +591,31 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `listen`, its fds (3 on) clear of a `notify_fd`.
+    fn listen(&self) -> Result<Vec<super::listen::Listen>> {
+        let Some(i) = self.get("listen") else {
+            return Ok(Vec::new());
+        };
+        let l = super::listen::parse(self.cx, i, self.name)?;
+        let notify = self
+            .get("ready")
+            .and_then(|r| probe::parse(self.cx, r, probe::Role::Ready).ok())
+            .and_then(|p| match p.kind {
+                super::ProbeKind::NotifyFd(n) => Some(n),
+                _ => None,
+            });
+        if let Some(n) = notify.filter(|n| (*n as usize) < 3 + l.len()) {
+            return Err(i.bad(
+                self.cx,
+                format!("its sockets take fds 3 to {}, and ready.notify_fd is {n}: move notify_fd above them", 2 + l.len()),
+            ));
+        }
+        if l.len() > 64 {
+            return Err(i.bad(self.cx, "at most 64 sockets per process"));
+        }
+        Ok(l)
     }
 
     /// `start`: `"auto"` (with the pod, the default) or `"manual"`.

@@ -35,6 +35,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "pre_stop",
     "watch",
     "start",
+    "listen",
     "watch_ignore",
     "watch_debounce",
     "env_file",

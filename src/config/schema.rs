@@ -115,6 +115,8 @@ pub struct ProcSpec {
     pub post_start: Option<Box<super::probe::Hook>>,
     /// Run when it is to stop, before its stop signal.
     pub pre_stop: Option<Box<super::probe::Hook>>,
+    /// Sockets podinit binds and passes to every run (fds from 3).
+    pub listen: Vec<super::listen::Listen>,
     /// `start = "manual"`: not started with the pod, only by `podinit start`.
     pub manual_start: bool,
     /// Files whose changes restart it.

@@ -10,6 +10,7 @@
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
 pub mod cgroup;
+mod listen;
 mod oom;
 mod probe;
 pub mod procfs;
@@ -193,6 +194,8 @@ pub struct Runtime {
     syslog: Option<syslog::Receiver>,
     /// The inotify watches of processes with `watch`.
     watcher: Option<watch::Watcher>,
+    /// The sockets of processes with `listen`.
+    listeners: listen::Listeners,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
     oom: Option<oom::OomWatch>,
     /// A cgroup per process, where the container allows it.
@@ -258,6 +261,12 @@ impl Runtime {
             Some(s) => Some(Self::bind_syslog(s, &cfg.procs, &mut router, &poller)?),
             None => None,
         };
+        // Sockets before anything starts: a port in use is an error of the
+        // config (exit 2), and nothing has run.
+        let mut listeners = listen::Listeners::default();
+        listeners
+            .sync(&cfg.procs)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let watcher = watch::Watcher::new(&cfg.procs)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if let Some(w) = &watcher {
@@ -266,6 +275,7 @@ impl Runtime {
         Ok(Runtime {
             syslog,
             watcher,
+            listeners,
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -710,6 +720,19 @@ impl Runtime {
                 }
             }
         }
+        let (fds, names) = self.listeners.for_spec(spec);
+        if !fds.is_empty() {
+            // systemd's socket activation: fds from 3, in `listen` order.
+            for (k, fd) in fds.iter().enumerate() {
+                setup.extra_fds.push((*fd, 3 + k as i32));
+            }
+            let n = fds.len().to_string();
+            setup.extra_env.push(("LISTEN_FDS".into(), n.into()));
+            setup
+                .extra_env
+                .push(("LISTEN_FDNAMES".into(), names.into()));
+            setup.listen_pid = true;
+        }
         // A readiness channel the process writes to, set up before the fork.
         let mut child_end: Option<OwnedFd> = None;
         let mut notify: Option<(OwnedFd, bool)> = None;
@@ -783,6 +806,10 @@ impl Runtime {
         let env = |k: &str| std::env::var(k).ok();
         match crate::config::load(&self.specs, self.command.clone(), &env) {
             Ok(cfg) => {
+                // Sockets first: the reload's new runs get them.
+                if let Err(e) = self.listeners.sync(&cfg.procs) {
+                    return self.feed(Input::ReloadFailed(e));
+                }
                 let acts = self.feed(Input::Reload(Box::new(cfg)));
                 self.rewatch();
                 crate::sys::trim_heap();

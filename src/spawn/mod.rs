@@ -43,6 +43,8 @@ pub struct Setup {
     pub foreground: bool,
     /// Set `WATCHDOG_PID` to the child's own pid (known only after fork).
     pub watchdog_pid: bool,
+    /// Set `LISTEN_PID` to the child's own pid (socket activation).
+    pub listen_pid: bool,
     /// The `cgroup.procs` of the process's own cgroup: the child joins it
     /// before exec, so nothing it starts is outside.
     pub cgroup: Option<std::ffi::CString>,
@@ -58,6 +60,7 @@ impl Setup {
             extra_env: Vec::new(),
             foreground: false,
             watchdog_pid: false,
+            listen_pid: false,
             cgroup: None,
         }
     }
@@ -267,9 +270,20 @@ pub fn spawn(
     };
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect();
     let mut envp: Vec<CString> = env.iter().map(|(k, v)| env_entry(k, v)).collect();
-    // Room for the child to write its own pid into (`WATCHDOG_PID=`).
-    if setup.watchdog_pid {
-        envp.push(CString::new("WATCHDOG_PID=0000000000").unwrap_or_default());
+    // Room for the child to write its own pid into (`WATCHDOG_PID=`,
+    // `LISTEN_PID=`), at the end of the environment.
+    let mut pid_vars = 0;
+    for (wanted, var) in [
+        (setup.watchdog_pid, "WATCHDOG_PID=0000000000"),
+        (setup.listen_pid, "LISTEN_PID=0000000000"),
+    ] {
+        if wanted {
+            // podinit's own (it may be socket-activated itself) must not shadow it.
+            let name = &var.as_bytes()[..=var.find('=').unwrap_or(0)];
+            envp.retain(|e| !e.as_bytes().starts_with(name));
+            envp.push(CString::new(var).unwrap_or_default());
+            pid_vars += 1;
+        }
     }
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
@@ -294,11 +308,12 @@ pub fn spawn(
         fd_floor: highest_target + 1,
         nofile: original_fd_limit(),
         foreground: setup.foreground,
-        watchdog_pid: if setup.watchdog_pid {
-            envp.last()
-                .map_or(std::ptr::null_mut(), |c| c.as_ptr() as *mut libc::c_char)
-        } else {
-            std::ptr::null_mut()
+        pid_vars: {
+            let mut at = [std::ptr::null_mut(); 2];
+            for (k, c) in envp[envp.len() - pid_vars..].iter().enumerate() {
+                at[k] = c.as_ptr() as *mut libc::c_char;
+            }
+            at
         },
         no_new_privs: spec.no_new_privs
             || limits::ChildLimits::forces_no_new_privs(&spec.resources),
@@ -451,9 +466,9 @@ struct ChildSetup {
     /// The fd limit podinit was started with, restored for the child.
     nofile: Option<libc::rlimit>,
     foreground: bool,
-    /// `WATCHDOG_PID=0000000000` in the child's copy of the environment,
-    /// to be filled with its pid (null: none).
-    watchdog_pid: *mut libc::c_char,
+    /// `WATCHDOG_PID=0000000000`, `LISTEN_PID=0000000000` in the child's
+    /// copy of the environment, to be filled with its pid (null: none).
+    pid_vars: [*mut libc::c_char; 2],
     no_new_privs: bool,
     /// Signals podinit ignores, bit N-1 for signal N.
     ignored: u64,
@@ -533,10 +548,14 @@ unsafe fn child(c: &ChildSetup, report: Report) -> ! {
         };
         // Own process group, so that stop signals reach its whole tree.
         libc::setpgid(0, 0);
-        if !c.watchdog_pid.is_null() {
+        for var in c.pid_vars.iter().filter(|v| !v.is_null()) {
             // The child's own copy of the buffer: digits after the '='.
             let mut pid = libc::getpid() as u32;
-            let digits = c.watchdog_pid.add("WATCHDOG_PID=".len());
+            let mut digits = *var;
+            while *digits != b'=' as libc::c_char {
+                digits = digits.add(1);
+            }
+            let digits = digits.add(1);
             let mut tmp = [0u8; 10];
             let mut n = 0;
             loop {

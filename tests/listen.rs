@@ -1,0 +1,241 @@
+//! `listen`: sockets podinit holds across restarts, passed with systemd's
+//! socket-activation protocol. The attack on the claim: a client loop
+//! against a server killed and restarted 50 times sees no refusal.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A server that takes its socket from LISTEN_FDS (checking LISTEN_PID)
+/// and answers each connection with its pid and LISTEN_FDNAMES.
+const SERVER: &str = r#"
+import os, socket
+assert os.environ["LISTEN_PID"] == str(os.getpid())
+assert os.environ["LISTEN_FDS"] == "1"
+s = socket.socket(fileno=3)
+open(os.environ["RUNS"], "a").write("run\n")
+while True:
+    c, _ = s.accept()
+    c.recv(16)
+    c.sendall(("%d %s\n" % (os.getpid(), os.environ["LISTEN_FDNAMES"])).encode())
+    c.close()
+"#;
+
+fn ask(port: u16) -> std::io::Result<String> {
+    let mut c = TcpStream::connect(("127.0.0.1", port))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    c.write_all(b"hi\n")?;
+    let mut out = String::new();
+    c.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+fn ctl(cfg: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["-c", cfg])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn fifty_kills_under_a_client_loop_refuse_no_connection() {
+    need_root!();
+    if !has("python3") {
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("listen50");
+    let server = dir.write("server.py", SERVER);
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.web]\ncommand = [\"python3\", \"{s}\"]\n\
+         env = {{ RUNS = \"{d}/runs\" }}\nlisten = [{{ address = \"tcp:127.0.0.1:{port}\", name = \"http\" }}]\n\
+         restart_delay = \"0s\"\nrestart_delay_max = \"0s\"\n",
+        d = dir.path().display(),
+        s = server.display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_file("ctl.sock", LIMIT);
+    let first = await_ok("a first answer", LIMIT, || {
+        ask(port).map_err(|e| e.to_string())
+    });
+    assert!(first.ends_with(" http\n"), "{first}");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client = {
+        let (stop, ok, refused) = (stop.clone(), ok.clone(), refused.clone());
+        std::thread::spawn(move || {
+            // The connection a killed server was answering is reset (it
+            // died holding it): that is not a refusal, and at most one a kill.
+            let mut other = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match ask(port) {
+                    Ok(a) if !a.is_empty() => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => other.push("an empty answer".to_string()),
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => other.push(e.to_string()),
+                }
+            }
+            other
+        })
+    };
+    let runs = |pod: &Pod| pod.dir.read("runs").lines().count();
+    for k in 1..=50 {
+        ctl(&cfg, &["signal", "web", "KILL"]);
+        pod.wait_until(&format!("run {}", k + 1), LIMIT, || runs(&pod) > k);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let other = client.join().unwrap();
+    let (ok, refused) = (ok.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+    assert_eq!(refused, 0, "{ok} answered");
+    assert!(ok > 50, "{ok} answered");
+    assert!(
+        other.len() <= 50,
+        "{} lost in flight: {other:?}",
+        other.len()
+    );
+    eprintln!(
+        "50 kills: {ok} answered, 0 refused, {} reset in flight",
+        other.len()
+    );
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
+
+#[test]
+fn a_port_in_use_stops_the_start_naming_the_key_and_two_processes_cannot_share_one() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = TempDir::new("listenbusy");
+    let toml = format!(
+        "[process.web]\ncommand = \"touch {d}/started\"\noneshot = true\nlisten = [\"tcp:127.0.0.1:{port}\"]\n",
+        d = dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let out = Command::new(BIN).args(["-c", &cfg]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains(&format!(
+            "process.web.listen[0]: bind tcp:127.0.0.1:{port}: Address already in use"
+        )),
+        "{e}"
+    );
+    assert!(!dir.join("started").exists());
+    let two = "[process.a]\ncommand = \"a\"\nlisten = [\"tcp:127.0.0.1:9999\"]\n\
+               [process.b]\ncommand = \"b\"\nlisten = [\"unix:/tmp/x.sock\", \"tcp:127.0.0.1:9999\"]\n";
+    let cfg = dir.write("two.toml", two).to_string_lossy().into_owned();
+    let out = Command::new(BIN)
+        .args(["check", "-c", &cfg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("process.b.listen: tcp:127.0.0.1:9999 is bound by process a already"),
+        "{e}"
+    );
+    for (bad, want) in [
+        (
+            "[\"tcp:localhost:80\"]",
+            "process.a.listen[0]: \"tcp:localhost:80\": expected an IP address",
+        ),
+        (
+            "[{ address = \"tcp:127.0.0.1:1\", mode = \"0600\" }]",
+            "`mode` and `owner` are for unix: sockets",
+        ),
+    ] {
+        let f = dir.write(
+            "bad.toml",
+            &format!("[process.a]\ncommand = \"a\"\nlisten = {bad}\n"),
+        );
+        let out = Command::new(BIN)
+            .args(["check", "-c", &f.to_string_lossy()])
+            .output()
+            .unwrap();
+        assert!(
+            text(&out.stderr).contains(want),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn gunicorn_serves_from_the_socket_podinit_holds() {
+    need_root!();
+    let have = Command::new("python3")
+        .args(["-c", "import gunicorn"])
+        .output();
+    if !have.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: gunicorn is not installed (pip install gunicorn)");
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("gunicorn");
+    dir.write(
+        "app.py",
+        "import os\ndef app(env, start):\n    start('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hello from gunicorn %d' % os.getppid()]\n",
+    );
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.web]\nworking_dir = \"{d}\"\n\
+         command = [\"python3\", \"-m\", \"gunicorn\", \"-w\", \"2\", \"--graceful-timeout\", \"1\", \"app:app\"]\n\
+         listen = [\"tcp:127.0.0.1:{port}\"]\nstop_signal = \"TERM\"\n",
+        d = dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    let get = || -> Result<String, String> {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        c.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        c.read_to_string(&mut out).map_err(|e| e.to_string())?;
+        out.contains("hello from gunicorn")
+            .then_some(out.clone())
+            .ok_or(out)
+    };
+    await_ok("gunicorn's answer", LIMIT, get);
+    // A restart: connections made meanwhile wait in the backlog.
+    pod.wait_file("ctl.sock", LIMIT);
+    ctl(&cfg, &["restart", "web"]);
+    let listening = format!("Listening at: http://127.0.0.1:{port}");
+    pod.wait_until("gunicorn's second run", LIMIT, || {
+        (pod.dir.read("podinit.stdout") + &pod.dir.read("podinit.stderr"))
+            .matches(&listening)
+            .count()
+            == 2
+    });
+    assert!(get().is_ok(), "{}", pod.dir.read("podinit.stderr"));
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    // gunicorn took the socket it was given (it would fail to bind the
+    // port podinit holds), and ran twice.
+    let both = out.stdout.clone() + &out.stderr;
+    assert_eq!(
+        both.matches(&format!("Listening at: http://127.0.0.1:{port}"))
+            .count(),
+        2,
+        "{both}"
+    );
+    assert!(!both.contains("Connection in use"), "{both}");
+}
