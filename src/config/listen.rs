@@ -79,49 +79,7 @@ pub(super) fn parse(cx: &Ctx, item: &Item, proc_name: &str) -> Result<Vec<Listen
         };
         match e.val.get_ref() {
             DeValue::String(s) => l.addr = parse_addr(s).map_err(|m| e.bad(cx, m))?,
-            _ => {
-                let entries = e.table(cx)?;
-                check_keys(
-                    cx,
-                    &entries,
-                    &["address", "name", "backlog", "mode", "owner"],
-                )?;
-                let mut addr = None;
-                for (k, _, v) in &entries {
-                    match *k {
-                        "address" => {
-                            addr = Some(parse_addr(v.string(cx)?).map_err(|m| v.bad(cx, m))?)
-                        }
-                        "name" => {
-                            let n = v.string(cx)?;
-                            if n.is_empty() || n.contains(':') || n.len() > 255 {
-                                return Err(v.bad(cx, "a name of 1 to 255 characters without `:`"));
-                            }
-                            l.name = n.to_string();
-                        }
-                        "backlog" => {
-                            l.backlog = match as_int(v.val) {
-                                Some(n) if (1..=65535).contains(&n) => n as i32,
-                                _ => return Err(v.bad(cx, "expected 1 to 65535")),
-                            }
-                        }
-                        "mode" => {
-                            let m = v.string(cx)?;
-                            l.mode = Some(
-                                u32::from_str_radix(m, 8)
-                                    .ok()
-                                    .filter(|m| *m <= 0o777)
-                                    .ok_or_else(|| v.bad(cx, "an octal mode such as \"0660\""))?,
-                            );
-                        }
-                        _ => l.owner = Some(v.string(cx)?.to_string()),
-                    }
-                }
-                l.addr = addr.ok_or_else(|| e.bad(cx, "needs `address`"))?;
-                if (l.mode.is_some() || l.owner.is_some()) && !matches!(l.addr, Addr::Unix(_)) {
-                    return Err(e.bad(cx, "`mode` and `owner` are for unix: sockets"));
-                }
-            }
+            _ => table(cx, &e, &mut l)?,
         }
         if out.iter().any(|o| o.addr == l.addr) {
             return Err(e.bad(cx, format!("{} is listed twice", l.addr)));
@@ -129,6 +87,50 @@ pub(super) fn parse(cx: &Ctx, item: &Item, proc_name: &str) -> Result<Vec<Listen
         out.push(l);
     }
     Ok(out)
+}
+
+/// A `listen` entry in table form into `l`.
+fn table(cx: &Ctx, e: &Item, l: &mut Listen) -> Result<(), ConfigError> {
+    let entries = e.table(cx)?;
+    check_keys(
+        cx,
+        &entries,
+        &["address", "name", "backlog", "mode", "owner"],
+    )?;
+    let mut addr = None;
+    for (k, _, v) in &entries {
+        match *k {
+            "address" => addr = Some(parse_addr(v.string(cx)?).map_err(|m| v.bad(cx, m))?),
+            "name" => {
+                let n = v.string(cx)?;
+                if n.is_empty() || n.contains(':') || n.len() > 255 {
+                    return Err(v.bad(cx, "a name of 1 to 255 characters without `:`"));
+                }
+                l.name = n.to_string();
+            }
+            "backlog" => {
+                l.backlog = match as_int(v.val) {
+                    Some(n) if (1..=65535).contains(&n) => n as i32,
+                    _ => return Err(v.bad(cx, "expected 1 to 65535")),
+                }
+            }
+            "mode" => {
+                let m = v.string(cx)?;
+                l.mode = Some(
+                    u32::from_str_radix(m, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o777)
+                        .ok_or_else(|| v.bad(cx, "an octal mode such as \"0660\""))?,
+                );
+            }
+            _ => l.owner = Some(v.string(cx)?.to_string()),
+        }
+    }
+    l.addr = addr.ok_or_else(|| e.bad(cx, "needs `address`"))?;
+    if (l.mode.is_some() || l.owner.is_some()) && !matches!(l.addr, Addr::Unix(_)) {
+        return Err(e.bad(cx, "`mode` and `owner` are for unix: sockets"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -535,46 +535,54 @@ fn handler(h: &Node, kind: &str, hp: &str, ports: &[Node]) -> Result<String, Str
             }
             format!("exec = [{}]", argv.join(", "))
         }
-        "httpGet" => {
-            if h.get("scheme")
-                .and_then(Node::str)
-                .is_some_and(|s| s != "HTTP")
-            {
-                return Err(refuse(
-                    &format!("{hp}.scheme"),
-                    "HTTPS: podinit's probes speak plain HTTP",
-                ));
-            }
-            let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
-            let path_ = h.get("path").and_then(Node::str).unwrap_or("/");
-            let mut t = format!(
-                "http = {}",
-                q(&format!("http://{host}:{}{path_}", port(h.get("port"))?))
-            );
-            if let Some(hs) = h.get("httpHeaders").and_then(Node::seq) {
-                let mut pairs = Vec::new();
-                for (i, x) in hs.iter().enumerate() {
-                    let (Some(n), Some(v)) = (
-                        x.get("name").and_then(Node::str),
-                        x.get("value").and_then(Node::str),
-                    ) else {
-                        return Err(refuse(
-                            &format!("{hp}.httpHeaders[{i}]"),
-                            "needs name and value",
-                        ));
-                    };
-                    pairs.push(format!("{} = {}", q(n), q(v)));
-                }
-                t += &format!(", headers = {{ {} }}", pairs.join(", "));
-            }
-            t
-        }
+        "httpGet" => http_get(h, hp, &port)?,
         "tcpSocket" => {
             let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
             format!("tcp = {}", q(&format!("{host}:{}", port(h.get("port"))?)))
         }
         _ => return Err(refuse(hp, "gRPC probes are not supported")),
     })
+}
+
+/// An `httpGet` handler as `http = …` (with `headers`); `port` resolves a
+/// port by number or by the container's port name.
+fn http_get(
+    h: &Node,
+    hp: &str,
+    port: &dyn Fn(Option<&Node>) -> Result<i64, String>,
+) -> Result<String, String> {
+    if h.get("scheme")
+        .and_then(Node::str)
+        .is_some_and(|s| s != "HTTP")
+    {
+        return Err(refuse(
+            &format!("{hp}.scheme"),
+            "HTTPS: podinit's probes speak plain HTTP",
+        ));
+    }
+    let host = h.get("host").and_then(Node::str).unwrap_or("127.0.0.1");
+    let path_ = h.get("path").and_then(Node::str).unwrap_or("/");
+    let mut t = format!(
+        "http = {}",
+        q(&format!("http://{host}:{}{path_}", port(h.get("port"))?))
+    );
+    if let Some(hs) = h.get("httpHeaders").and_then(Node::seq) {
+        let mut pairs = Vec::new();
+        for (i, x) in hs.iter().enumerate() {
+            let (Some(n), Some(v)) = (
+                x.get("name").and_then(Node::str),
+                x.get("value").and_then(Node::str),
+            ) else {
+                return Err(refuse(
+                    &format!("{hp}.httpHeaders[{i}]"),
+                    "needs name and value",
+                ));
+            };
+            pairs.push(format!("{} = {}", q(n), q(v)));
+        }
+        t += &format!(", headers = {{ {} }}", pairs.join(", "));
+    }
+    Ok(t)
 }
 
 #[cfg(test)]
