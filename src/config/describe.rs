@@ -282,7 +282,11 @@ fn resources(p: &ProcSpec) -> String {
 fn probes(p: &ProcSpec) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    for (key, probe) in [("ready", &p.ready), ("health", &p.health)] {
+    for (key, probe) in [
+        ("ready", &p.ready),
+        ("readiness", &p.readiness),
+        ("health", &p.health),
+    ] {
         let Some(pr) = probe else { continue };
         let _ = write!(out, "  {key} = {}", pr.kind.describe());
         if pr.kind.is_polled() {
@@ -294,8 +298,18 @@ fn probes(p: &ProcSpec) -> String {
                 format_duration(pr.initial_delay)
             );
         }
-        if key == "health" || pr.failures > 0 {
-            let _ = write!(out, ", restart after {} failures", pr.failures);
+        match key {
+            "readiness" => {
+                let _ = write!(
+                    out,
+                    ", not ready after {} failures, ready again after {} passes",
+                    pr.failures, pr.successes
+                );
+            }
+            _ if key == "health" || pr.failures > 0 => {
+                let _ = write!(out, ", restart after {} failures", pr.failures);
+            }
+            _ => {}
         }
         let _ = writeln!(out);
     }

@@ -254,6 +254,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         critical: false,
         ready: None,
         health: None,
+        readiness: None,
         post_start: None,
         pre_stop: None,
         watch: None,

@@ -67,6 +67,9 @@ pub struct Probe {
     pub failures: u32,
     /// `headers` of an `http` probe or hook, sent with its request.
     pub headers: Vec<(String, String)>,
+    /// Consecutive passes that make a `readiness` probe's process ready
+    /// again after it was not (Kubernetes' successThreshold).
+    pub successes: u32,
 }
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -135,6 +138,8 @@ pub(super) enum Role {
     Health,
     /// `post_start` or `pre_stop`: run once, its result only waited for.
     Hook,
+    /// `readiness`: polled for the process's life (Kubernetes' readinessProbe).
+    Readiness,
 }
 
 /// A `post_start` or `pre_stop` hook (Kubernetes' container lifecycle
@@ -219,6 +224,7 @@ pub(super) fn parse_hook(cx: &Ctx, item: &Item) -> Result<Hook, ConfigError> {
     }
     let kind = probe_kind(cx, name, v, Role::Hook)?;
     Ok(Hook::Run(Probe {
+        successes: 1,
         headers: headers(cx, &entries, &kind)?,
         kind,
         interval: DEFAULT_INTERVAL,
@@ -270,8 +276,12 @@ pub(super) fn parse(cx: &Ctx, item: &Item, role: Role) -> Result<Probe, ConfigEr
         "failures",
         "headers",
     ]);
+    if role == Role::Readiness {
+        allowed.push("successes");
+    }
     check_keys(cx, &entries, &allowed)?;
     let mut probe = Probe {
+        successes: 1,
         headers: Vec::new(),
         kind: ProbeKind::SdNotify,
         interval: DEFAULT_INTERVAL,
@@ -319,11 +329,16 @@ fn setting(cx: &Ctx, probe: &mut Probe, name: &str, v: &Item) -> Result<bool, Co
                 _ => probe.initial_delay = d,
             }
         }
-        "failures" => {
-            probe.failures = match as_int(v.val) {
+        "failures" | "successes" => {
+            let n = match as_int(v.val) {
                 Some(n) if (1..=1_000_000).contains(&n) => n as u32,
                 _ => return Err(v.bad(cx, "expected a whole number of at least 1")),
             };
+            if name == "failures" {
+                probe.failures = n;
+            } else {
+                probe.successes = n;
+            }
         }
         _ => return Ok(false),
     }
@@ -358,8 +373,8 @@ fn probe_kind(cx: &Ctx, name: &str, v: &Item, role: Role) -> Result<ProbeKind, C
             ProbeKind::Http { host, port, path }
         }
         "file" => ProbeKind::File(v.string(cx)?.to_string()),
-        "log" | "notify_fd" | "sd_notify" if role == Role::Health => {
-            return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being healthy"));
+        "log" | "notify_fd" | "sd_notify" if matches!(role, Role::Health | Role::Readiness) => {
+            return Err(v.bad(cx, "this probe works for `ready` only: it cannot tell when a process stops being ready or healthy"));
         }
         "log" => {
             let t = v.string(cx)?;

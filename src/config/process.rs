@@ -113,13 +113,14 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             restart_delay_max: life.restart_delay_max,
             max_restarts: life.max_restarts,
             critical: life.critical,
-            ready: self
-                .get("ready")
-                .map(|i| probe::parse(self.cx, i, probe::Role::Ready).map(Box::new))
-                .transpose()?,
+            ready: self.gate()?,
             health: self
                 .get("health")
                 .map(|i| probe::parse(self.cx, i, probe::Role::Health).map(Box::new))
+                .transpose()?,
+            readiness: self
+                .get("readiness")
+                .map(|i| probe::parse(self.cx, i, probe::Role::Readiness).map(Box::new))
                 .transpose()?,
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
@@ -674,6 +675,19 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ignore,
             debounce,
         })))
+    }
+
+    /// `ready`, or (without it) the gate a `readiness` probe makes: its
+    /// first pass, retried for ever.
+    fn gate(&self) -> Result<Option<Box<super::Probe>>> {
+        if let Some(i) = self.get("ready") {
+            return probe::parse(self.cx, i, probe::Role::Ready).map(|p| Some(Box::new(p)));
+        }
+        Ok(self
+            .get("readiness")
+            .map(|i| probe::parse(self.cx, i, probe::Role::Readiness))
+            .transpose()?
+            .map(|p| Box::new(super::Probe { failures: 0, ..p })))
     }
 
     /// `post_start` / `pre_stop`: a hook table.

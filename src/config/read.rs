@@ -31,6 +31,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "critical",
     "ready",
     "health",
+    "readiness",
     "post_start",
     "pre_stop",
     "watch",

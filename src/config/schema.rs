@@ -111,6 +111,9 @@ pub struct ProcSpec {
     pub critical: bool,
     pub ready: Option<Box<Probe>>,
     pub health: Option<Box<Probe>>,
+    /// Polled for its whole life: not ready after `failures`, ready again
+    /// after `successes` (Kubernetes' readinessProbe).
+    pub readiness: Option<Box<Probe>>,
     /// Run once it is spawned; dependents and readiness wait for it.
     pub post_start: Option<Box<super::probe::Hook>>,
     /// Run when it is to stop, before its stop signal.

@@ -669,6 +669,7 @@ impl Runtime {
         let probe = match role {
             Role::Ready => spec.ready.as_deref(),
             Role::Health => spec.health.as_deref(),
+            Role::Readiness => spec.readiness.as_deref(),
             Role::PostStart => spec.post_start.as_deref().and_then(|h| h.probe()),
             Role::PreStop => spec.pre_stop.as_deref().and_then(|h| h.probe()),
         };

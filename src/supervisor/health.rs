@@ -42,7 +42,7 @@ impl Supervisor {
             let fine = if spec.oneshot {
                 !awaited(i) || p.state == State::Completed
             } else {
-                p.held || p.state == State::Ready
+                p.held || (p.state == State::Ready && (spec.readiness.is_none() || p.serving))
             };
             if !fine {
                 let mut reason = if spec.oneshot {

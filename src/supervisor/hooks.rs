@@ -20,7 +20,7 @@ impl Supervisor {
         let hook = match role {
             Role::PostStart => spec.post_start.as_deref(),
             Role::PreStop => spec.pre_stop.as_deref(),
-            Role::Ready | Role::Health => None,
+            Role::Ready | Role::Health | Role::Readiness => None,
         };
         let (Some(hook), Some(pid)) = (hook, self.procs[idx].pid) else {
             return false;

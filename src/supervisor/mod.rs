@@ -310,6 +310,8 @@ pub enum Role {
     PostStart,
     /// Its `pre_stop` hook.
     PreStop,
+    /// Its `readiness` probe (polled for its whole life).
+    Readiness,
 }
 
 /// What to do.
@@ -428,6 +430,12 @@ pub struct Proc {
     pub post_started: bool,
     /// It said it is ready while its `post_start` hook ran.
     ready_pending: bool,
+    /// Ready and, with a `readiness` probe, passing it (what /readyz asks).
+    pub serving: bool,
+    readiness_at: Option<Instant>,
+    readiness_running: Option<(u64, Instant)>,
+    readiness_fails: u32,
+    readiness_passes: u32,
     /// A scheduled job's next time (`schedule`).
     pub due: Option<schedule::Due>,
     /// Watched files changed: when the debounce ends, the first file,
@@ -442,6 +450,8 @@ impl Proc {
     pub fn state_name(&self) -> &'static str {
         if self.held && self.pid.is_none() && self.state != State::Starting {
             "stopped"
+        } else if self.state == State::Ready && !self.serving && self.readiness_fails > 0 {
+            "not-ready" // its readiness probe fails (it was ready)
         } else {
             self.state.name()
         }
@@ -490,6 +500,11 @@ impl Proc {
             pre_stop_done: false,
             post_started: false,
             ready_pending: false,
+            serving: false,
+            readiness_at: None,
+            readiness_running: None,
+            readiness_fails: 0,
+            readiness_passes: 0,
             due: None,
             change: None,
         }
@@ -659,6 +674,12 @@ impl Supervisor {
             if let Some((_, _, t)) = p.hook {
                 consider(t);
             }
+            if let Some((_, t)) = p.readiness_running {
+                consider(t);
+            }
+            if let (Some(t), Phase::Up, State::Ready) = (p.readiness_at, self.phase, p.state) {
+                consider(t);
+            }
             if let (Some(t), Phase::Up) = (p.watchdog_at, self.phase) {
                 consider(t);
             }
@@ -732,6 +753,7 @@ mod health;
 mod hooks;
 mod notify;
 mod probes;
+mod readiness;
 mod restart;
 mod schedule;
 mod start;

@@ -5,6 +5,7 @@ use super::*;
 
 impl Supervisor {
     pub(super) fn cancel_probe(&mut self, idx: usize) {
+        self.readiness_ends(idx);
         let p = &mut self.procs[idx];
         p.probe_at = None;
         if let Some((id, _, _)) = p.probe_running.take() {
@@ -13,6 +14,9 @@ impl Supervisor {
     }
 
     pub(super) fn on_probe_result(&mut self, now: Instant, id: u64, result: ProbeResult) {
+        if self.on_readiness_result(now, id, &result) {
+            return;
+        }
         if self
             .procs
             .iter()
@@ -49,7 +53,7 @@ impl Supervisor {
         let why = result.detail;
         self.procs[idx].probe_failure = (!result.ok).then(|| why.clone());
         match role {
-            Role::PostStart | Role::PreStop => {}
+            Role::PostStart | Role::PreStop | Role::Readiness => {}
             Role::Ready => {
                 if result.ok {
                     self.become_ready(now, idx);
@@ -134,7 +138,7 @@ impl Supervisor {
         let timeout = match role {
             Role::Ready => self.specs[idx].ready.as_ref(),
             Role::Health => self.specs[idx].health.as_ref(),
-            Role::PostStart | Role::PreStop => None,
+            Role::PostStart | Role::PreStop | Role::Readiness => None,
         }
         .map_or(Duration::ZERO, |p| p.timeout);
         let why = format!(

@@ -74,6 +74,7 @@ impl Supervisor {
         if let Some(h) = &self.specs[idx].health {
             p.probe_at = Some(now + h.initial_delay);
         }
+        self.readiness_begins(now, idx);
     }
 
     /// Whether dependency `dep` of a waiting process is met, unmet for now,

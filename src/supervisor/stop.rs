@@ -161,6 +161,9 @@ impl Supervisor {
             self.probe_timeout(now, idx);
             self.hook_timeout(now, idx);
             if self.phase == Phase::Up {
+                self.readiness_timers(now, idx);
+            }
+            if self.phase == Phase::Up {
                 self.backoff_or_probe(now, idx);
                 if self.procs[idx].watchdog_at.is_some_and(|t| now >= t) {
                     self.watchdog_expired(now, idx);

@@ -412,42 +412,40 @@ pub(super) fn probes(
     let ports = c.get("ports").and_then(Node::seq).unwrap_or(&[]);
     let mut t = String::new();
     let startup = c.get("startupProbe");
-    let readiness = c.get("readinessProbe");
-    let ready = match (startup, readiness) {
-        (Some(s), Some(_)) => {
-            cx.ignore(
-                &format!("{path}.readinessProbe"),
-                "podinit has one readiness gate per process: the startupProbe is it",
-            );
-            Some(("startupProbe", s))
-        }
-        (Some(s), None) => Some(("startupProbe", s)),
-        (None, Some(r)) => Some(("readinessProbe", r)),
-        (None, None) => None,
-    };
-    if let Some((key, p)) = ready {
-        cx.honour(&format!("{path}.{key}"));
-        t += &format!(
-            "ready = {}\n",
-            // A startup probe's failureThreshold restarts the container.
-            probe(p, &format!("{path}.{key}"), ports, key == "startupProbe")?
-        );
+    if let Some(p) = startup {
+        cx.honour(&format!("{path}.startupProbe"));
+        // The gate; its failureThreshold restarts the container.
+        let pp = format!("{path}.startupProbe");
+        t += &format!("ready = {}\n", probe(p, &pp, ports, Probed::Startup)?);
+    }
+    if let Some(p) = c.get("readinessProbe") {
+        cx.honour(&format!("{path}.readinessProbe"));
+        let pp = format!("{path}.readinessProbe");
+        t += &format!("readiness = {}\n", probe(p, &pp, ports, Probed::Readiness)?);
     }
     if let Some(p) = c.get("livenessProbe") {
         cx.honour(&format!("{path}.livenessProbe"));
         t += &format!(
             "health = {}\n",
-            probe(p, &format!("{path}.livenessProbe"), ports, true)?
+            probe(p, &format!("{path}.livenessProbe"), ports, Probed::Liveness)?
         );
     }
     Ok((t, startup.is_some() && role == Role::Sidecar))
 }
 
-/// One probe as a podinit probe table; `restarts`: its failureThreshold
-/// restarts the container (liveness and startup probes).
+/// Which Kubernetes probe: what its thresholds mean.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Probed {
+    Startup,
+    Readiness,
+    Liveness,
+}
+
+/// One probe as a podinit probe table: the thresholds as Kubernetes counts
+/// them (successThreshold only for readiness, where it may pass 1).
 /// Long on purpose: the handler, its port (by number or name), then the
 /// timings with Kubernetes' defaults, each error naming its path.
-fn probe(p: &Node, path: &str, ports: &[Node], restarts: bool) -> Result<String, String> {
+fn probe(p: &Node, path: &str, ports: &[Node], which: Probed) -> Result<String, String> {
     let handlers: Vec<&str> = ["exec", "httpGet", "tcpSocket", "grpc"]
         .into_iter()
         .filter(|h| p.get(h).is_some())
@@ -493,9 +491,16 @@ fn probe(p: &Node, path: &str, ports: &[Node], restarts: bool) -> Result<String,
         t += &format!(", initial_delay = \"{delay}s\"");
     }
     let failures = secs("failureThreshold", 3, 1)?;
-    secs("successThreshold", 1, 1)?;
-    if restarts {
-        t += &format!(", failures = {failures}");
+    let successes = secs("successThreshold", 1, 1)?;
+    if successes != 1 && which != Probed::Readiness {
+        return Err(refuse(
+            &format!("{path}.successThreshold"),
+            "must be 1 for liveness and startup probes (as Kubernetes says)",
+        ));
+    }
+    t += &format!(", failures = {failures}");
+    if which == Probed::Readiness && successes != 1 {
+        t += &format!(", successes = {successes}");
     }
     Ok(format!("{{ {t} }}"))
 }

@@ -408,3 +408,56 @@ ready = { tcp = "127.0.0.1:1", interval = "1s", failures = 2 }
     s.exited("slow", ExitStatus::Signaled(TERM));
     assert_eq!(s.state("slow"), State::Backoff);
 }
+
+#[test]
+fn readiness_is_counted_as_kubernetes_counts_it_for_the_process_life() {
+    let cfg = pod(r#"
+[process.web]
+command = "web"
+readiness = { http = "http://127.0.0.1:8080/ready", interval = "1s", failures = 2, successes = 2 }
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    let probe = |id, role| Action::Probe {
+        id,
+        idx: 0,
+        pid: 100,
+        role,
+    };
+    let res = |id, ok: bool| Input::ProbeResult {
+        id,
+        result: if ok {
+            ProbeResult::pass("HTTP 200")
+        } else {
+            ProbeResult::fail("HTTP 503")
+        },
+    };
+    // The first pass is the gate (retried for ever).
+    assert_eq!(s.spawned("web"), vec![probe(1, Role::Ready)]);
+    s.feed(res(1, true));
+    assert_eq!(s.state("web"), State::Ready);
+    assert!(s.sup.health(Check::Ready).is_ok());
+    assert_eq!(s.at(1000), vec![probe(2, Role::Readiness)]);
+    s.feed(res(2, false));
+    assert!(s.sup.health(Check::Ready).is_ok(), "one failure of two");
+    assert_eq!(s.at(2000), vec![probe(3, Role::Readiness)]);
+    s.feed(res(3, false));
+    let e = s.sup.health(Check::Ready).unwrap_err();
+    assert!(e.contains("web is not-ready (HTTP 503)"), "{e}");
+    assert_eq!(s.sup.procs()[0].state_name(), "not-ready");
+    assert!(
+        s.events(EventKind::NotReady)
+            .iter()
+            .any(|t| t.contains("failed 2 times in a row"))
+    );
+    s.at(3000);
+    s.feed(res(4, true));
+    assert!(s.sup.health(Check::Ready).is_err(), "one success of two");
+    s.at(4000);
+    s.feed(res(5, true));
+    assert!(s.sup.health(Check::Ready).is_ok());
+    assert_eq!(
+        s.state("web"),
+        State::Ready,
+        "never restarted, never re-gated"
+    );
+}
