@@ -259,3 +259,44 @@ fn a_bad_dot_env_or_procfile_line_names_file_and_line_and_starts_nothing() {
     let e = text_of(&out.stderr);
     assert!(e.contains("jobs:2: expected `name: command`"), "{e}");
 }
+
+#[test]
+fn a_readiness_probe_counts_failures_and_successes_as_kubernetes_does() {
+    need_root!();
+    let dir = TempDir::new("podready");
+    let d = dir.path().to_string_lossy().into_owned();
+    dir.write("ok", "");
+    let manifest = dir.write(
+        "pod.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: r}}\nspec:\n  containers:\n    - name: web\n      command: [sleep, '1000']\n      readinessProbe:\n        exec: {{command: [test, -e, {d}/ok]}}\n        periodSeconds: 1\n        failureThreshold: 2\n        successThreshold: 2\n"
+        ),
+    );
+    // A second file gives this pod a control socket of its own.
+    let sock = dir.write(
+        "sock.toml",
+        &format!("[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n"),
+    );
+    let (m, s) = (manifest.to_string_lossy(), sock.to_string_lossy());
+    let pod = Pod::start_pid1(dir, &["-c", &m, "-c", &s]);
+    pod.wait_file("ctl.sock", LIMIT);
+    let health = || {
+        let out = Command::new(BIN)
+            .args(["health", "-c", &s])
+            .output()
+            .unwrap();
+        (out.status.success(), text_of(&out.stdout) + &text_of(&out.stderr))
+    };
+    pod.wait_until("ready", LIMIT, || health().0);
+    std::fs::remove_file(pod.dir.join("ok")).unwrap();
+    pod.wait_until("not ready after 2 failures", LIMIT, || {
+        health().1.contains("web is not-ready")
+    });
+    let e = pod.dir.read("podinit.stderr");
+    assert!(e.contains("readiness probe failed 2 times in a row"), "{e}");
+    pod.dir.write("ok", "");
+    pod.wait_until("ready again after 2 passes", LIMIT, || health().0);
+    assert!(pod.dir.read("podinit.stderr").contains("web is ready again"));
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 143, "sleep ends by the SIGTERM: {}", out.stderr);
+}
