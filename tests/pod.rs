@@ -285,7 +285,10 @@ fn a_readiness_probe_counts_failures_and_successes_as_kubernetes_does() {
             .args(["health", "-c", &s])
             .output()
             .unwrap();
-        (out.status.success(), text_of(&out.stdout) + &text_of(&out.stderr))
+        (
+            out.status.success(),
+            text_of(&out.stdout) + &text_of(&out.stderr),
+        )
     };
     pod.wait_until("ready", LIMIT, || health().0);
     std::fs::remove_file(pod.dir.join("ok")).unwrap();
@@ -296,7 +299,125 @@ fn a_readiness_probe_counts_failures_and_successes_as_kubernetes_does() {
     assert!(e.contains("readiness probe failed 2 times in a row"), "{e}");
     pod.dir.write("ok", "");
     pod.wait_until("ready again after 2 passes", LIMIT, || health().0);
-    assert!(pod.dir.read("podinit.stderr").contains("web is ready again"));
+    assert!(
+        pod.dir
+            .read("podinit.stderr")
+            .contains("web is ready again")
+    );
     let (out, _) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 143, "sleep ends by the SIGTERM: {}", out.stderr);
+}
+
+/// A manifest with every honoured and ignored field of the README's table.
+const EVERY_FIELD: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: all, labels: {app: x}}
+spec:
+  restartPolicy: Always
+  terminationGracePeriodSeconds: 20
+  securityContext: {runAsNonRoot: false}
+  volumes: [{name: v, emptyDir: {}}]
+  nodeSelector: {a: b}
+  hostNetwork: false
+  serviceAccountName: sa
+  initContainers:
+    - name: proxy
+      restartPolicy: Always
+      command: [sleep, "100"]
+      startupProbe: {tcpSocket: {port: 1}}
+  containers:
+    - name: app
+      image: busybox
+      imagePullPolicy: Always
+      command: [sh, -c]
+      args: ["sleep 100"]
+      workingDir: /
+      env: [{name: A, value: b}]
+      ports: [{name: http, containerPort: 8080}]
+      resources: {limits: {memory: 64Mi, cpu: 500m}, requests: {memory: 32Mi}}
+      readinessProbe: {httpGet: {port: http, path: /r, httpHeaders: [{name: X, value: y}]}}
+      livenessProbe: {exec: {command: [true]}}
+      lifecycle: {postStart: {exec: {command: [true]}}, preStop: {sleep: {seconds: 1}}, stopSignal: SIGINT}
+      securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+      volumeMounts: [{name: v, mountPath: /v}]
+      stdin: true
+      tty: true
+      terminationMessagePath: /dev/termination-log
+"#;
+
+#[test]
+fn the_readme_field_table_is_what_check_reports() {
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let table = readme
+        .split("<!-- pod-fields -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- /pod-fields -->").next())
+        .expect("README has the pod-fields table");
+    let dir = TempDir::new("podfields");
+    let (code, out) = check(&dir, "all.yaml", EVERY_FIELD);
+    assert_eq!(code, 0, "{out}");
+    // The refused rows, each with a manifest that has only that fault.
+    let c = |body: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - name: a\n{body}"
+        )
+    };
+    let refused = [
+        ("spec.containers[].command", c("      args: [x]\n")),
+        (
+            "spec.containers[].restartPolicy",
+            c("      command: [x]\n      restartPolicy: Never\n"),
+        ),
+        (
+            "spec.containers[].readinessProbe.grpc",
+            c("      command: [x]\n      readinessProbe: {grpc: {port: 1}}\n"),
+        ),
+        (
+            "spec.containers[].readinessProbe.httpGet.scheme",
+            c("      command: [x]\n      readinessProbe: {httpGet: {port: 1, scheme: HTTPS}}\n"),
+        ),
+        (
+            "spec.containers[].lifecycle.preStop.tcpSocket",
+            c("      command: [x]\n      lifecycle: {preStop: {tcpSocket: {port: 1}}}\n"),
+        ),
+        (
+            "spec.containers[].livenessProbe.successThreshold",
+            c(
+                "      command: [x]\n      livenessProbe: {exec: {command: [t]}, successThreshold: 2}\n",
+            ),
+        ),
+    ];
+    let mut rows = 0;
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line
+            .split(" | ")
+            .map(|c| c.trim_matches(['|', ' ']))
+            .collect();
+        let (path, verdict, why) = (cells[0].trim_matches('`'), cells[1], cells[2]);
+        let at = path.replace("[]", "[0]");
+        rows += 1;
+        if verdict.starts_with("refused") {
+            let (_, text) = refused
+                .iter()
+                .find(|(p, _)| *p == path)
+                .unwrap_or_else(|| panic!("no manifest tests the refused row {path}"));
+            let (code, out) = check(&dir, "bad.yaml", text);
+            assert_eq!(code, 2, "{path}: {out}");
+            assert!(
+                out.contains(&format!("{at}: {why}")) || out.contains(&at) && out.contains(why),
+                "{path}: {out}"
+            );
+            continue;
+        }
+        let want = match verdict {
+            "honoured" => format!("  {at}: honoured\n"),
+            _ => format!("  {at}: ignored ({why})\n"),
+        };
+        assert!(
+            out.contains(&want),
+            "README row {line:?}: check says\n{out}"
+        );
+    }
+    assert!(rows > 30, "{rows} rows");
 }

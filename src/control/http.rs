@@ -235,9 +235,10 @@ pub fn route(
 ) -> Response {
     use crate::supervisor::Check;
     let path = path.split('?').next().unwrap_or(path);
+    let conditions = sup.conditions_line();
     let probe = |check| match sup.health(check) {
-        Ok(ok) => Response::text(200, ok + "\n"),
-        Err(why) => Response::text(503, why + "\n"),
+        Ok(ok) => Response::text(200, format!("{ok}\n{conditions}\n")),
+        Err(why) => Response::text(503, format!("{why}\n{conditions}\n")),
     };
     match path {
         "/readyz" => probe(Check::Ready),

@@ -114,6 +114,7 @@ pub fn status_json(
     names: &[usize],
     now: Instant,
     usage: &dyn Fn(usize) -> Option<Usage>,
+    conditions: &[(&str, bool)],
 ) -> String {
     let rows: Vec<String> = names
         .iter()
@@ -148,11 +149,19 @@ pub fn status_json(
                 p.state_name(),
                 p.restarts,
                 p.oom_kills,
-                p.state == State::Ready
+                p.state == State::Ready && (s.readiness.is_none() || p.serving)
             )
         })
         .collect();
-    format!("{{\"processes\":[{}]}}", rows.join(","))
+    let conds: Vec<String> = conditions
+        .iter()
+        .map(|(k, v)| format!("\"{k}\":{v}"))
+        .collect();
+    format!(
+        "{{\"processes\":[{}],\"conditions\":{{{}}}}}",
+        rows.join(","),
+        conds.join(",")
+    )
 }
 
 /// Why a directory is not safe for podinit's socket: it must belong to
@@ -613,6 +622,24 @@ pub fn json_field(obj: &str, k: &str) -> String {
     }
 }
 
+/// The pod's conditions line of `status` (`Initialized ✓ …`), from the JSON.
+fn conditions_row(json: &str) -> String {
+    let Some(i) = json.find("\"conditions\":{") else {
+        return String::new();
+    };
+    let c = &json[i..];
+    let cell = |k: &str| match json_field(c, k).as_str() {
+        "true" => format!("{k}=True"),
+        _ => format!("{k}=False"),
+    };
+    format!(
+        "pod: {} {} {}\n",
+        cell("Initialized"),
+        cell("ContainersReady"),
+        cell("Ready")
+    )
+}
+
 pub fn status_table(json: &str) -> String {
     let scheduled = json.contains("\"next_run\":\"");
     let mut out = format!(
@@ -660,7 +687,7 @@ pub fn status_table(json: &str) -> String {
             }
         ));
     }
-    out
+    out + &conditions_row(json)
 }
 
 /// The CPU cell (its average share of a core since it started: `status`

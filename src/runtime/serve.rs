@@ -179,6 +179,7 @@ impl Runtime {
                     &ids,
                     Instant::now(),
                     &|i| usage.get(i).copied().flatten(),
+                    &self.sup.conditions(),
                 );
                 return Ok((json + "\n").into_bytes());
             }

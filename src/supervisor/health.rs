@@ -67,3 +67,41 @@ impl Supervisor {
         }
     }
 }
+
+impl Supervisor {
+    /// The pod's conditions, as Kubernetes names them: `Initialized` (every
+    /// long-running process has started once, so what it waits on — init
+    /// tasks, sidecars — is done), `ContainersReady` (every long-running
+    /// process is ready, its `readiness` passing), `Ready` (both, and the
+    /// pod is up with no critical failure: what `/readyz` answers).
+    pub fn conditions(&self) -> [(&'static str, bool); 3] {
+        let current = self.current();
+        let long = |i: &&usize| {
+            let s = &self.specs[**i];
+            !s.oneshot && s.schedule.is_none() && !self.procs[**i].held
+        };
+        let initialized = current
+            .iter()
+            .filter(long)
+            .all(|&i| self.procs[i].ever_started);
+        let containers_ready = current.iter().filter(long).all(|&i| {
+            let p = &self.procs[i];
+            p.state == State::Ready && (self.specs[i].readiness.is_none() || p.serving)
+        });
+        let ready = initialized && containers_ready && self.health(Check::Ready).is_ok();
+        [
+            ("Initialized", initialized),
+            ("ContainersReady", containers_ready),
+            ("Ready", ready),
+        ]
+    }
+
+    /// The conditions as one line: `Initialized=True ContainersReady=…`.
+    pub fn conditions_line(&self) -> String {
+        self.conditions()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", if *v { "True" } else { "False" }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

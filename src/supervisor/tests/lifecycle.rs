@@ -461,3 +461,37 @@ readiness = { http = "http://127.0.0.1:8080/ready", interval = "1s", failures = 
         "never restarted, never re-gated"
     );
 }
+
+#[test]
+fn the_pod_conditions_follow_init_sidecar_and_main() {
+    let cfg = pod(r#"
+[process.init]
+command = "init"
+oneshot = true
+[process.proxy]
+command = "proxy"
+depends_on = { init = "completed" }
+ready = { tcp = "127.0.0.1:1" }
+[process.app]
+command = "app"
+depends_on = { proxy = "ready" }
+main = true
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    let c = |s: &Sim| s.sup.conditions().map(|(_, v)| v);
+    assert_eq!(c(&s), [false, false, false]);
+    s.spawned("init");
+    s.exited("init", ExitStatus::Code(0));
+    s.spawned("proxy");
+    assert_eq!(c(&s), [false, false, false], "app has not started");
+    s.feed(Input::ProbeResult {
+        id: 1,
+        result: ProbeResult::pass("connected"),
+    });
+    s.spawned("app");
+    assert_eq!(c(&s), [true, true, true]);
+    assert_eq!(
+        s.sup.conditions_line(),
+        "Initialized=True ContainersReady=True Ready=True"
+    );
+}
