@@ -62,7 +62,11 @@ ready = {{ file = "$DIR/ready", interval = "50ms" }}
     assert_eq!(curl(&format!("{base}/livez"), "GET").0, 200);
     pod.dir.write("ready", "");
     pod.wait_until("readyz answers 200", LIMIT, || {
-        curl(&format!("{base}/readyz"), "GET") == (200, "ready: 2 processes\n".to_string())
+        curl(&format!("{base}/readyz"), "GET")
+            == (
+                200,
+                "ready: 2 processes\nInitialized=True ContainersReady=True Ready=True\n".to_string(),
+            )
     });
     let (code, metrics) = curl(&format!("{base}/metrics"), "GET");
     assert_eq!(code, 200);
