@@ -65,7 +65,8 @@ ready = {{ file = "$DIR/ready", interval = "50ms" }}
         curl(&format!("{base}/readyz"), "GET")
             == (
                 200,
-                "ready: 2 processes\nInitialized=True ContainersReady=True Ready=True\n".to_string(),
+                "ready: 2 processes\nInitialized=True ContainersReady=True Ready=True\n"
+                    .to_string(),
             )
     });
     let (code, metrics) = curl(&format!("{base}/metrics"), "GET");

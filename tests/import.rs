@@ -172,3 +172,42 @@ fn a_process_compose_file_runs_in_its_order_and_ends_with_exit_on_end() {
     let e = &out.stderr;
     assert!(e.find("db is ready") < e.find("web-0 started"), "{e}");
 }
+
+const PROCFILE: &str = "web: echo web $GREETING $PORT >> out.web; sleep 0.3\n\
+                        worker: echo worker $PORT >> out.worker; sleep 30\n\
+                        # a comment\n\
+                        clock: echo clock $PORT >> out.clock; sleep 30\n";
+
+#[test]
+fn a_procfile_runs_under_podinit_as_under_honcho() {
+    need_root!();
+    if !Command::new("honcho")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED: honcho is not installed (pip install honcho)");
+        return;
+    }
+    let theirs = TempDir::new("honcho");
+    theirs.write("Procfile", PROCFILE);
+    theirs.write(".env", "GREETING=hi\n");
+    let out = Command::new("timeout")
+        .args(["20", "honcho", "start"])
+        .current_dir(theirs.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ours = TempDir::new("honchoours");
+    let procfile = ours.write("Procfile", PROCFILE);
+    ours.write(".env", "GREETING=hi\n");
+    let out = Pod::start_pid1(ours, &["-c", &procfile.to_string_lossy()]).wait(LIMIT);
+    // honcho, as foreman, stops the rest when the first ends, and exits 0.
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let want = written(&theirs);
+    assert_eq!(written(&out.dir), want, "podinit stderr:\n{}", out.stderr);
+    assert!(
+        want.contains("out.web: web hi 5000\n") && want.contains("out.clock: clock 5200"),
+        "{want}"
+    );
+}

@@ -49,6 +49,9 @@ fn translate_with(text: &str, file: &str, port: Option<&str>) -> Result<Translat
         .unwrap_or(std::path::Path::new("."));
     let env = dir.join(".env");
     let (has_env, base) = dot_env(&env, port)?;
+    let root = std::env::current_dir()
+        .map(|c| c.join(dir))
+        .unwrap_or_else(|_| dir.to_path_buf());
     let mut out =
         format!("# podinit TOML for the Procfile {file}, as `podinit import` writes it.\n");
     let mut report = Vec::new();
@@ -78,6 +81,8 @@ fn translate_with(text: &str, file: &str, port: Option<&str>) -> Result<Translat
             q(name),
             q(&command.trim().replace('$', "$$"))
         );
+        // As foreman and honcho: commands run in the Procfile's directory.
+        out += &format!("working_dir = {}\n", q(&root.to_string_lossy()));
         if has_env {
             out += &format!("env_file = {}\n", q(&env.to_string_lossy()));
         }
@@ -106,10 +111,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert!(t.toml.contains("[process.\"web\"]\ncommand = [\"sh\", \"-c\", \"bundle exec puma -p $$PORT\"]\nmain = true\nenv = { PORT = \"5000\" }\n"), "{}", t.toml);
+        assert!(t.toml.contains("[process.\"web\"]\ncommand = [\"sh\", \"-c\", \"bundle exec puma -p $$PORT\"]\nmain = true\nworking_dir = \"/nonexistent\"\nenv = { PORT = \"5000\" }\n"), "{}", t.toml);
         assert!(
             t.toml
-                .contains("\"rake jobs:work\"]\nmain = true\nenv = { PORT = \"5100\" }")
+                .contains("\"rake jobs:work\"]\nmain = true\nworking_dir = \"/nonexistent\"\nenv = { PORT = \"5100\" }")
         );
         let t = translate_with("a: x\nb: y\n", "/nonexistent/Procfile", Some("3000")).unwrap();
         assert!(t.toml.contains("PORT = \"3100\""), "{}", t.toml);
