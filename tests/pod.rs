@@ -343,6 +343,9 @@ spec:
       stdin: true
       tty: true
       terminationMessagePath: /dev/termination-log
+      restartPolicy: OnFailure
+      restartPolicyRules:
+        - {action: Restart, exitCodes: {operator: In, values: [42]}}
 "#;
 
 #[test]
@@ -366,8 +369,8 @@ fn the_readme_field_table_is_what_check_reports() {
     let refused = [
         ("spec.containers[].command", c("      args: [x]\n")),
         (
-            "spec.containers[].restartPolicy",
-            c("      command: [x]\n      restartPolicy: Never\n"),
+            "spec.initContainers[].restartPolicy",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers:\n    - {name: i, command: [x], restartPolicy: Never}\n  containers:\n    - {name: a, command: [y]}\n".to_string(),
         ),
         (
             "spec.containers[].readinessProbe.grpc",

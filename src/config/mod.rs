@@ -260,6 +260,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         watch: None,
         manual_start: false,
         listen: Vec::new(),
+        restart_codes: Vec::new(),
         env_file: None,
         user: None,
         group: None,

@@ -106,6 +106,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             stop_timeout: life.stop_timeout,
             env,
             success_codes: life.success_codes,
+            restart_codes: self.codes("restart_codes", Vec::new())?,
             forward_signals: life.forward_signals,
             from_command_line: false,
             restart: life.restart,
@@ -322,8 +323,13 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
     }
 
     fn success_codes(&self) -> Result<Vec<i32>> {
-        let Some(item) = self.get("success_codes") else {
-            return Ok(vec![0]);
+        self.codes("success_codes", vec![0])
+    }
+
+    /// A list of exit codes 0–255 (`success_codes`, `restart_codes`).
+    fn codes(&self, key: &str, default: Vec<i32>) -> Result<Vec<i32>> {
+        let Some(item) = self.get(key) else {
+            return Ok(default);
         };
         let mut codes = Vec::new();
         for el in item.array(self.cx)? {

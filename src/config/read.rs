@@ -23,6 +23,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "stop_timeout",
     "env",
     "success_codes",
+    "restart_codes",
     "forward_signals",
     "restart",
     "restart_delay",

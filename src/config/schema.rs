@@ -99,6 +99,8 @@ pub struct ProcSpec {
     /// Variables added to podinit's environment, in file order, expanded.
     pub env: Vec<(String, String)>,
     pub success_codes: Vec<i32>,
+    /// Exit codes that restart it whatever `restart` says.
+    pub restart_codes: Vec<i32>,
     /// Signals podinit forwards to this process.
     pub forward_signals: super::units::SignalSet,
     /// The `-- COMMAND` process: it keeps podinit's stdin.

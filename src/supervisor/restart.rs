@@ -158,7 +158,10 @@ impl Supervisor {
         } else {
             p.failures = 0;
         }
+        // `restart_codes` (Kubernetes' restartPolicyRules) come first.
+        let by_code = matches!(status, ExitStatus::Code(c) if spec.restart_codes.contains(&c));
         let wants_restart = liveness_restart
+            || by_code
             || match spec.restart {
                 Restart::Always => true,
                 Restart::OnFailure => !success,

@@ -433,6 +433,48 @@ pub(super) fn probes(
     Ok((t, startup.is_some() && role == Role::Sidecar))
 }
 
+/// `restartPolicyRules` (KEP-5307): `Restart` on exit codes `In` or
+/// `NotIn` a list, as `restart_codes` (NotIn: the codes 0–255 not listed).
+pub(super) fn restart_rules(rules: &Node, path: &str) -> Result<String, String> {
+    let mut codes: Vec<i64> = Vec::new();
+    for (i, r) in rules.seq().unwrap_or(&[]).iter().enumerate() {
+        let rp = format!("{path}[{i}]");
+        if r.get("action").and_then(Node::str) != Some("Restart") {
+            return Err(refuse(&format!("{rp}.action"), "only Restart is an action"));
+        }
+        let e = r
+            .get("exitCodes")
+            .ok_or_else(|| refuse(&format!("{rp}.exitCodes"), "is missing"))?;
+        let values: Vec<i64> = e
+            .get("values")
+            .and_then(Node::seq)
+            .unwrap_or(&[])
+            .iter()
+            .map(|v| v.int().filter(|c| (0..=255).contains(c)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                refuse(
+                    &format!("{rp}.exitCodes.values"),
+                    "exit codes go from 0 to 255",
+                )
+            })?;
+        match e.get("operator").and_then(Node::str) {
+            Some("In") => codes.extend(values),
+            Some("NotIn") => codes.extend((0..=255).filter(|c| !values.contains(c))),
+            _ => {
+                return Err(refuse(
+                    &format!("{rp}.exitCodes.operator"),
+                    "expected In or NotIn",
+                ));
+            }
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let list: Vec<String> = codes.iter().map(i64::to_string).collect();
+    Ok(format!("restart_codes = [{}]\n", list.join(", ")))
+}
+
 /// Which Kubernetes probe: what its thresholds mean.
 #[derive(Clone, Copy, PartialEq)]
 pub(super) enum Probed {

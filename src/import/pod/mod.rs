@@ -380,6 +380,14 @@ fn container(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // A regular container's own restartPolicy (KEP-5307) over the pod's.
+    let own = c.get("restartPolicy").and_then(Node::str);
+    let role = match (role, own) {
+        (Role::Main(_), Some("Always")) => Role::Main("Always"),
+        (Role::Main(_), Some("OnFailure")) => Role::Main("OnFailure"),
+        (Role::Main(_), Some("Never")) => Role::Main("Never"),
+        (r, _) => r,
+    };
     t += &match role {
         Role::Init(p) => format!(
             "oneshot = true\nrestart = \"{}\"\n",
@@ -418,10 +426,20 @@ fn container(
         match key.as_str() {
             "name" | "command" | "args" | "env" | "envFrom" => cx.honour(&p),
             "restartPolicy" if role == Role::Sidecar => cx.honour(&p),
+            "restartPolicy"
+                if matches!(role, Role::Main(_))
+                    && matches!(v.str(), Some("Always" | "OnFailure" | "Never")) =>
+            {
+                cx.honour(&p)
+            }
+            "restartPolicyRules" => {
+                cx.honour(&p);
+                t += &fields::restart_rules(v, &p)?;
+            }
             "restartPolicy" => {
                 return Err(refuse(
                     &p,
-                    "only `Always` (a sidecar, in initContainers) is kept",
+                    "Always, OnFailure or Never on a container; in initContainers only Always (a sidecar)",
                 ));
             }
             "workingDir" => {

@@ -495,3 +495,26 @@ main = true
         "Initialized=True ContainersReady=True Ready=True"
     );
 }
+
+#[test]
+fn restart_codes_restart_whatever_the_policy_says() {
+    let cfg = pod(r#"
+[process.job]
+command = "job"
+main = true
+restart = "never"
+restart_codes = [42]
+restart_delay = "1s"
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("job");
+    s.exited("job", ExitStatus::Code(42));
+    assert_eq!(s.state("job"), State::Backoff);
+    assert_eq!(s.at(1000), vec![s.spawn("job")]);
+    s.spawned("job");
+    let acts = s.exited("job", ExitStatus::Code(3));
+    assert!(
+        acts.contains(&Action::Exit(3)) || s.state("job") != State::Backoff,
+        "{acts:?}"
+    );
+}
