@@ -49,3 +49,37 @@ fn an_interactive_bash_under_podinit_behaves_as_without_it() {
     let status = t.wait(&mut child);
     assert_eq!(status.code(), Some(5), "screen:\n{}", t.seen);
 }
+
+#[test]
+fn a_tty_process_of_a_pod_gets_the_terminal_next_to_a_sidecar() {
+    // Kubernetes' `stdin: true, tty: true` container, from TOML.
+    if Command::new("bash").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: bash is not installed");
+        return;
+    }
+    let dir = TempDir::new("ttyproc");
+    let cfg = dir.write(
+        "pod.toml",
+        &format!(
+            "[podinit]\ncontrol_socket = \"{}/ctl.sock\"\n[process.side]\ncommand = \"sleep 1000\"\n\
+             [process.shell]\ncommand = [\"bash\", \"--norc\", \"--noprofile\", \"-i\"]\ntty = true\nmain = true\n\
+             env = {{ PS1 = \"PROMPT$ \" }}\n",
+            dir.path().display()
+        ),
+    );
+    let mut t = pty::Term::open();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["-c", &cfg.to_string_lossy()])
+        .env("PODINIT_LOG", "warn");
+    let mut child = t.spawn(cmd);
+    t.expect("PROMPT$ ");
+    t.send("echo tty-$((6*7))\n");
+    t.expect("tty-42");
+    t.send("sleep 30.019\n");
+    wait_process("sleep\x0030.019\x00", Duration::from_secs(20));
+    t.send("\x03");
+    t.expect("PROMPT$ ");
+    t.send("exit 4\n");
+    let status = t.wait(&mut child);
+    assert_eq!(status.code(), Some(4), "screen:\n{}", t.seen);
+}

@@ -247,6 +247,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         success_codes: vec![0],
         forward_signals: all_forwardable(),
         from_command_line: true,
+        tty: false,
         restart: Restart::Never,
         restart_delay: DEFAULT_RESTART_DELAY,
         restart_delay_max: DEFAULT_RESTART_DELAY_MAX,
@@ -350,6 +351,23 @@ pub fn parse_layers(
             log_dir: &global.log_dir,
         };
         let spec = table.spec()?;
+        if spec.tty
+            && let Some(other) = procs
+                .iter()
+                .find(|o: &&ProcSpec| o.tty)
+                .or(command.is_some().then_some(&spec))
+        {
+            let with = if other.name == spec.name {
+                "the `-- COMMAND` process".to_string()
+            } else {
+                format!("process {}", other.name)
+            };
+            return Err(cx.err(
+                span,
+                &format!("process.{name}.tty"),
+                format!("{with} has the terminal already: one process at most"),
+            ));
+        }
         for l in &spec.listen {
             if let Some(other) = procs
                 .iter()

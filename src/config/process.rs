@@ -109,6 +109,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             restart_codes: self.codes("restart_codes", Vec::new())?,
             forward_signals: life.forward_signals,
             from_command_line: false,
+            tty: self.flag("tty")?,
             restart: life.restart,
             restart_delay: life.restart_delay,
             restart_delay_max: life.restart_delay_max,

@@ -54,6 +54,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "log_buffer",
     "watchdog",
     "no_new_privs",
+    "tty",
     "rlimits",
     "oom_score_adj",
     "nice",

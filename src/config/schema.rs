@@ -105,6 +105,9 @@ pub struct ProcSpec {
     pub forward_signals: super::units::SignalSet,
     /// The `-- COMMAND` process: it keeps podinit's stdin.
     pub from_command_line: bool,
+    /// `tty = true`: keeps podinit's stdio and terminal, as the `-- COMMAND`
+    /// process does (one process at most).
+    pub tty: bool,
     pub restart: Restart,
     pub restart_delay: Duration,
     pub restart_delay_max: Duration,
@@ -157,6 +160,12 @@ impl ProcSpec {
     /// The same spec with every process index it holds (dependencies,
     /// `process:` targets) renumbered by `remap` (a reload's new index →
     /// the stable one).
+    /// It has podinit's stdio (and, interactively, the terminal): the
+    /// `-- COMMAND` process, or one with `tty = true`.
+    pub fn keeps_terminal(&self) -> bool {
+        self.from_command_line || self.tty
+    }
+
     pub fn with_indices(&self, remap: &[usize]) -> ProcSpec {
         let mut new = self.clone();
         for d in &mut new.deps {

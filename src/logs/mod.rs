@@ -167,7 +167,7 @@ fn prefix_width(specs: &[ProcSpec]) -> usize {
     specs
         .iter()
         .filter(|s| {
-            !s.from_command_line
+            !s.keeps_terminal()
                 && [&s.stdout, &s.stderr]
                     .iter()
                     .any(|t| **t == Target::Console && s.format_for(t) == LogFormat::Prefix)
@@ -224,7 +224,7 @@ impl Router {
             log_timestamps: spec.log_timestamps,
             log_max_size: spec.log_max_size,
             log_max_files: spec.log_max_files,
-            from_command_line: spec.from_command_line,
+            from_command_line: spec.keeps_terminal(),
         }
     }
 
@@ -259,7 +259,7 @@ impl Router {
     /// Consumers read their stdin from the pipe of their sink.
     fn link_consumers(&mut self, specs: &[ProcSpec]) {
         for (idx, spec) in specs.iter().enumerate() {
-            if spec.from_command_line {
+            if spec.keeps_terminal() {
                 continue;
             }
             if let Some(&s) = self.by_key.get(&SinkKey::Process(idx))
@@ -284,8 +284,8 @@ impl Router {
             self.tails.resize_with(idx + 1, Tail::default);
         }
         self.tails[idx].cap = spec.log_buffer as usize;
-        if spec.from_command_line {
-            // The `-- COMMAND` process keeps podinit's stdio, as with tini.
+        if spec.keeps_terminal() {
+            // The `-- COMMAND` process (or `tty = true`) keeps podinit's stdio, as with tini.
             self.stdio[idx] = [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit];
             return Ok(());
         }

@@ -571,7 +571,7 @@ impl Runtime {
                     // Its last lines go out before its exit is acted on.
                     if let Some(idx) = self.sup.index_of(pid) {
                         self.router.drain(idx);
-                        if self.sup.specs()[idx].from_command_line && self.interactive {
+                        if self.sup.specs()[idx].keeps_terminal() && self.interactive {
                             take_terminal_back();
                         }
                     }

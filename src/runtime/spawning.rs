@@ -12,7 +12,7 @@ impl Runtime {
     pub(super) fn spawn(&mut self, idx: usize) -> Vec<Action> {
         let spec = &self.sup.specs()[idx];
         let [stdin, stdout, stderr] = self.router.stdio(idx);
-        let mut setup = Setup::new(if spec.from_command_line {
+        let mut setup = Setup::new(if spec.keeps_terminal() {
             Stdio::Inherit
         } else {
             stdin
@@ -20,7 +20,7 @@ impl Runtime {
         setup.stdout = stdout;
         setup.stderr = stderr;
         // Interactive use: the command gets the terminal, as without podinit.
-        setup.foreground = spec.from_command_line && self.interactive;
+        setup.foreground = spec.keeps_terminal() && self.interactive;
         self.router.watch(idx, spec);
         if let Some(cg) = &self.cgroups {
             match cg.prepare(spec) {

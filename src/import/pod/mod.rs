@@ -64,6 +64,8 @@ pub(super) struct Ctx<'a> {
     pub(super) kube_dir: &'a str,
     /// Pod-level securityContext, the containers' default.
     pub(super) pod_security: Option<&'a Node>,
+    /// A container with `tty: true` took the terminal (one at most).
+    pub(super) tty_taken: bool,
 }
 
 impl Ctx<'_> {
@@ -172,6 +174,7 @@ pub fn translate(
         labels: labels(template_meta.or(meta)),
         kube_dir,
         pod_security: spec.get("securityContext"),
+        tty_taken: false,
     };
     let prefix = path.join(".");
     let toml = pod_spec(&mut cx, spec, &prefix, kind, name, file)?;
@@ -460,9 +463,18 @@ fn container(
             "volumeMounts" | "volumeDevices" => {
                 cx.ignore(&p, "the containers share this container's filesystem")
             }
-            "stdin" | "stdinOnce" | "tty" => {
-                cx.ignore(&p, "use `podinit -- COMMAND` for an interactive process")
+            "tty" if v.bool() == Some(true) => {
+                if std::mem::replace(&mut cx.tty_taken, true) {
+                    return Err(refuse(
+                        &p,
+                        "another container has the terminal: one at most",
+                    ));
+                }
+                cx.honour(&p);
+                t += "tty = true\n";
             }
+            "stdin" | "tty" => cx.honour(&p),
+            "stdinOnce" => cx.ignore(&p, "stdin is podinit's own, open for the pod's life"),
             "terminationMessagePath" | "terminationMessagePolicy" | "resizePolicy" => {
                 cx.ignore(&p, "a cluster's concern")
             }
