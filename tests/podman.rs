@@ -116,7 +116,7 @@ fn prepare() -> Result<(), String> {
             let ctx = workdir();
             std::fs::create_dir_all(ctx.join("bin")).unwrap();
             std::fs::copy(&busybox, ctx.join("bin/busybox")).map_err(|e| e.to_string())?;
-            for applet in ["sh", "sleep", "id", "cat", "echo", "ls"] {
+            for applet in ["sh", "sleep", "id", "cat", "echo", "ls", "test", "touch"] {
                 let _ = std::os::unix::fs::symlink("busybox", ctx.join("bin").join(applet));
             }
             std::fs::copy(static_podinit(), ctx.join("podinit")).map_err(|e| e.to_string())?;
@@ -324,3 +324,36 @@ fn kube_play_and_kube_down_of_the_shipped_manifest() {
     assert!(app < shipper, "the app stops before its shipper:\n{logs}");
     assert!(logs.contains("exiting with status 0"), "{logs}");
 }
+
+#[test]
+fn kube_play_of_the_multi_container_example_shows_what_podman_4_lacks() {
+    // examples/kubernetes/multi-container.yaml, unchanged: its `busybox` is
+    // this test's local image (no registry here). Podman 4.3 predates native
+    // sidecars: it runs `logship` as an init container that must exit, so
+    // `app` never starts; Podman 5 (and Kubernetes 1.29+) run it as podinit.
+    need_podman!();
+    let _s = serial();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest =
+        std::fs::read_to_string(format!("{root}/examples/kubernetes/multi-container.yaml")).unwrap();
+    let yaml = workdir().write("multi.yaml", &manifest);
+    let yaml = yaml.to_string_lossy().into_owned();
+    ok(&["tag", IMAGE, "localhost/busybox:latest"]);
+    let _ = podman(&["kube", "down", &yaml]);
+    ok(&["kube", "play", "--network", "none", &yaml]);
+    wait_logs("web-migrate", "migrate: done");
+    wait_logs("web-logship", "logship: up");
+    if podman_at_least(5, 0) {
+        wait_logs("web-app", "app: serving as web with label web");
+    } else {
+        std::thread::sleep(Duration::from_secs(3));
+        let app = podman(&["logs", "web-app"]);
+        assert!(
+            !text(&app.stdout).contains("serving"),
+            "Podman 4 started app: {}",
+            text(&app.stdout)
+        );
+    }
+    let _ = podman(&["kube", "down", &yaml]);
+}
+
