@@ -239,3 +239,60 @@ fn gunicorn_serves_from_the_socket_podinit_holds() {
     );
     assert!(!both.contains("Connection in use"), "{both}");
 }
+
+/// Serves until idle for half a second, then exits 0 (as an on-demand
+/// server does).
+const IDLE_SERVER: &str = r#"
+import os, socket
+s = socket.socket(fileno=3)
+s.settimeout(0.5)
+open(os.environ["RUNS"], "a").write("run\n")
+try:
+    while True:
+        c, _ = s.accept()
+        c.recv(16)
+        c.sendall(b"%d\n" % os.getpid())
+        c.close()
+except socket.timeout:
+    pass
+"#;
+
+#[test]
+fn an_on_demand_server_starts_at_the_first_connection_and_again_after_idling() {
+    need_root!();
+    if !has("python3") {
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("ondemand");
+    let server = dir.write("server.py", IDLE_SERVER);
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.web]\ncommand = [\"python3\", \"{s}\"]\n\
+         env = {{ RUNS = \"{d}/runs\" }}\nlisten = [\"tcp:127.0.0.1:{port}\"]\nstart = \"on-demand\"\n",
+        d = dir.path().display(),
+        s = server.display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_file("ctl.sock", LIMIT);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !pod.dir.join("runs").exists(),
+        "started before any connection"
+    );
+    assert!(ctl(&cfg, &["status"]).contains("on-demand"));
+    let first = ask(port).unwrap();
+    let again = ask(port).unwrap();
+    assert_eq!(first, again, "one run serves both");
+    pod.wait_text(
+        "podinit.stderr",
+        "it starts again at the next connection",
+        LIMIT,
+    );
+    let later = ask(port).unwrap();
+    assert_ne!(first, later, "a new run after the idle exit");
+    assert_eq!(pod.dir.read("runs").lines().count(), 2);
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}

@@ -335,7 +335,8 @@ fn kube_play_of_the_multi_container_example_shows_what_podman_4_lacks() {
     let _s = serial();
     let root = env!("CARGO_MANIFEST_DIR");
     let manifest =
-        std::fs::read_to_string(format!("{root}/examples/kubernetes/multi-container.yaml")).unwrap();
+        std::fs::read_to_string(format!("{root}/examples/kubernetes/multi-container.yaml"))
+            .unwrap();
     let yaml = workdir().write("multi.yaml", &manifest);
     let yaml = yaml.to_string_lossy().into_owned();
     ok(&["tag", IMAGE, "localhost/busybox:latest"]);
@@ -356,4 +357,3 @@ fn kube_play_of_the_multi_container_example_shows_what_podman_4_lacks() {
     }
     let _ = podman(&["kube", "down", &yaml]);
 }
-

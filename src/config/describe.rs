@@ -182,6 +182,7 @@ fn process(cfg: &Config, p: &ProcSpec, clock: Clock) -> String {
     let role = match (p.main, p.manual_start) {
         (true, _) => ", main",
         (_, true) => ", started by `podinit start` only (start = \"manual\")",
+        _ if p.on_demand => ", started by a connection to its sockets (start = \"on-demand\")",
         _ => "",
     };
     let _ = writeln!(out, "  kind = {kind}{role}");

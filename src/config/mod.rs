@@ -260,6 +260,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         pre_stop: None,
         watch: None,
         manual_start: false,
+        on_demand: false,
         listen: Vec::new(),
         restart_codes: Vec::new(),
         env_file: None,

@@ -127,7 +127,8 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
             watch: self.watch_keys()?,
-            manual_start: self.start_mode()?,
+            manual_start: self.start_mode()? == Some(false),
+            on_demand: self.start_mode()? == Some(true),
             listen: self.listen()?,
             env_file: id.env_file,
             user: id.user,
@@ -626,27 +627,38 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         Ok(l)
     }
 
-    /// `start`: `"auto"` (with the pod, the default) or `"manual"`.
-    fn start_mode(&self) -> Result<bool> {
+    /// `start`: `"auto"` (with the pod, the default: None), `"manual"`
+    /// (Some(false)) or `"on-demand"` (Some(true), which needs `listen`).
+    fn start_mode(&self) -> Result<Option<bool>> {
         let Some(i) = self.get("start") else {
-            return Ok(false);
+            return Ok(None);
         };
+        let main = self
+            .get("main")
+            .is_some_and(|m| m.boolean(self.cx).unwrap_or(false));
         match i.string(self.cx)? {
-            "auto" => Ok(false),
-            "manual"
+            "auto" => Ok(None),
+            "on-demand" if main => Err(i.bad(self.cx, "a main process starts with the pod")),
+            "on-demand" if self.get("listen").is_none() => Err(i.bad(
+                self.cx,
+                "needs `listen`: it starts at the first connection to one of its sockets",
+            )),
+            "on-demand"
                 if self
-                    .get("main")
+                    .get("oneshot")
                     .is_some_and(|m| m.boolean(self.cx).unwrap_or(false)) =>
             {
-                Err(i.bad(
-                    self.cx,
-                    "a main process starts with the pod; `manual` is for the others",
-                ))
+                Err(i.bad(self.cx, "a oneshot runs once; on-demand is for servers"))
             }
-            "manual" => Ok(true),
+            "on-demand" => Ok(Some(true)),
+            "manual" if main => Err(i.bad(
+                self.cx,
+                "a main process starts with the pod; `manual` is for the others",
+            )),
+            "manual" => Ok(Some(false)),
             other => Err(i.bad(
                 self.cx,
-                format!("{other:?}: expected \"auto\" or \"manual\""),
+                format!("{other:?}: expected \"auto\", \"manual\" or \"on-demand\""),
             )),
         }
     }

@@ -127,6 +127,9 @@ pub struct ProcSpec {
     pub listen: Vec<super::listen::Listen>,
     /// `start = "manual"`: not started with the pod, only by `podinit start`.
     pub manual_start: bool,
+    /// `start = "on-demand"`: started at the first connection or datagram
+    /// on one of its `listen` sockets; back to waiting after a clean exit.
+    pub on_demand: bool,
     /// Files whose changes restart it.
     pub watch: Option<Box<super::watch::Watch>>,
     /// Read at each start (a missing file is a failed start).

@@ -49,6 +49,7 @@ const KIND_HTTP_LISTEN: u64 = 7;
 const KIND_HTTP_CLIENT: u64 = 8;
 const KIND_SYSLOG: u64 = 9;
 const KIND_WATCH: u64 = 10;
+const KIND_DEMAND: u64 = 11;
 
 /// A readiness channel the process itself writes to (notify_fd, sd_notify).
 struct Notify {
@@ -197,6 +198,8 @@ pub struct Runtime {
     watcher: Option<watch::Watcher>,
     /// The sockets of processes with `listen`.
     listeners: listen::Listeners,
+    /// On-demand processes whose sockets are in epoll (they are down).
+    armed: std::collections::HashSet<usize>,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
     oom: Option<oom::OomWatch>,
     /// A cgroup per process, where the container allows it.
@@ -277,6 +280,7 @@ impl Runtime {
             syslog,
             watcher,
             listeners,
+            armed: std::collections::HashSet::new(),
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -462,6 +466,12 @@ impl Runtime {
                     r.on_readable(&mut self.router);
                 }
             }
+            KIND_DEMAND => {
+                // Watched only while it is down: stop at once (level-triggered).
+                self.arm_sockets(id as usize, false);
+                let acts = self.feed(Input::Demand { idx: id as usize });
+                self.execute(acts);
+            }
             KIND_WATCH => {
                 let changes = self.watcher.as_mut().map(|w| w.on_readable());
                 for (idx, path) in changes.unwrap_or_default() {
@@ -618,6 +628,10 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::ReadConfig => self.read_config(),
+                Action::ArmSockets { idx, on } => {
+                    self.arm_sockets(idx, on);
+                    Vec::new()
+                }
                 Action::Rewire(idx) => {
                     if let Err(e) = self.router.update(self.sup.specs(), &[idx]) {
                         log::error!("reload: log streams of {}: {e}", self.sup.specs()[idx].name);

@@ -6,6 +6,35 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use super::*;
 
 impl Runtime {
+    /// `Action::ArmSockets`: an on-demand process's sockets in epoll (on)
+    /// or out of it; idempotent.
+    pub(super) fn arm_sockets(&mut self, idx: usize, on: bool) {
+        let Some(spec) = self.sup.specs().get(idx) else {
+            return;
+        };
+        let (fds, _) = self.listeners.for_spec(spec);
+        if on == self.armed.contains(&idx) {
+            return;
+        }
+        for fd in fds {
+            if on {
+                if let Err(e) =
+                    self.poller
+                        .add(fd, libc::EPOLLIN as u32, token(KIND_DEMAND, idx as u64))
+                {
+                    log::error!("{}: cannot wait for connections: {e}", spec.name);
+                }
+            } else {
+                self.poller.remove(fd);
+            }
+        }
+        if on {
+            self.armed.insert(idx);
+        } else {
+            self.armed.remove(&idx);
+        }
+    }
+
     /// `Action::Spawn`: stdio from the router, the readiness channel, the
     /// spawn. Long on purpose: the fds are made and handed on in the order
     /// the child needs them, and closed on our side right after.

@@ -45,6 +45,9 @@ impl Supervisor {
                     "reload: {} is new",
                     spec.name
                 );
+                if spec.on_demand {
+                    self.out.push(Action::ArmSockets { idx, on: true });
+                }
                 continue; // started by `step` when its dependencies are met
             }
             note!(

@@ -42,7 +42,9 @@ impl Supervisor {
             let fine = if spec.oneshot {
                 !awaited(i) || p.state == State::Completed
             } else {
-                p.held || (p.state == State::Ready && (spec.readiness.is_none() || p.serving))
+                p.held
+                    || p.demand_wait
+                    || (p.state == State::Ready && (spec.readiness.is_none() || p.serving))
             };
             if !fine {
                 let mut reason = if spec.oneshot {
@@ -83,10 +85,11 @@ impl Supervisor {
         let initialized = current
             .iter()
             .filter(long)
-            .all(|&i| self.procs[i].ever_started);
+            .all(|&i| self.procs[i].ever_started || self.procs[i].demand_wait);
         let containers_ready = current.iter().filter(long).all(|&i| {
             let p = &self.procs[i];
-            p.state == State::Ready && (self.specs[i].readiness.is_none() || p.serving)
+            p.demand_wait
+                || p.state == State::Ready && (self.specs[i].readiness.is_none() || p.serving)
         });
         let ready = initialized && containers_ready && self.health(Check::Ready).is_ok();
         [

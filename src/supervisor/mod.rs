@@ -165,6 +165,8 @@ pub enum Input {
     Notified { pid: Pid },
     /// Process `idx` sent an sd_notify datagram (its sender checked).
     SdNotify { idx: usize, msg: SdMessage },
+    /// A connection or datagram came on a socket of on-demand process `idx`.
+    Demand { idx: usize },
     /// A file process `idx` watches changed (`path` as its glob sees it;
     /// None: the kernel dropped events, so anything may have changed).
     Changed { idx: usize, path: Option<String> },
@@ -340,6 +342,9 @@ pub enum Action {
     /// Process `idx` is new or its output settings may have changed: give
     /// it the log streams its spec asks for (before it is spawned).
     Rewire(usize),
+    /// Watch (`on`) or stop watching the `listen` sockets of on-demand
+    /// process `idx`; a connection is answered with `Input::Demand`.
+    ArmSockets { idx: usize, on: bool },
     /// Exit podinit with this status.
     Exit(i32),
 }
@@ -413,6 +418,8 @@ pub struct Proc {
     restart_now: bool,
     /// `podinit stop`: stays stopped, whatever its policy, until `start`.
     pub held: bool,
+    /// `start = "on-demand"`, down: it starts at the next connection.
+    pub demand_wait: bool,
     /// Removed from the config by a reload: stopped, then forgotten.
     pub retired: bool,
     /// When the next probe is due; the one in flight (id, role, timeout).
@@ -450,6 +457,8 @@ impl Proc {
     pub fn state_name(&self) -> &'static str {
         if self.held && self.pid.is_none() && self.state != State::Starting {
             "stopped"
+        } else if self.demand_wait && self.pid.is_none() {
+            "on-demand" // its sockets are open; it starts at a connection
         } else if self.state == State::Ready && !self.serving && self.readiness_fails > 0 {
             "not-ready" // its readiness probe fails (it was ready)
         } else {
@@ -461,6 +470,7 @@ impl Proc {
     fn for_spec(spec: &ProcSpec) -> Proc {
         Proc {
             held: spec.manual_start,
+            demand_wait: spec.on_demand,
             ..Proc::new()
         }
     }
@@ -492,6 +502,7 @@ impl Proc {
             hook_failed: false,
             restart_now: false,
             held: false,
+            demand_wait: false,
             retired: false,
             probe_at: None,
             probe_running: None,
@@ -596,7 +607,8 @@ impl Supervisor {
     /// Feeds one event; returns what to do about it.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         match input {
-            Input::Start => {}
+            Input::Start => self.arm_on_demand(),
+            Input::Demand { idx } => self.on_demand(now, idx),
             Input::SdNotify { idx, msg } => self.on_sd_notify(now, idx, msg),
             Input::Changed { idx, path } => self.on_change(now, idx, path),
             Input::OomKilled { pid } => {
@@ -748,6 +760,7 @@ pub fn backoff(first: Duration, max: Duration, n: u32) -> Duration {
 
 mod changes;
 mod control;
+mod demand;
 mod exit;
 mod health;
 mod hooks;

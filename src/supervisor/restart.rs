@@ -63,6 +63,9 @@ impl Supervisor {
             self.stopped_by_us(idx, status, success);
             return;
         }
+        if success && !liveness_restart && self.back_to_demand(idx) {
+            return;
+        }
         if self.restart_by_policy(now, idx, status, success, liveness_restart) {
             return;
         }

@@ -81,11 +81,12 @@ impl Supervisor {
     /// or can never be met (`Err` with the reason).
     pub(super) fn dep_status(&self, on: usize, cond: Condition) -> Result<bool, String> {
         let p = &self.procs[on];
-        let met = match cond {
-            Condition::Started => p.post_started,
-            Condition::Ready => p.state == State::Ready,
-            Condition::Completed => p.state == State::Completed,
-        };
+        let met = p.demand_wait && cond != Condition::Completed
+            || match cond {
+                Condition::Started => p.post_started,
+                Condition::Ready => p.state == State::Ready,
+                Condition::Completed => p.state == State::Completed,
+            };
         if met {
             return Ok(true);
         }
@@ -129,7 +130,8 @@ impl Supervisor {
     pub(super) fn start_ready_ones(&mut self, now: Instant) {
         for k in 0..self.start_order.len() {
             let idx = self.start_order[k];
-            if self.procs[idx].state != State::Waiting || self.procs[idx].held {
+            let p = &self.procs[idx];
+            if p.state != State::Waiting || p.held || p.demand_wait {
                 continue;
             }
             let mut ready = true;

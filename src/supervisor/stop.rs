@@ -100,6 +100,11 @@ impl Supervisor {
         if !self.forced {
             self.pre_stops_at_shutdown(now, deadline);
         }
+        for idx in 0..self.procs.len() {
+            if self.procs[idx].demand_wait {
+                self.out.push(Action::ArmSockets { idx, on: false });
+            }
+        }
     }
 
     /// Kill everything now: every managed group, then every stray.

@@ -145,6 +145,7 @@ main = true
 
 mod changes;
 mod control;
+mod demand;
 mod hooks;
 mod lifecycle;
 mod schedule;
