@@ -13,33 +13,11 @@ impl Supervisor {
         self.cancel_hook(idx);
         let p = &mut self.procs[idx];
         let was_stopping = p.state == State::Stopping;
-        let hook_failed = std::mem::take(&mut p.hook_failed);
-        let liveness_restart = std::mem::take(&mut p.restart_after_stop);
-        let restart_now = std::mem::take(&mut p.restart_now);
-        let oom = std::mem::take(&mut p.oom_pending);
-        let watchdog = std::mem::take(&mut p.watchdog_failed);
+        let liveness_restart = p.restart_after_stop;
+        let restart_now = p.restart_now;
+        let oom = p.oom_pending;
         p.watchdog_at = None;
-        p.last_exit_reason = Some(if oom {
-            p.oom_kills += 1;
-            ExitReason::Oom
-        } else if watchdog {
-            ExitReason::Watchdog
-        } else if hook_failed {
-            ExitReason::Hook
-        } else if liveness_restart {
-            ExitReason::Liveness
-        } else if restart_now || p.held || p.retired {
-            ExitReason::Operator
-        } else if matches!(status, ExitStatus::Signaled(_)) {
-            ExitReason::Signal
-        } else {
-            ExitReason::Exit
-        });
-        if let Some(r) = p.last_exit_reason
-            && let Some(k) = ExitReason::ALL.iter().position(|&x| x == r)
-        {
-            p.exits_by_reason[k] += 1;
-        }
+        self.record_reason(idx, status);
         if oom {
             let name = self.specs[idx].name.clone();
             note!(
@@ -70,6 +48,37 @@ impl Supervisor {
             return;
         }
         self.ended_for_good(now, idx, status, success);
+    }
+
+    /// Why run `idx` ended, as `status` and metrics give it; clears the
+    /// flags that told.
+    fn record_reason(&mut self, idx: usize, status: ExitStatus) {
+        let p = &mut self.procs[idx];
+        let hook_failed = std::mem::take(&mut p.hook_failed);
+        let liveness_restart = std::mem::take(&mut p.restart_after_stop);
+        let restart_now = std::mem::take(&mut p.restart_now);
+        let oom = std::mem::take(&mut p.oom_pending);
+        let watchdog = std::mem::take(&mut p.watchdog_failed);
+        let reason = if oom {
+            p.oom_kills += 1;
+            ExitReason::Oom
+        } else if watchdog {
+            ExitReason::Watchdog
+        } else if hook_failed {
+            ExitReason::Hook
+        } else if liveness_restart {
+            ExitReason::Liveness
+        } else if restart_now || p.held || p.retired {
+            ExitReason::Operator
+        } else if matches!(status, ExitStatus::Signaled(_)) {
+            ExitReason::Signal
+        } else {
+            ExitReason::Exit
+        };
+        p.last_exit_reason = Some(reason);
+        if let Some(k) = ExitReason::ALL.iter().position(|&x| x == reason) {
+            p.exits_by_reason[k] += 1;
+        }
     }
 
     /// An exit the operator or a reload asked for: `podinit restart` (spawn
