@@ -48,9 +48,11 @@ fn start_is_auto_or_manual_and_never_manual_for_a_main() {
     assert!(c.procs[0].manual_start);
     let e = err("[process.a]\ncommand = \"a\"\nstart = \"later\"\n");
     assert!(
-        e.contains("process.a.start: \"later\": expected \"auto\" or \"manual\""),
+        e.contains("process.a.start: \"later\": expected \"auto\", \"manual\" or \"on-demand\""),
         "{e}"
     );
+    let e = err("[process.a]\ncommand = \"a\"\nstart = \"on-demand\"\n");
+    assert!(e.contains("process.a.start: needs `listen`"), "{e}");
     let e = err("[process.a]\ncommand = \"a\"\nmain = true\nstart = \"manual\"\n");
     assert!(
         e.contains("process.a.start: a main process starts with the pod"),
