@@ -424,3 +424,60 @@ fn the_readme_field_table_is_what_check_reports() {
     }
     assert!(rows > 30, "{rows} rows");
 }
+
+#[test]
+fn secrets_and_configmaps_come_from_files_laid_out_as_mounted_volumes() {
+    need_root!();
+    let dir = TempDir::new("podsecret");
+    let d = dir.path().to_string_lossy().into_owned();
+    std::fs::create_dir_all(dir.join("kube/secrets/db")).unwrap();
+    std::fs::create_dir_all(dir.join("kube/configmaps/app")).unwrap();
+    dir.write("kube/secrets/db/password", "s3cret\n");
+    dir.write("kube/configmaps/app/MODE", "fast");
+    dir.write("kube/configmaps/app/LEVEL", "3");
+    let f = dir.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: a\n      command: [sh, -c, 'echo \"pw=$PW mode=$MODE level=$LEVEL\"']\n      env:\n        - name: PW\n          valueFrom: {secretKeyRef: {name: db, key: password}}\n      envFrom:\n        - configMapRef: {name: app}\n",
+    );
+    let opts = Opts {
+        env: vec![("PODINIT_KUBE_DIR".into(), format!("{d}/kube"))],
+        ..Opts::default()
+    };
+    let out = Pod::start_pid1_with(dir, &["-c", &f.to_string_lossy()], &opts).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    // A Secret file's trailing newline is kept by Kubernetes too; the shell's
+    // echo shows the value as it is.
+    assert!(out.stdout.contains("pw=s3cret"), "{}", out.stdout);
+    assert!(out.stdout.contains("mode=fast level=3"), "{}", out.stdout);
+}
+
+#[test]
+fn on_failure_restarts_until_success_and_one_grace_budget_bounds_the_stop() {
+    need_root!();
+    let dir = TempDir::new("podonfail");
+    let d = dir.path().to_string_lossy().into_owned();
+    let f = dir.write(
+        "pod.yaml",
+        &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: o}}\nspec:\n  restartPolicy: OnFailure\n  containers:\n    - name: flaky\n      command: [sh, -c, 'echo run >> {d}/runs; test $(wc -l < {d}/runs) -ge 3']\n"),
+    );
+    let out = Pod::start_pid1(dir, &["-c", &f.to_string_lossy()]).wait(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.dir.read("runs").lines().count(), 3, "{}", out.stderr);
+
+    // A container that ignores SIGTERM, next to a sidecar: the whole stop
+    // takes terminationGracePeriodSeconds, not one grace per container.
+    let dir = TempDir::new("podgrace");
+    let f = dir.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: g}\nspec:\n  terminationGracePeriodSeconds: 2\n  initContainers:\n    - {name: side, restartPolicy: Always, command: [sh, -c, \"trap '' TERM; while :; do sleep 0.1; done\"]}\n  containers:\n    - {name: deaf, command: [sh, -c, \"trap '' TERM; echo up; while :; do sleep 0.1; done\"]}\n",
+    );
+    let pod = Pod::start_pid1(dir, &["-c", &f.to_string_lossy()]);
+    pod.wait_text("podinit.stdout", "up", LIMIT);
+    let (out, took) = pod.terminate(LIMIT);
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_millis(3500),
+        "{took:?}\n{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("SIGKILL"), "{}", out.stderr);
+}
