@@ -296,3 +296,55 @@ fn an_on_demand_server_starts_at_the_first_connection_and_again_after_idling() {
     let (out, _) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
 }
+
+/// The first run stores a pipe holding state and crashes; the next run
+/// gets it back as fd 3, named, and reads the state.
+const STORING: &str = r#"
+import os, socket
+addr = os.environ["NOTIFY_SOCKET"]
+if addr.startswith("@"):
+    addr = "\0" + addr[1:]
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+n.connect(addr)
+out = os.environ["OUT"]
+if os.environ.get("LISTEN_FDS"):
+    assert os.environ["LISTEN_PID"] == str(os.getpid())
+    data = os.read(3, 100).decode()
+    open(out, "a").write("%s %s %s\n" % (os.environ["LISTEN_FDS"], os.environ["LISTEN_FDNAMES"], data))
+    n.send(b"READY=1")
+    import time; time.sleep(1000)
+r, w = os.pipe()
+os.write(w, b"state-1")
+socket.send_fds(n, [b"FDSTORE=1\nFDNAME=state"], [r])
+# Without FDSTORE=1: closed by podinit, not passed on.
+socket.send_fds(n, [b"READY=1"], [w])
+open(out, "a").write("first\n")
+os._exit(1)
+"#;
+
+#[test]
+fn the_fd_store_hands_a_pipe_with_its_state_to_the_next_run() {
+    need_root!();
+    if !has("python3") {
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let dir = TempDir::new("fdstore");
+    let script = dir.write("store.py", STORING);
+    let toml = format!(
+        "[process.app]\ncommand = [\"python3\", \"{s}\"]\nenv = {{ OUT = \"{d}/out\" }}\n\
+         ready = {{ sd_notify = true }}\nrestart_delay = \"0s\"\n",
+        d = dir.path().display(),
+        s = script.display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_text("out", "state", LIMIT);
+    assert_eq!(pod.dir.read("out"), "first\n1 state state-1\n");
+    let (out, _) = pod.terminate(LIMIT);
+    assert!(
+        out.stderr.contains("sent without FDSTORE=1 were closed"),
+        "{}",
+        out.stderr
+    );
+}

@@ -262,6 +262,7 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         manual_start: false,
         on_demand: false,
         listen: Vec::new(),
+        fd_store_max: 0,
         restart_codes: Vec::new(),
         env_file: None,
         user: None,

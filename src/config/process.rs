@@ -130,6 +130,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             manual_start: self.start_mode()? == Some(false),
             on_demand: self.start_mode()? == Some(true),
             listen: self.listen()?,
+            fd_store_max: self.fd_store_max()?,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -600,6 +601,18 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `fd_store_max`: 0 to 256, default 16 (systemd's FileDescriptorStoreMax
+    /// is 0 by default; podinit keeps a few, as the issue asks).
+    fn fd_store_max(&self) -> Result<usize> {
+        match self.get("fd_store_max") {
+            None => Ok(16),
+            Some(i) => match as_int(i.val) {
+                Some(n) if (0..=256).contains(&n) => Ok(n as usize),
+                _ => Err(i.bad(self.cx, "expected 0 to 256 fds")),
+            },
+        }
     }
 
     /// `listen`, its fds (3 on) clear of a `notify_fd`.

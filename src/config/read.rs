@@ -38,6 +38,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "watch",
     "start",
     "listen",
+    "fd_store_max",
     "watch_ignore",
     "watch_debounce",
     "env_file",

@@ -123,6 +123,8 @@ pub struct ProcSpec {
     pub post_start: Option<Box<super::probe::Hook>>,
     /// Run when it is to stop, before its stop signal.
     pub pre_stop: Option<Box<super::probe::Hook>>,
+    /// `fd_store_max`: fds it may keep in podinit's fd store (FDSTORE=1).
+    pub fd_store_max: usize,
     /// Sockets podinit binds and passes to every run (fds from 3).
     pub listen: Vec<super::listen::Listen>,
     /// `start = "manual"`: not started with the pod, only by `podinit start`.

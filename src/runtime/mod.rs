@@ -10,6 +10,7 @@
 //! nothing (SIGHUP goes to the supervisor like any signal).
 
 pub mod cgroup;
+mod fdstore;
 mod listen;
 mod oom;
 mod probe;
@@ -119,35 +120,40 @@ fn notify_socket(name: &str) -> io::Result<OwnedFd> {
 }
 
 /// The sd_notify datagrams waiting on `fd` that `pid` (the process) or one
-/// of its descendants sent; others are dropped with a warning.
-fn read_sd_notify(fd: &OwnedFd, pid: Pid) -> Vec<SdMessage> {
+/// of its descendants sent, with the fds that came along (SCM_RIGHTS, at
+/// most 16 a datagram: the kernel closes the rest); others are dropped
+/// with a warning, and their fds closed.
+fn read_sd_notify(fd: &OwnedFd, pid: Pid) -> Vec<(SdMessage, Vec<OwnedFd>)> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixCredentials, recvmsg};
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!(UnixCredentials);
+        let mut space = nix::cmsg_space!(UnixCredentials, [RawFd; 16]);
         let Ok(msg) = recvmsg::<()>(
             fd.as_raw_fd(),
             &mut iov,
             Some(&mut space),
-            MsgFlags::empty(),
+            MsgFlags::MSG_CMSG_CLOEXEC,
         ) else {
             break; // EAGAIN: nothing more for now
         };
-        let sender = msg
-            .cmsgs()
-            .ok()
-            .into_iter()
-            .flatten()
-            .find_map(|c| match c {
-                ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
-                _ => None,
-            });
+        let mut sender = None;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().ok().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::ScmCredentials(cred) => sender = Some(cred.pid()),
+                ControlMessageOwned::ScmRights(r) => {
+                    // SAFETY: the kernel just installed these fds for us.
+                    fds.extend(r.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+                }
+                _ => {}
+            }
+        }
         let n = msg.bytes;
         match sender {
             Some(s) if s == pid || procfs::is_descendant(s, pid) => {
-                out.push(SdMessage::parse(&buf[..n]));
+                out.push((SdMessage::parse(&buf[..n]), fds));
             }
             other => log::warn!(
                 "sd_notify: ignored a message from pid {other:?}, which is not the process (pid {pid}) or its descendant"
@@ -198,6 +204,8 @@ pub struct Runtime {
     watcher: Option<watch::Watcher>,
     /// The sockets of processes with `listen`.
     listeners: listen::Listeners,
+    /// fds processes handed over with FDSTORE=1.
+    fd_store: fdstore::FdStore,
     /// On-demand processes whose sockets are in epoll (they are down).
     armed: std::collections::HashSet<usize>,
     /// The memory cgroup's OOM-kill counter, when the kernel shows one.
@@ -281,6 +289,7 @@ impl Runtime {
             watcher,
             listeners,
             armed: std::collections::HashSet::new(),
+            fd_store: fdstore::FdStore::default(),
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -628,6 +637,11 @@ impl Runtime {
                     Vec::new()
                 }
                 Action::ReadConfig => self.read_config(),
+                Action::DropFds(idx) => {
+                    let name = self.sup.specs()[idx].name.clone();
+                    self.fd_store.drop_all(&name);
+                    Vec::new()
+                }
                 Action::ArmSockets { idx, on } => {
                     self.arm_sockets(idx, on);
                     Vec::new()
@@ -778,7 +792,8 @@ impl Runtime {
         };
         let (pid, datagram) = (n.pid, n.datagram);
         if datagram {
-            for msg in read_sd_notify(&n.fd, pid) {
+            for (msg, fds) in read_sd_notify(&n.fd, pid) {
+                self.store_fds(idx, &msg, fds);
                 let acts = self.feed(Input::SdNotify { idx, msg });
                 self.execute(acts);
             }
@@ -801,6 +816,25 @@ impl Runtime {
         if ready {
             let acts = self.feed(Input::Notified { pid });
             self.execute(acts);
+        }
+    }
+
+    /// `FDSTORE=1` / `FDSTOREREMOVE=1` of a datagram; fds sent without
+    /// `FDSTORE=1` are closed (as systemd does).
+    fn store_fds(&mut self, idx: usize, msg: &SdMessage, fds: Vec<OwnedFd>) {
+        let spec = &self.sup.specs()[idx];
+        let name = msg.fdname.as_deref().unwrap_or("stored");
+        if msg.fdstore_remove {
+            self.fd_store.remove(&spec.name, name);
+        }
+        if msg.fdstore && !fds.is_empty() {
+            self.fd_store.add(&spec.name, name, fds, spec.fd_store_max);
+        } else if !fds.is_empty() {
+            log::warn!(
+                "{}: sd_notify: {} fd(s) sent without FDSTORE=1 were closed",
+                spec.name,
+                fds.len()
+            );
         }
     }
 

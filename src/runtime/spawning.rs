@@ -61,7 +61,15 @@ impl Runtime {
                 }
             }
         }
-        let (fds, names) = self.listeners.for_spec(spec);
+        let (mut fds, mut names) = self.listeners.for_spec(spec);
+        // Then the fd store's, named as they were stored.
+        for (fd, name) in self.fd_store.for_proc(&spec.name) {
+            fds.push(fd);
+            if !names.is_empty() {
+                names.push(':');
+            }
+            names.push_str(name);
+        }
         if !fds.is_empty() {
             // systemd's socket activation: fds from 3, in `listen` order.
             for (k, fd) in fds.iter().enumerate() {

@@ -136,6 +136,9 @@ impl Supervisor {
                 Some(idx),
                 "reload: {name} was removed; stopping it"
             );
+            if self.may_store_fds(idx) {
+                self.out.push(Action::DropFds(idx));
+            }
             let p = &mut self.procs[idx];
             p.retired = true;
             p.held = true;
@@ -203,6 +206,15 @@ impl Supervisor {
         }
     }
 
+    /// Whether it can have fds in the store: only over sd_notify.
+    fn may_store_fds(&self, idx: usize) -> bool {
+        let s = &self.specs[idx];
+        s.fd_store_max > 0
+            && s.ready
+                .as_ref()
+                .is_some_and(|r| r.kind == crate::config::ProbeKind::SdNotify)
+    }
+
     /// `start` (and `restart` of a process that is down).
     fn start_asked(&mut self, idx: usize) -> Result<(), String> {
         let name = self.specs[idx].name.clone();
@@ -265,6 +277,9 @@ impl Supervisor {
         }
         p.held = !then_start;
         p.restart_now = then_start;
+        if !then_start && self.may_store_fds(idx) {
+            self.out.push(Action::DropFds(idx));
+        }
         let verb = if then_start { "restart" } else { "stop" };
         note!(
             self,

@@ -342,6 +342,9 @@ pub enum Action {
     /// Process `idx` is new or its output settings may have changed: give
     /// it the log streams its spec asks for (before it is spawned).
     Rewire(usize),
+    /// Close the fds process `idx` keeps in the fd store (it was stopped
+    /// by the operator, or removed by a reload).
+    DropFds(usize),
     /// Watch (`on`) or stop watching the `listen` sockets of on-demand
     /// process `idx`; a connection is answered with `Input::Demand`.
     ArmSockets { idx: usize, on: bool },

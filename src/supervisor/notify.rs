@@ -22,6 +22,12 @@ pub struct SdMessage {
     pub mainpid: Option<Pid>,
     pub errno: Option<i32>,
     pub extend: Option<Duration>,
+    /// `FDSTORE=1`: the fds sent with it go to the fd store.
+    pub fdstore: bool,
+    /// `FDSTOREREMOVE=1`: drop the stored fds named `fdname`.
+    pub fdstore_remove: bool,
+    /// `FDNAME=`: the name of the fds (systemd's default: `stored`).
+    pub fdname: Option<String>,
 }
 
 impl SdMessage {
@@ -42,6 +48,17 @@ impl SdMessage {
                 "MAINPID" => m.mainpid = v.parse().ok().filter(|&p: &Pid| p > 1),
                 "ERRNO" => m.errno = v.parse().ok(),
                 "EXTEND_TIMEOUT_USEC" => m.extend = v.parse().ok().map(Duration::from_micros),
+                "FDSTORE" => m.fdstore |= v == "1",
+                "FDSTOREREMOVE" => m.fdstore_remove |= v == "1",
+                // As systemd: up to 255 characters, no `:` (the separator
+                // of LISTEN_FDNAMES), printable.
+                "FDNAME"
+                    if !v.is_empty()
+                        && v.len() <= 255
+                        && v.chars().all(|c| c.is_ascii_graphic() && c != ':') =>
+                {
+                    m.fdname = Some(v.to_string())
+                }
                 _ => {}
             }
         }
