@@ -97,7 +97,11 @@ const ROWS: &[Row] = &[
     Row {
         verbs: &["start", "stop", "restart"],
         synopsis: "start|stop|restart NAME...",
-        help: &["likewise"],
+        help: &[
+            "likewise; a group's name: all its replicas;",
+            "restart --rolling: one at a time, each once",
+            "the one before is ready again",
+        ],
         run: control_client,
     },
     Row {

@@ -348,3 +348,92 @@ fn the_fd_store_hands_a_pipe_with_its_state_to_the_next_run() {
         out.stderr
     );
 }
+
+/// A replica: says READY=1 once it serves, answers with its number and pid.
+const REPLICA: &str = r#"
+import os, socket, time
+s = socket.socket(fileno=3)
+time.sleep(0.2)  # a start-up that takes a while
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+addr = os.environ["NOTIFY_SOCKET"]
+n.connect("\0" + addr[1:] if addr.startswith("@") else addr)
+n.send(b"READY=1")
+while True:
+    c, _ = s.accept()
+    c.recv(16)
+    c.sendall(("%s %d\n" % (os.environ["PODINIT_REPLICA"], os.getpid())).encode())
+    c.close()
+"#;
+
+#[test]
+fn replicas_share_a_port_and_a_rolling_restart_under_load_refuses_nothing() {
+    need_root!();
+    if !has("python3") {
+        eprintln!("SKIPPED: no python3");
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("replicas");
+    let server = dir.write("replica.py", REPLICA);
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.web]\ncommand = [\"python3\", \"{s}\"]\n\
+         replicas = 3\nlisten = [\"tcp:127.0.0.1:{port}\"]\nready = {{ sd_notify = true }}\n",
+        d = dir.path().display(),
+        s = server.display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_file("ctl.sock", LIMIT);
+    pod.wait_until("3 ready", LIMIT, || {
+        ctl(&cfg, &["status", "web"]).matches(" ready ").count() == 3
+    });
+    // The kernel spreads the connections over the three.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut before = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let a = ask(port).unwrap();
+        let mut w = a.split_whitespace();
+        seen.insert(w.next().unwrap().to_string());
+        before.insert(w.next().unwrap().to_string());
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let client = {
+        let (stop, refused) = (stop.clone(), refused.clone());
+        std::thread::spawn(move || {
+            let mut pids = std::collections::BTreeSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                match ask(port) {
+                    Ok(a) => {
+                        pids.insert(a.split_whitespace().nth(1).unwrap_or("").to_string());
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {}
+                }
+            }
+            pids
+        })
+    };
+    ctl(&cfg, &["restart", "--rolling", "web"]);
+    pod.wait_text("podinit.stderr", "restarting web-2 (0 after it)", LIMIT);
+    pod.wait_until("3 ready again", LIMIT, || {
+        ctl(&cfg, &["status", "web"]).matches(" ready ").count() == 3
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let pids = client.join().unwrap();
+    assert_eq!(refused.load(Ordering::Relaxed), 0);
+    let new: Vec<_> = pids.difference(&before).collect();
+    assert!(new.len() >= 3, "the new runs answered: {new:?}");
+    let e = pod.dir.read("podinit.stderr");
+    let at = |s: &str| e.find(s).unwrap_or_else(|| panic!("{s:?} not in {e}"));
+    assert!(at("web-0 is ready") < at("restarting web-1"), "{e}");
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}

@@ -14,6 +14,7 @@ pub mod listen;
 pub mod probe;
 mod process;
 mod read;
+pub mod replicas;
 pub mod resources;
 pub mod schedule;
 mod schema;
@@ -263,6 +264,8 @@ fn command_proc(argv: Vec<std::ffi::OsString>, deps: Vec<Dep>, stop_timeout: Dur
         on_demand: false,
         listen: Vec::new(),
         fd_store_max: 0,
+        replicas: None,
+        replica: None,
         restart_codes: Vec::new(),
         env_file: None,
         user: None,
@@ -408,6 +411,8 @@ pub fn parse_layers(
                 .is_some()
         })
         .collect();
+    let (mut procs, explicit) =
+        replicas::expand(procs, explicit).map_err(|e| ConfigError(format!("{file}: {e}")))?;
     pod_wide_rules(&mut procs, &explicit);
     // The `-- COMMAND` waits for every oneshot but the scheduled ones.
     let scheduled: Vec<bool> = procs.iter().map(|p| p.schedule.is_some()).collect();

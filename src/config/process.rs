@@ -120,10 +120,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
                 .get("health")
                 .map(|i| probe::parse(self.cx, i, probe::Role::Health).map(Box::new))
                 .transpose()?,
-            readiness: self
-                .get("readiness")
-                .map(|i| probe::parse(self.cx, i, probe::Role::Readiness).map(Box::new))
-                .transpose()?,
+            readiness: self.readiness()?,
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
             watch: self.watch_keys()?,
@@ -131,6 +128,8 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             on_demand: self.start_mode()? == Some(true),
             listen: self.listen()?,
             fd_store_max: self.fd_store_max()?,
+            replicas: self.replicas()?,
+            replica: None,
             env_file: id.env_file,
             user: id.user,
             group: id.group,
@@ -601,6 +600,23 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             ));
         }
         Ok(format!("{}/{path}", self.log_dir.trim_end_matches('/')))
+    }
+
+    /// `replicas`: 1 to 1000.
+    fn replicas(&self) -> Result<Option<u32>> {
+        let Some(i) = self.get("replicas") else {
+            return Ok(None);
+        };
+        match as_int(i.val) {
+            Some(n) if (1..=1000).contains(&n) => Ok(Some(n as u32)),
+            _ => Err(i.bad(self.cx, "expected 1 to 1000 replicas")),
+        }
+    }
+
+    fn readiness(&self) -> Result<Option<Box<super::Probe>>> {
+        self.get("readiness")
+            .map(|i| probe::parse(self.cx, i, probe::Role::Readiness).map(Box::new))
+            .transpose()
     }
 
     /// `fd_store_max`: 0 to 256, default 16 (systemd's FileDescriptorStoreMax

@@ -39,6 +39,7 @@ pub(super) const PROCESS_KEYS: &[&str] = &[
     "start",
     "listen",
     "fd_store_max",
+    "replicas",
     "watch_ignore",
     "watch_debounce",
     "env_file",

@@ -123,6 +123,10 @@ pub struct ProcSpec {
     pub post_start: Option<Box<super::probe::Hook>>,
     /// Run when it is to stop, before its stop signal.
     pub pre_stop: Option<Box<super::probe::Hook>>,
+    /// `replicas = N` as configured (expanded into N specs by config).
+    pub replicas: Option<u32>,
+    /// A replica: its group's name and its number.
+    pub replica: Option<(String, u32)>,
     /// `fd_store_max`: fds it may keep in podinit's fd store (FDSTORE=1).
     pub fd_store_max: usize,
     /// Sockets podinit binds and passes to every run (fds from 3).

@@ -102,6 +102,31 @@ pub enum Asked {
     Commands(Vec<Control>),
 }
 
+/// The processes `name` names: itself, or — a name with no process of
+/// its own — its replicas (NAME-0, …).
+fn find_all(current: &[(usize, &str)], name: &str) -> Result<Vec<usize>, String> {
+    if let Some(&(i, _)) = current.iter().find(|(_, n)| *n == name) {
+        return Ok(vec![i]);
+    }
+    let group: Vec<usize> = current
+        .iter()
+        .filter(|(_, n)| {
+            n.strip_prefix(name)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|&(i, _)| i)
+        .collect();
+    if !group.is_empty() {
+        return Ok(group);
+    }
+    let names: Vec<&str> = current.iter().map(|&(_, n)| n).collect();
+    Err(format!(
+        "unknown process {name:?} (processes: {})",
+        names.join(", ")
+    ))
+}
+
 /// How many lines `logs` gives without `-n`.
 pub const DEFAULT_LINES: usize = 30;
 
@@ -109,21 +134,19 @@ pub const DEFAULT_LINES: usize = 30;
 /// indices and names. `Err` is the reply's error message.
 pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
     let req = parse_request(line)?;
+    let find_all = |name: &str| find_all(current, name);
     let find = |name: &str| -> Result<usize, String> {
-        current
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|&(i, _)| i)
-            .ok_or_else(|| {
-                let names: Vec<&str> = current.iter().map(|&(_, n)| n).collect();
-                format!("unknown process {name:?} (processes: {})", names.join(", "))
-            })
+        match find_all(name)?.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(format!("{name} has replicas: name one ({name}-0, …)")),
+        }
     };
     let names = |args: &[String]| -> Result<Vec<usize>, String> {
-        args.iter()
-            .filter(|a| !a.starts_with("--"))
-            .map(|a| find(a))
-            .collect()
+        let mut out = Vec::new();
+        for a in args.iter().filter(|a| !a.starts_with("--")) {
+            out.extend(find_all(a)?);
+        }
+        Ok(out)
     };
     let flag = |f: &str| req.args.iter().any(|a| a == f);
     Ok(match req.verb {
@@ -152,6 +175,8 @@ pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
             let each = match req.verb {
                 Verb::Start => Control::Start,
                 Verb::Stop => Control::Stop,
+                // One at a time, each after the one before is ready again.
+                _ if flag("--rolling") => Control::Rolling,
                 _ => Control::Restart,
             };
             Asked::Commands(ids.into_iter().map(each).collect())
@@ -161,7 +186,8 @@ pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
                 return Err("usage: signal NAME SIGNAL".into());
             };
             let sig = crate::config::units::parse_signal(sig)?;
-            Asked::Commands(vec![Control::Signal(find(name)?, sig)])
+            let ids = find_all(name)?;
+            Asked::Commands(ids.into_iter().map(|i| Control::Signal(i, sig)).collect())
         }
         Verb::Reload => Asked::Commands(vec![Control::Reload]),
     })

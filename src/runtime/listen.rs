@@ -148,6 +148,9 @@ impl Listeners {
         let mut fresh: HashMap<Addr, (Listen, OwnedFd)> = HashMap::new();
         for s in specs {
             for (k, l) in s.listen.iter().enumerate() {
+                if kept.contains_key(&l.addr) || fresh.contains_key(&l.addr) {
+                    continue; // replicas share their table's sockets
+                }
                 match self.bound.remove(&l.addr) {
                     Some((old, fd)) if old == *l => {
                         kept.insert(l.addr.clone(), (old, fd));

@@ -50,15 +50,7 @@ impl Supervisor {
                 }
                 continue; // started by `step` when its dependencies are met
             }
-            note!(
-                self,
-                Info,
-                Reload,
-                Some(idx),
-                "reload: {} changed; restarting it",
-                spec.name
-            );
-            self.restart_changed(now, idx, &old);
+            self.reload_changed(now, idx, &old);
         }
         self.retire_removed(&remap);
         self.start_order = cfg
@@ -103,6 +95,25 @@ impl Supervisor {
 
     /// A changed process starts afresh: stopped as its old spec said, then
     /// spawned again at once.
+    /// A process whose spec a reload changed: restarted, or — a running
+    /// replica — rolled (one at a time, each once the last is ready).
+    fn reload_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
+        let name = self.specs[idx].name.clone();
+        note!(
+            self,
+            Info,
+            Reload,
+            Some(idx),
+            "reload: {name} changed; restarting it"
+        );
+        let replica = &self.specs[idx].replica;
+        if replica.is_some() && old.replica == *replica && self.procs[idx].pid.is_some() {
+            self.roll(now, idx);
+        } else {
+            self.restart_changed(now, idx, old);
+        }
+    }
+
     pub(super) fn restart_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
         let p = &mut self.procs[idx];
         p.held = false;
@@ -189,6 +200,10 @@ impl Supervisor {
             Control::Stop(idx) => self.stop_asked(now, idx, false),
             Control::Restart(idx) if self.procs[idx].pid.is_none() => self.start_asked(idx),
             Control::Restart(idx) => self.stop_asked(now, idx, true),
+            Control::Rolling(idx) => {
+                self.roll(now, idx);
+                Ok(())
+            }
             Control::Signal(idx, sig) => match self.procs[idx].pid {
                 Some(pid) => {
                     self.out.push(Action::SignalProcess { idx, pid, sig });

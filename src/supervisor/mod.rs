@@ -298,6 +298,9 @@ pub enum Control {
     Start(usize),
     Stop(usize),
     Restart(usize),
+    /// `restart --rolling`: restart it once the one before in the queue is
+    /// ready again (the first at once).
+    Rolling(usize),
     Signal(usize, i32),
     /// Read the config again and apply it (as SIGHUP does).
     Reload,
@@ -565,6 +568,9 @@ pub struct Supervisor {
     zone: crate::config::Zone,
     out: Vec<Action>,
     events: Vec<Event>,
+    /// A rolling restart: the one restarting (and since when), the rest.
+    rolling_now: Option<(usize, Instant)>,
+    rolling: std::collections::VecDeque<usize>,
 }
 
 impl Supervisor {
@@ -596,6 +602,8 @@ impl Supervisor {
             zone: crate::config::schedule::utc,
             out: Vec::new(),
             events: Vec::new(),
+            rolling_now: None,
+            rolling: std::collections::VecDeque::new(),
         }
     }
 
@@ -771,6 +779,7 @@ mod notify;
 mod probes;
 mod readiness;
 mod restart;
+mod rolling;
 mod schedule;
 mod start;
 mod stop;

@@ -107,6 +107,7 @@ impl Supervisor {
         self.timers(now);
         match self.phase {
             Phase::Up => {
+                self.rolling_step(now);
                 self.stop_retired(now);
                 self.start_ready_ones(now);
                 if self.phase == Phase::Up && self.pod_is_over() {

@@ -148,5 +148,6 @@ mod control;
 mod demand;
 mod hooks;
 mod lifecycle;
+mod rolling;
 mod schedule;
 mod start_stop;
