@@ -90,3 +90,32 @@ ready = { http = "http://127.0.0.1:8080/ready", headers = { Authorization = "Bea
         assert!(e.contains(want), "{probe}: {e}");
     }
 }
+
+#[test]
+fn replicas_expand_and_bad_ones_name_the_key() {
+    let c = ok(r#"
+[process.web]
+command = "web --id {replica}"
+replicas = 2
+env = { LOG = "/tmp/web-{replica}.log" }
+[process.after]
+command = "after"
+depends_on = ["web"]
+"#);
+    let names: Vec<&str> = c.procs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["web-0", "web-1", "after"]);
+    assert_eq!(c.procs[1].argv, ["web", "--id", "1"]);
+    assert!(c.procs[1].env.contains(&("LOG".into(), "/tmp/web-1.log".into())));
+    assert_eq!(c.procs[2].deps.iter().map(|d| d.on).collect::<Vec<_>>(), [0, 1]);
+    for (text, want) in [
+        ("[process.a]\ncommand = \"a\"\nreplicas = 0\n", "process.a.replicas: expected 1 to 1000 replicas"),
+        ("[process.a]\ncommand = \"a {replica}\"\n", "process.a.command: {replica} needs `replicas`"),
+        (
+            "[process.a]\ncommand = \"a\"\nreplicas = 2\n[process.a-1]\ncommand = \"b\"\n",
+            "a replica's name is taken",
+        ),
+    ] {
+        let e = err(text);
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}
