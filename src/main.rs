@@ -116,6 +116,12 @@ const ROWS: &[Row] = &[
         help: &["likewise: read the config again and apply it"],
         run: control_client,
     },
+    Row {
+        verbs: &["scale"],
+        synopsis: "scale NAME N",
+        help: &["likewise: run N replicas of NAME (until a reload)"],
+        run: control_client,
+    },
 ];
 
 const HELP_END: &str = "\
@@ -480,7 +486,7 @@ fn misuse(verb: control::Verb, rest: &[String]) -> Option<String> {
     use control::Verb as V;
     let misused = match verb {
         V::Start | V::Stop | V::Restart => rest.is_empty(),
-        V::Signal => rest.len() != 2,
+        V::Signal | V::Scale => rest.len() != 2,
         V::Reload | V::Events => !rest.is_empty(),
         V::Logs => rest.iter().all(|a| a.starts_with('-')),
         V::Health => rest.iter().any(|a| a != "--live"),

@@ -437,3 +437,44 @@ fn replicas_share_a_port_and_a_rolling_restart_under_load_refuses_nothing() {
     let (out, _) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
 }
+
+#[test]
+fn scale_adds_and_removes_replicas_and_leaves_the_others_running() {
+    need_root!();
+    let dir = TempDir::new("scale");
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{}/ctl.sock\"\n[process.w]\ncommand = \"sleep 1000\"\nreplicas = 2\n",
+        dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    pod.wait_file("ctl.sock", LIMIT);
+    let ready = |cfg: &str| ctl(cfg, &["status", "w"]).matches(" ready ").count();
+    pod.wait_until("2 ready", LIMIT, || ready(&cfg) == 2);
+    let pid_of_0 = |cfg: &str| {
+        let j = ctl(cfg, &["status", "w-0", "--json"]);
+        j.split("\"pid\":")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let first = pid_of_0(&cfg);
+    ctl(&cfg, &["scale", "w", "4"]);
+    pod.wait_until("4 ready", LIMIT, || ready(&cfg) == 4);
+    ctl(&cfg, &["scale", "w", "1"]);
+    pod.wait_until("1 left", LIMIT, || {
+        ctl(&cfg, &["status", "w"]).lines().count() == 3
+    });
+    assert_eq!(pid_of_0(&cfg), first, "w-0 kept running throughout");
+    let bad = Command::new(BIN)
+        .args(["scale", "nope", "2", "-c", &cfg])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("nope"), "{}", text(&bad.stderr));
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}

@@ -607,6 +607,11 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         let Some(i) = self.get("replicas") else {
             return Ok(None);
         };
+        // `podinit scale NAME N` (the runtime's, until the next reload).
+        let scaled = (self.env)(&format!("PODINIT_SCALE:{}", self.name));
+        if let Some(n) = scaled.and_then(|v| v.parse().ok()) {
+            return Ok(Some(n));
+        }
         match as_int(i.val) {
             Some(n) if (1..=1000).contains(&n) => Ok(Some(n as u32)),
             _ => Err(i.bad(self.cx, "expected 1 to 1000 replicas")),

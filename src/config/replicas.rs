@@ -31,6 +31,9 @@ fn replica(s: &ProcSpec, k: u32) -> ProcSpec {
     let n = k.to_string();
     r.name = format!("{}-{k}", s.name);
     r.replica = Some((s.name.clone(), k));
+    // The count is the group's: a replica's spec does not change with it
+    // (`podinit scale` leaves the running ones alone).
+    r.replicas = None;
     r.argv = s
         .argv
         .iter()

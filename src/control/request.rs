@@ -20,10 +20,11 @@ pub enum Verb {
     Restart,
     Signal,
     Reload,
+    Scale,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 9] = [
+    pub const ALL: [Verb; 10] = [
         Verb::Status,
         Verb::Health,
         Verb::Events,
@@ -33,6 +34,7 @@ impl Verb {
         Verb::Restart,
         Verb::Signal,
         Verb::Reload,
+        Verb::Scale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Verb {
             Verb::Restart => "restart",
             Verb::Signal => "signal",
             Verb::Reload => "reload",
+            Verb::Scale => "scale",
         }
     }
 
@@ -100,6 +103,11 @@ pub enum Asked {
     /// Inputs for the supervisor, in order (start, stop, restart, signal,
     /// reload).
     Commands(Vec<Control>),
+    /// `scale NAME N`: run N replicas of NAME (a reload with that count).
+    Scale {
+        name: String,
+        replicas: u32,
+    },
 }
 
 /// The processes `name` names: itself, or — a name with no process of
@@ -190,6 +198,20 @@ pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
             Asked::Commands(ids.into_iter().map(|i| Control::Signal(i, sig)).collect())
         }
         Verb::Reload => Asked::Commands(vec![Control::Reload]),
+        Verb::Scale => {
+            let [name, n] = req.args.as_slice() else {
+                return Err("usage: scale NAME N".into());
+            };
+            let replicas = n
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| format!("{n:?}: expected 1 to 1000 replicas"))?;
+            Asked::Scale {
+                name: name.clone(),
+                replicas,
+            }
+        }
     })
 }
 

@@ -204,6 +204,8 @@ pub struct Runtime {
     watcher: Option<watch::Watcher>,
     /// The sockets of processes with `listen`.
     listeners: listen::Listeners,
+    /// `podinit scale`: replica counts over the config's, until a reload.
+    scale: HashMap<String, u32>,
     /// fds processes handed over with FDSTORE=1.
     fd_store: fdstore::FdStore,
     /// On-demand processes whose sockets are in epoll (they are down).
@@ -290,6 +292,7 @@ impl Runtime {
             listeners,
             armed: std::collections::HashSet::new(),
             fd_store: fdstore::FdStore::default(),
+            scale: HashMap::new(),
             control_path: cfg.global.control_socket.clone(),
             specs: cfg.specs.clone(),
             command: cfg
@@ -636,7 +639,10 @@ impl Runtime {
                     self.probes.cancel(id, &self.poller);
                     Vec::new()
                 }
-                Action::ReadConfig => self.read_config(),
+                Action::ReadConfig => {
+                    self.scale.clear(); // a reload: the config's counts again
+                    self.read_config()
+                }
                 Action::DropFds(idx) => {
                     let name = self.sup.specs()[idx].name.clone();
                     self.fd_store.drop_all(&name);
@@ -731,7 +737,13 @@ impl Runtime {
             return self.feed(Input::ReloadFailed("there is no config file".into()));
         }
         log::info!("reloading {}", self.specs.join(", "));
-        let env = |k: &str| std::env::var(k).ok();
+        // `podinit scale` counts reach the config as `PODINIT_SCALE:NAME`,
+        // a name no real variable has.
+        let scale = &self.scale;
+        let env = |k: &str| match k.strip_prefix("PODINIT_SCALE:") {
+            Some(name) => scale.get(name).map(u32::to_string),
+            None => std::env::var(k).ok(),
+        };
         match crate::config::load(&self.specs, self.command.clone(), &env) {
             Ok(cfg) => {
                 // Sockets first: the reload's new runs get them.

@@ -169,6 +169,29 @@ impl Runtime {
     /// for all, only when a client asks (no timer: an idle pod stays idle).
     /// A one-shot request decided by `control::request`: the payload of
     /// `ok`, or the error message.
+    /// `scale NAME N`: the config read again with N replicas of NAME
+    /// (kept until the next reload); refused for a name without replicas.
+    fn scale(&mut self, name: &str, replicas: u32) -> Result<Vec<u8>, String> {
+        let grouped = self
+            .sup
+            .specs()
+            .iter()
+            .any(|s| s.replica.as_ref().is_some_and(|(g, _)| g == name));
+        if !grouped {
+            return Err(format!(
+                "{name} has no replicas (set `replicas` in its table)"
+            ));
+        }
+        self.scale.insert(name.to_string(), replicas);
+        self.refused.clear();
+        let acts = self.read_config();
+        self.execute(acts);
+        match self.refused.is_empty() {
+            true => Ok(format!("{name}: {replicas} replicas\n").into_bytes()),
+            false => Err(self.refused.join("; ")),
+        }
+    }
+
     fn answer(&mut self, asked: Asked) -> Result<Vec<u8>, String> {
         let commands = match asked {
             Asked::Status(ids) => {
@@ -188,6 +211,7 @@ impl Runtime {
             }
             Asked::Logs { idx, lines, .. } => return Ok(self.router.tail(idx, lines)),
             Asked::Events { .. } => return Err("events is a follower".into()),
+            Asked::Scale { name, replicas } => return self.scale(&name, replicas),
             Asked::Commands(commands) => commands,
         };
         self.refused.clear();

@@ -105,11 +105,24 @@ depends_on = ["web"]
     let names: Vec<&str> = c.procs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["web-0", "web-1", "after"]);
     assert_eq!(c.procs[1].argv, ["web", "--id", "1"]);
-    assert!(c.procs[1].env.contains(&("LOG".into(), "/tmp/web-1.log".into())));
-    assert_eq!(c.procs[2].deps.iter().map(|d| d.on).collect::<Vec<_>>(), [0, 1]);
+    assert!(
+        c.procs[1]
+            .env
+            .contains(&("LOG".into(), "/tmp/web-1.log".into()))
+    );
+    assert_eq!(
+        c.procs[2].deps.iter().map(|d| d.on).collect::<Vec<_>>(),
+        [0, 1]
+    );
     for (text, want) in [
-        ("[process.a]\ncommand = \"a\"\nreplicas = 0\n", "process.a.replicas: expected 1 to 1000 replicas"),
-        ("[process.a]\ncommand = \"a {replica}\"\n", "process.a.command: {replica} needs `replicas`"),
+        (
+            "[process.a]\ncommand = \"a\"\nreplicas = 0\n",
+            "process.a.replicas: expected 1 to 1000 replicas",
+        ),
+        (
+            "[process.a]\ncommand = \"a {replica}\"\n",
+            "process.a.command: {replica} needs `replicas`",
+        ),
         (
             "[process.a]\ncommand = \"a\"\nreplicas = 2\n[process.a-1]\ncommand = \"b\"\n",
             "a replica's name is taken",
