@@ -143,12 +143,7 @@ pub const DEFAULT_LINES: usize = 30;
 pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
     let req = parse_request(line)?;
     let find_all = |name: &str| find_all(current, name);
-    let find = |name: &str| -> Result<usize, String> {
-        match find_all(name)?.as_slice() {
-            [one] => Ok(*one),
-            _ => Err(format!("{name} has replicas: name one ({name}-0, …)")),
-        }
-    };
+    let find = |name: &str| one(current, name);
     let names = |args: &[String]| -> Result<Vec<usize>, String> {
         let mut out = Vec::new();
         for a in args.iter().filter(|a| !a.starts_with("--")) {
@@ -198,20 +193,31 @@ pub fn decide(line: &str, current: &[(usize, &str)]) -> Result<Asked, String> {
             Asked::Commands(ids.into_iter().map(|i| Control::Signal(i, sig)).collect())
         }
         Verb::Reload => Asked::Commands(vec![Control::Reload]),
-        Verb::Scale => {
-            let [name, n] = req.args.as_slice() else {
-                return Err("usage: scale NAME N".into());
-            };
-            let replicas = n
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| format!("{n:?}: expected 1 to 1000 replicas"))?;
-            Asked::Scale {
-                name: name.clone(),
-                replicas,
-            }
-        }
+        Verb::Scale => scale(&req.args)?,
+    })
+}
+
+/// The one process `name` names (a group of replicas is refused).
+fn one(current: &[(usize, &str)], name: &str) -> Result<usize, String> {
+    match find_all(current, name)?.as_slice() {
+        [one] => Ok(*one),
+        _ => Err(format!("{name} has replicas: name one ({name}-0, …)")),
+    }
+}
+
+/// `scale NAME N`.
+fn scale(args: &[String]) -> Result<Asked, String> {
+    let [name, n] = args else {
+        return Err("usage: scale NAME N".into());
+    };
+    let replicas = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| format!("{n:?}: expected 1 to 1000 replicas"))?;
+    Ok(Asked::Scale {
+        name: name.clone(),
+        replicas,
     })
 }
 
