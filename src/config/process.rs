@@ -388,10 +388,11 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
                         "started" => Condition::Started,
                         "ready" => Condition::Ready,
                         "completed" => Condition::Completed,
+                        "any-ready" => Condition::AnyReady,
                         other => {
                             return Err(v.bad(
                                 cx,
-                                format!("unknown condition {other:?}; expected \"started\", \"ready\" or \"completed\""),
+                                format!("unknown condition {other:?}; expected \"started\", \"ready\", \"completed\" or \"any-ready\""),
                             ));
                         }
                     };

@@ -62,6 +62,15 @@ pub fn expand(
             let key = uses_mark(p).unwrap_or("command");
             return Err(format!("process.{}.{key}: {MARK} needs `replicas`", p.name));
         }
+        for p in &procs {
+            if let Some(d) = p.deps.iter().find(|d| d.cond == super::Condition::AnyReady) {
+                let on = &procs[d.on].name;
+                return Err(format!(
+                    "process.{}.depends_on.{on}: any-ready needs {on} to have replicas",
+                    p.name
+                ));
+            }
+        }
         return Ok((procs, explicit));
     }
     let mut map: Vec<Vec<usize>> = Vec::with_capacity(procs.len());
@@ -104,6 +113,16 @@ pub fn expand(
 /// `process:` consumer must be one process.
 fn remap(out: &mut [ProcSpec], map: &[Vec<usize>], procs: &[ProcSpec]) -> Result<(), String> {
     for s in out.iter_mut() {
+        if let Some(d) = s
+            .deps
+            .iter()
+            .find(|d| d.cond == super::Condition::AnyReady && procs[d.on].replicas.is_none())
+        {
+            return Err(format!(
+                "process.{}.depends_on.{}: any-ready needs {} to have replicas",
+                s.name, procs[d.on].name, procs[d.on].name
+            ));
+        }
         s.deps = s
             .deps
             .iter()

@@ -65,6 +65,8 @@ pub enum Condition {
     Ready,
     /// The dependency (a oneshot) exited with one of its success codes.
     Completed,
+    /// One replica of the dependency's group is ready (`"any-ready"`).
+    AnyReady,
 }
 
 impl Condition {
@@ -73,6 +75,7 @@ impl Condition {
             Condition::Started => "started",
             Condition::Ready => "ready",
             Condition::Completed => "completed",
+            Condition::AnyReady => "any-ready",
         }
     }
 }

@@ -80,11 +80,14 @@ impl Supervisor {
     /// Whether dependency `dep` of a waiting process is met, unmet for now,
     /// or can never be met (`Err` with the reason).
     pub(super) fn dep_status(&self, on: usize, cond: Condition) -> Result<bool, String> {
+        if cond == Condition::AnyReady {
+            return self.any_ready(on);
+        }
         let p = &self.procs[on];
         let met = p.demand_wait && cond != Condition::Completed
             || match cond {
                 Condition::Started => p.post_started,
-                Condition::Ready => p.state == State::Ready,
+                Condition::Ready | Condition::AnyReady => p.state == State::Ready,
                 Condition::Completed => p.state == State::Completed,
             };
         if met {
@@ -100,6 +103,31 @@ impl Supervisor {
             return Err(why);
         }
         Ok(false)
+    }
+
+    /// `any-ready`: one replica of `on`'s group is ready; never, once all
+    /// of them ended for good.
+    fn any_ready(&self, on: usize) -> Result<bool, String> {
+        let group = self.specs[on].replica.as_ref().map(|(g, _)| g);
+        let members: Vec<usize> = (0..self.specs.len())
+            .filter(|&j| {
+                self.specs[j].replica.as_ref().map(|(g, _)| g) == group && !self.procs[j].retired
+            })
+            .collect();
+        if members
+            .iter()
+            .any(|&j| self.dep_status(j, Condition::Ready) == Ok(true))
+        {
+            return Ok(true);
+        }
+        match members
+            .iter()
+            .map(|&j| self.dep_status(j, Condition::Ready))
+            .find(Result::is_ok)
+        {
+            Some(_) => Ok(false),
+            None => self.dep_status(on, Condition::Ready),
+        }
     }
 
     /// Everything that follows from the current state at `now`.

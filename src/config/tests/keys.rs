@@ -132,3 +132,14 @@ depends_on = ["web"]
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn any_ready_needs_replicas() {
+    let e = err(
+        "[process.a]\ncommand = \"a\"\n[process.b]\ncommand = \"b\"\ndepends_on = { a = \"any-ready\" }\n",
+    );
+    assert!(
+        e.contains("process.b.depends_on.a: any-ready needs a to have replicas"),
+        "{e}"
+    );
+}

@@ -58,3 +58,24 @@ depends_on = ["web"]
     );
     assert_eq!(s.sup.specs()[2].argv, ["web", "2"]);
 }
+
+#[test]
+fn any_ready_waits_for_one_replica_only() {
+    let cfg = pod(r#"
+[process.web]
+command = "web"
+replicas = 2
+ready = { tcp = "127.0.0.1:8080" }
+[process.lb]
+command = "lb"
+depends_on = { web = "any-ready" }
+"#);
+    let (mut s, _) = Sim::new(&cfg);
+    s.spawned("web-0");
+    s.spawned("web-1");
+    let acts = s.feed(Input::ProbeResult {
+        id: 2,
+        result: ProbeResult::pass("ok"),
+    });
+    assert_eq!(acts, vec![s.spawn("lb")], "web-1 ready is enough");
+}
