@@ -119,7 +119,7 @@ const ROWS: &[Row] = &[
     Row {
         verbs: &["scale"],
         synopsis: "scale NAME N",
-        help: &["likewise: run N replicas of NAME (until a reload)"],
+        help: &["likewise: N replicas of NAME, until a reload"],
         run: control_client,
     },
 ];
