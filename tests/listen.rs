@@ -478,3 +478,61 @@ fn scale_adds_and_removes_replicas_and_leaves_the_others_running() {
     let (out, _) = pod.terminate(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
 }
+
+#[test]
+fn uvicorn_serves_from_fd_3_across_a_restart() {
+    need_root!();
+    let have = Command::new("python3")
+        .args(["-c", "import uvicorn"])
+        .output();
+    if !have.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: uvicorn is not installed (pip install uvicorn)");
+        return;
+    }
+    let port = free_port();
+    let dir = TempDir::new("uvicorn");
+    dir.write(
+        "app.py",
+        "import os\nasync def app(scope, receive, send):\n    if scope['type'] != 'http':\n        return\n    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})\n    await send({'type': 'http.response.body', 'body': b'hello from uvicorn %d' % os.getpid()})\n",
+    );
+    let toml = format!(
+        "[podinit]\ncontrol_socket = \"{d}/ctl.sock\"\n[process.web]\nworking_dir = \"{d}\"\n\
+         command = [\"python3\", \"-m\", \"uvicorn\", \"--fd\", \"3\", \"app:app\"]\n\
+         listen = [\"tcp:127.0.0.1:{port}\"]\n",
+        d = dir.path().display()
+    );
+    let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
+    let pod = Pod::start_pid1(dir, &["-c", &cfg]);
+    let get = || -> Result<String, String> {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        c.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        c.read_to_string(&mut out).map_err(|e| e.to_string())?;
+        out.contains("hello from uvicorn")
+            .then_some(out.clone())
+            .ok_or(out)
+    };
+    let first = await_ok("uvicorn's answer", LIMIT, get);
+    pod.wait_file("ctl.sock", LIMIT);
+    ctl(&cfg, &["restart", "web"]);
+    // Asked during the restart: answered, by the old run or the new one
+    // (from the backlog), never refused.
+    get().unwrap();
+    pod.wait_until("the second run", LIMIT, || {
+        pod.dir
+            .read("podinit.stderr")
+            .matches("web started")
+            .count()
+            == 2
+    });
+    let second = await_ok("the new run's answer", LIMIT, get);
+    assert_ne!(
+        first.lines().last(),
+        second.lines().last(),
+        "a new run answered"
+    );
+    let (out, _) = pod.terminate(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
