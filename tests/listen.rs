@@ -39,6 +39,17 @@ fn ask(port: u16) -> std::io::Result<String> {
     Ok(out)
 }
 
+/// `GET /` on the port: the answer if it holds `needle`.
+fn http_get(port: u16, needle: &str) -> Result<String, String> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    c.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    c.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    out.contains(needle).then_some(out.clone()).ok_or(out)
+}
+
 fn ctl(cfg: &str, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(args)
@@ -203,17 +214,7 @@ fn gunicorn_serves_from_the_socket_podinit_holds() {
     );
     let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
     let pod = Pod::start_pid1(dir, &["-c", &cfg]);
-    let get = || -> Result<String, String> {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-        c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        c.write_all(b"GET / HTTP/1.0\r\n\r\n")
-            .map_err(|e| e.to_string())?;
-        let mut out = String::new();
-        c.read_to_string(&mut out).map_err(|e| e.to_string())?;
-        out.contains("hello from gunicorn")
-            .then_some(out.clone())
-            .ok_or(out)
-    };
+    let get = || http_get(port, "hello from gunicorn");
     await_ok("gunicorn's answer", LIMIT, get);
     // A restart: connections made meanwhile wait in the backlog.
     pod.wait_file("ctl.sock", LIMIT);
@@ -503,17 +504,7 @@ fn uvicorn_serves_from_fd_3_across_a_restart() {
     );
     let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
     let pod = Pod::start_pid1(dir, &["-c", &cfg]);
-    let get = || -> Result<String, String> {
-        let mut c = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-        c.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        c.write_all(b"GET / HTTP/1.0\r\n\r\n")
-            .map_err(|e| e.to_string())?;
-        let mut out = String::new();
-        c.read_to_string(&mut out).map_err(|e| e.to_string())?;
-        out.contains("hello from uvicorn")
-            .then_some(out.clone())
-            .ok_or(out)
-    };
+    let get = || http_get(port, "hello from uvicorn");
     let first = await_ok("uvicorn's answer", LIMIT, get);
     pod.wait_file("ctl.sock", LIMIT);
     ctl(&cfg, &["restart", "web"]);

@@ -67,12 +67,7 @@ impl Supervisor {
                     Some(idx),
                     "{name}: {what}; starting it again"
                 );
-                p.backoff_until = None;
-                p.failures = 0;
-                p.short_runs = 0;
-                p.reason = None;
-                p.state = State::Starting;
-                self.out.push(Action::Spawn(idx));
+                self.spawn_afresh(idx);
             }
         }
     }

@@ -93,8 +93,6 @@ impl Supervisor {
         (remap, created)
     }
 
-    /// A changed process starts afresh: stopped as its old spec said, then
-    /// spawned again at once.
     /// A process whose spec a reload changed: restarted, or — a running
     /// replica — rolled (one at a time, each once the last is ready).
     fn reload_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
@@ -114,6 +112,8 @@ impl Supervisor {
         }
     }
 
+    /// A changed process starts afresh: stopped as its old spec said, then
+    /// spawned again at once.
     pub(super) fn restart_changed(&mut self, now: Instant, idx: usize, old: &ProcSpec) {
         let p = &mut self.procs[idx];
         p.held = false;
@@ -256,15 +256,21 @@ impl Supervisor {
         }
         note!(self, Info, Operator, Some(idx), "starting {name} as asked");
         self.cancel_probe(idx);
+        self.procs[idx].held = false;
+        self.spawn_afresh(idx);
+        Ok(())
+    }
+
+    /// Spawns a process that is down now, its failure count and backoff
+    /// forgotten (`start`, a change of a watched file, a roll).
+    pub(super) fn spawn_afresh(&mut self, idx: usize) {
         let p = &mut self.procs[idx];
-        p.held = false;
         p.backoff_until = None;
         p.failures = 0;
         p.short_runs = 0;
         p.reason = None;
         p.state = State::Starting;
         self.out.push(Action::Spawn(idx));
-        Ok(())
     }
 
     /// `stop`, and `restart` of a running process (`then_start`).

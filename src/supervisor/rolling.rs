@@ -35,13 +35,7 @@ impl Supervisor {
                 p.restart_now = true;
                 self.stop(now, idx, StopWith::Spec);
             }
-            (None, _) => {
-                p.failures = 0;
-                p.short_runs = 0;
-                p.reason = None;
-                p.state = State::Starting;
-                self.out.push(Action::Spawn(idx));
-            }
+            (None, _) => self.spawn_afresh(idx),
         }
     }
 
