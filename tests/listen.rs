@@ -50,16 +50,6 @@ fn http_get(port: u16, needle: &str) -> Result<String, String> {
     out.contains(needle).then_some(out.clone()).ok_or(out)
 }
 
-fn ctl(cfg: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .args(["-c", cfg])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-    text(&out.stdout)
-}
-
 #[test]
 fn fifty_kills_under_a_client_loop_refuse_no_connection() {
     need_root!();
@@ -109,7 +99,7 @@ fn fifty_kills_under_a_client_loop_refuse_no_connection() {
     };
     let runs = |pod: &Pod| pod.dir.read("runs").lines().count();
     for k in 1..=50 {
-        ctl(&cfg, &["signal", "web", "KILL"]);
+        ctl_ok(&cfg, &["signal", "web", "KILL"]);
         pod.wait_until(&format!("run {}", k + 1), LIMIT, || runs(&pod) > k);
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -218,7 +208,7 @@ fn gunicorn_serves_from_the_socket_podinit_holds() {
     await_ok("gunicorn's answer", LIMIT, get);
     // A restart: connections made meanwhile wait in the backlog.
     pod.wait_file("ctl.sock", LIMIT);
-    ctl(&cfg, &["restart", "web"]);
+    ctl_ok(&cfg, &["restart", "web"]);
     let listening = format!("Listening at: http://127.0.0.1:{port}");
     pod.wait_until("gunicorn's second run", LIMIT, || {
         (pod.dir.read("podinit.stdout") + &pod.dir.read("podinit.stderr"))
@@ -282,7 +272,7 @@ fn an_on_demand_server_starts_at_the_first_connection_and_again_after_idling() {
         !pod.dir.join("runs").exists(),
         "started before any connection"
     );
-    assert!(ctl(&cfg, &["status"]).contains("on-demand"));
+    assert!(ctl_ok(&cfg, &["status"]).contains("on-demand"));
     let first = ask(port).unwrap();
     let again = ask(port).unwrap();
     assert_eq!(first, again, "one run serves both");
@@ -386,7 +376,7 @@ fn replicas_share_a_port_and_a_rolling_restart_under_load_refuses_nothing() {
     let pod = Pod::start_pid1(dir, &["-c", &cfg]);
     pod.wait_file("ctl.sock", LIMIT);
     pod.wait_until("3 ready", LIMIT, || {
-        ctl(&cfg, &["status", "web"]).matches(" ready ").count() == 3
+        ctl_ok(&cfg, &["status", "web"]).matches(" ready ").count() == 3
     });
     // The kernel spreads the connections over the three.
     let mut seen = std::collections::BTreeSet::new();
@@ -421,10 +411,10 @@ fn replicas_share_a_port_and_a_rolling_restart_under_load_refuses_nothing() {
             pids
         })
     };
-    ctl(&cfg, &["restart", "--rolling", "web"]);
+    ctl_ok(&cfg, &["restart", "--rolling", "web"]);
     pod.wait_text("podinit.stderr", "restarting web-2 (0 after it)", LIMIT);
     pod.wait_until("3 ready again", LIMIT, || {
-        ctl(&cfg, &["status", "web"]).matches(" ready ").count() == 3
+        ctl_ok(&cfg, &["status", "web"]).matches(" ready ").count() == 3
     });
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
@@ -450,10 +440,10 @@ fn scale_adds_and_removes_replicas_and_leaves_the_others_running() {
     let cfg = dir.write("pod.toml", &toml).to_string_lossy().into_owned();
     let pod = Pod::start_pid1(dir, &["-c", &cfg]);
     pod.wait_file("ctl.sock", LIMIT);
-    let ready = |cfg: &str| ctl(cfg, &["status", "w"]).matches(" ready ").count();
+    let ready = |cfg: &str| ctl_ok(cfg, &["status", "w"]).matches(" ready ").count();
     pod.wait_until("2 ready", LIMIT, || ready(&cfg) == 2);
     let pid_of_0 = |cfg: &str| {
-        let j = ctl(cfg, &["status", "w-0", "--json"]);
+        let j = ctl_ok(cfg, &["status", "w-0", "--json"]);
         j.split("\"pid\":")
             .nth(1)
             .unwrap()
@@ -463,11 +453,11 @@ fn scale_adds_and_removes_replicas_and_leaves_the_others_running() {
             .to_string()
     };
     let first = pid_of_0(&cfg);
-    ctl(&cfg, &["scale", "w", "4"]);
+    ctl_ok(&cfg, &["scale", "w", "4"]);
     pod.wait_until("4 ready", LIMIT, || ready(&cfg) == 4);
-    ctl(&cfg, &["scale", "w", "1"]);
+    ctl_ok(&cfg, &["scale", "w", "1"]);
     pod.wait_until("1 left", LIMIT, || {
-        ctl(&cfg, &["status", "w"]).lines().count() == 3
+        ctl_ok(&cfg, &["status", "w"]).lines().count() == 3
     });
     assert_eq!(pid_of_0(&cfg), first, "w-0 kept running throughout");
     let bad = Command::new(BIN)
@@ -507,7 +497,7 @@ fn uvicorn_serves_from_fd_3_across_a_restart() {
     let get = || http_get(port, "hello from uvicorn");
     let first = await_ok("uvicorn's answer", LIMIT, get);
     pod.wait_file("ctl.sock", LIMIT);
-    ctl(&cfg, &["restart", "web"]);
+    ctl_ok(&cfg, &["restart", "web"]);
     // Asked during the restart: answered, by the old run or the new one
     // (from the backlog), never refused.
     get().unwrap();

@@ -25,16 +25,6 @@ fn pod_with_busy_and_idle(tag: &str) -> (Pod, String, u16) {
     (pod, cfg, port)
 }
 
-fn ctl(cfg: &str, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .args(["-c", cfg])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-    text(&out.stdout)
-}
-
 /// A field of one process's object in `status --json`.
 fn field(json: &str, name: &str, key: &str) -> String {
     let obj = json
@@ -96,7 +86,7 @@ fn cpu_and_memory_of_a_busy_and_an_idle_process_match_proc() {
     pod.wait_until("busy used a second of CPU", LIMIT, || {
         proc_view(busy).0 >= 1.0
     });
-    let json = ctl(&cfg, &["status", "--json"]);
+    let json = ctl_ok(&cfg, &["status", "--json"]);
     let (busy_cpu, _) = proc_view(busy);
     let (idle_cpu, idle_rss) = proc_view(idle);
     let cpu: f64 = field(&json, "busy", "cpu_seconds").parse().unwrap();
@@ -117,7 +107,7 @@ fn cpu_and_memory_of_a_busy_and_an_idle_process_match_proc() {
     );
     assert_eq!(field(&json, "idle", "threads"), "1");
     // The table: CPU (since start) and MEM columns.
-    let table = ctl(&cfg, &["status"]);
+    let table = ctl_ok(&cfg, &["status"]);
     let head = table.lines().next().unwrap();
     assert!(head.contains(" CPU ") && head.contains(" MEM "), "{table}");
     let row = table.lines().find(|l| l.starts_with("busy")).unwrap();
@@ -145,14 +135,14 @@ fn top_prints_one_table_into_a_pipe_and_runs_live_on_a_terminal_until_q() {
     let (pod, cfg, _) = pod_with_busy_and_idle("top");
     host_pid(&pod, "sh\0-c\0while :; do :; done\0");
     // Into a pipe: one table, sorted by CPU (busy first), then exit 0.
-    let out = ctl(&cfg, &["top"]);
+    let out = ctl_ok(&cfg, &["top"]);
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("NAME") && lines[0].contains("CPU"),
         "{out}"
     );
     assert!(lines[1].starts_with("busy"), "{out}");
-    let out = ctl(&cfg, &["top", "-s", "mem"]);
+    let out = ctl_ok(&cfg, &["top", "-s", "mem"]);
     assert!(out.lines().count() == 3, "{out}");
     // A bad sort is a usage error.
     let bad = Command::new(BIN)

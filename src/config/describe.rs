@@ -39,8 +39,7 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
             }
         }
         if let Some(w) = p.watch.as_deref() {
-            let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-            let base = p.working_dir.as_ref().map_or(cwd.clone(), |d| cwd.join(d));
+            let base = super::watch::base_of(p.working_dir.as_deref());
             for g in &w.globs {
                 if !super::watch::matches_something(w, g, &base) {
                     out.push(format!(

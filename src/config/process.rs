@@ -96,6 +96,7 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
         let life = self.lifecycle()?;
         let id = self.identity()?;
         let out = self.output()?;
+        let start = self.start_mode()?;
         Ok(ProcSpec {
             name: self.name.to_string(),
             argv,
@@ -124,8 +125,8 @@ impl<'a, 'v, 'i> Table<'a, 'v, 'i> {
             post_start: self.hook("post_start")?,
             pre_stop: self.hook("pre_stop")?,
             watch: self.watch_keys()?,
-            manual_start: self.start_mode()? == Some(false),
-            on_demand: self.start_mode()? == Some(true),
+            manual_start: start == Some(false),
+            on_demand: start == Some(true),
             listen: self.listen()?,
             fd_store_max: self.fd_store_max()?,
             replicas: self.replicas()?,

@@ -59,7 +59,8 @@ impl Restart {
 /// When a dependency counts as satisfied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Condition {
-    /// The dependency has been started (spawned successfully).
+    /// The dependency has been started (spawned successfully, and through
+    /// its `post_start` hook if it has one).
     Started,
     /// The dependency is ready (started, and its probe passed if it has one).
     Ready,

@@ -44,6 +44,13 @@ pub(super) fn patterns(cx: &Ctx, item: &Item) -> Result<Vec<String>, ConfigError
     Ok(out)
 }
 
+/// The directory a process's relative globs start from: its
+/// `working_dir` (relative to podinit's), else podinit's own.
+pub fn base_of(working_dir: Option<&str>) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    working_dir.map_or(cwd.clone(), |d| cwd.join(d))
+}
+
 impl Watch {
     /// The directory a glob starts in (its leading segments without
     /// wildcards, under `base`), and whether its subdirectories count.

@@ -64,13 +64,12 @@ impl Watcher {
     /// it). A glob that matches nothing yet is a warning; a tree beyond
     /// the watch limit an error (nothing has started).
     pub fn new(specs: &[ProcSpec]) -> Result<Option<Watcher>, String> {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let procs: Vec<Watching> = specs
             .iter()
             .enumerate()
             .filter_map(|(idx, s)| {
                 let watch = s.watch.as_deref()?.clone();
-                let base = s.working_dir.as_ref().map_or(cwd.clone(), |d| cwd.join(d));
+                let base = crate::config::watch::base_of(s.working_dir.as_deref());
                 Some(Watching {
                     idx,
                     name: s.name.clone(),

@@ -59,7 +59,7 @@ impl Supervisor {
     }
 
     /// The result of hook probe `id`, if it is one; false otherwise.
-    pub(super) fn on_hook_result(&mut self, now: Instant, id: u64, result: ProbeResult) -> bool {
+    pub(super) fn on_hook_result(&mut self, now: Instant, id: u64, result: &ProbeResult) -> bool {
         let Some(idx) = self
             .procs
             .iter()
@@ -68,7 +68,7 @@ impl Supervisor {
             return false;
         };
         if let Some((_, role, _)) = self.procs[idx].hook.take() {
-            self.hook_done(now, idx, role, result);
+            self.hook_done(now, idx, role, result.clone());
         }
         true
     }

@@ -17,12 +17,7 @@ impl Supervisor {
         if self.on_readiness_result(now, id, &result) {
             return;
         }
-        if self
-            .procs
-            .iter()
-            .any(|p| p.hook.is_some_and(|(h, _, _)| h == id))
-        {
-            self.on_hook_result(now, id, result);
+        if self.on_hook_result(now, id, &result) {
             return;
         }
         let Some(idx) = self

@@ -611,6 +611,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A control verb (`podinit VERB ARGS -c CFG`) that must succeed: its stdout.
+pub fn ctl_ok(cfg: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .args(["-c", cfg])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 /// Whether `cmd` is on PATH (a test that drives a real tool skips without it).
 pub fn has(cmd: &str) -> bool {
     Command::new("sh")
